@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.console import Console
 
-from lab import __version__
+from lab import __version__, registry
+from lab.commands import tutorial_steps
 from lab.errors import LabError
+from lab.plan import make_plan, plan_scenario
+from lab.registry import LabDir
+from lab.validation import InvalidPlan
 
 
 class App:
-    """What every command needs: where the lab definition lives."""
+    """What every command needs: where the lab definition lives, and the console."""
 
     def __init__(self, lab_dir: Path) -> None:
-        self.lab_dir = lab_dir
+        self.lab_dir = LabDir(lab_dir)
+        self.console = Console(highlight=False)
+
+    def print_json(self, data: object) -> None:
+        """JSON on stdout, nothing else."""
+        click.echo(json.dumps(data, indent=2))
+
+
+OUTPUT = click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -46,13 +67,70 @@ class LabGroup(click.Group):
     envvar="LAB_DIR",
     default=".",
     show_default=True,
-    help="Folder laid out like the project root (scenarios/, manifests/, charts-values/). "
-    "Env: LAB_DIR.",
+    help="Folder laid out like the project root (scenarios/, manifests/, charts-values/). Env: LAB_DIR.",
 )
 @click.pass_context
 def cli(ctx: click.Context, lab_dir: Path) -> None:
     """Build the Kubernetes Gateway API lab for a scenario, drive traffic and judge the split."""
     ctx.obj = App(lab_dir=lab_dir.resolve())
+
+
+@cli.command("scenarios")
+@OUTPUT
+@pass_app
+def scenarios_cmd(app: App, output: str) -> None:
+    """List the scenarios of the lab folder."""
+    from lab import views
+
+    entries = registry.discover(app.lab_dir)
+    if output == "json":
+        app.print_json(views.scenarios_json(entries))
+    else:
+        views.scenarios_table(entries, app.console)
+
+
+@cli.command("validate")
+@click.argument("scenario_names", nargs=-1, metavar="[SCENARIO]...")
+@pass_app
+def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
+    """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid."""
+    entries = registry.discover(app.lab_dir)
+    names = list(scenario_names) or sorted(entries)
+    problems: list[LabError] = []
+    for name in names:
+        try:
+            plan_scenario(app.lab_dir, registry.get(app.lab_dir, name).scenario)
+            click.echo(f"ok       {name}")
+        except LabError as error:
+            click.echo(f"invalid  {name}")
+            problems.append(error)
+    if problems:
+        seen: set[str] = set()
+        errors = []
+        for p in problems:
+            for e in p.errors if isinstance(p, InvalidPlan) else [p]:
+                if str(e) not in seen:
+                    seen.add(str(e))
+                    errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        raise InvalidPlan(errors)  # type: ignore[arg-type]
+
+
+@cli.command("plan")
+@click.argument("scenario")
+@OUTPUT
+@pass_app
+def plan_cmd(app: App, scenario: str, output: str) -> None:
+    """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
+    from lab import views
+
+    plan = make_plan(app.lab_dir, scenario)
+    steps = tutorial_steps(plan)
+    if output == "json":
+        app.print_json(views.plan_json(plan, steps))
+    else:
+        views.plan_text(plan, steps, app.console)
 
 
 def main() -> None:

@@ -1,0 +1,138 @@
+"""Every pinned version the lab depends on, in one place, each with the source it comes from.
+
+Nothing else in the package spells a version, a digest or a checksum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One pinned artefact and where the pin comes from."""
+
+    what: str
+    value: str
+    source: str
+
+
+# kind v0.11.1: the release of the tutorial's era (kind tag v0.11.1).
+KIND_VERSION = "v0.11.1"
+# Node image kind v0.11.1 defaults to (kind v0.11.1 pkg/apis/config/defaults/image.go); amd64+arm64.
+NODE_IMAGE = "kindest/node:v1.21.1@sha256:69860bda5563ac81e3c0057d654b5253219618a22ec3a346306239bba8cfa1a6"
+# Name of the kind cluster lab creates (and reuses).
+CLUSTER_NAME = "lab"
+
+# Consul helm chart (consul-k8s tag v0.40.0 charts/consul/Chart.yaml: appVersion 1.11.2).
+CHART_NAME = "consul"
+CHART_VERSION = "0.40.0"
+CHART_REPO_URL = "https://helm.releases.hashicorp.com"
+RELEASE_NAME = "consul"
+VALUES_FILE = f"consul-{CHART_VERSION}.yaml"
+
+# Images the chart pulls at 0.40.0 (consul-k8s v0.40.0 charts/consul/values.yaml).
+CONSUL_IMAGE = "hashicorp/consul:1.11.2"
+CONSUL_K8S_IMAGE = "hashicorp/consul-k8s-control-plane:0.40.0"
+ENVOY_IMAGE = "envoyproxy/envoy-alpine:v1.20.1"
+# The API gateway image the tutorial's values set
+# (learn-consul-kubernetes api-gateway/consul/config.yaml).
+API_GATEWAY_IMAGE = "hashicorp/consul-api-gateway:0.1.0-beta"
+API_GATEWAY_VERSION = "v0.1.0-beta"
+
+# Gateway API CRDs the API gateway v0.1.0-beta expects
+# (consul-api-gateway v0.1.0-beta config/crd/kustomization.yaml -> gateway-api v0.4.0).
+GATEWAY_API_VERSION = "v0.4.0"
+GATEWAY_API_CRD_BASE = (
+    "https://raw.githubusercontent.com/kubernetes-sigs/gateway-api/"
+    f"{GATEWAY_API_VERSION}/config/crd/v1alpha2/"
+)
+GATEWAY_CLASS_CONFIG_CRD_BASE = (
+    f"https://raw.githubusercontent.com/hashicorp/consul-api-gateway/{API_GATEWAY_VERSION}/config/crd/bases/"
+)
+
+
+@dataclass(frozen=True)
+class CrdFile:
+    """One CRD file: where it is served from and its sha256 as served raw from that tag."""
+
+    name: str
+    url: str
+    sha256: str
+
+    @property
+    def crd_name(self) -> str:
+        """The CustomResourceDefinition's name: `<plural>.<group>` from `<group>_<plural>.yaml`."""
+        group, _, plural = self.name.removesuffix(".yaml").partition("_")
+        return f"{plural}.{group}"
+
+
+# sha256 of each file as served raw from the tags above (shared/REFERENCE.md, re-checkable with
+# `curl -sL URL | sha256sum`).
+_GATEWAY_API_SHA256 = {
+    "gateway.networking.k8s.io_gatewayclasses.yaml": "1373ee7b19f7d075deb0c96a9ae94203d32ed8b3c643186ea75776a3dc881786",
+    "gateway.networking.k8s.io_gateways.yaml": "3d07e4ac2819079508e86a97d90658e8da915fe75ad68180f2bf084dde73b556",
+    "gateway.networking.k8s.io_httproutes.yaml": "27f4a3fb823352810404b862ddee1b43c1f96ff7b972e64c6b3510f951cf7f01",
+    "gateway.networking.k8s.io_referencepolicies.yaml": "b325f958f663d2d336e9b8e3b4a7c104d233b0f0635bfd9e916ceec19fdd1b18",
+    "gateway.networking.k8s.io_tcproutes.yaml": "911bdcb8025588efa85faf8e0653f446770a4079a38dd43cb332aa7fae355bf3",
+    "gateway.networking.k8s.io_tlsroutes.yaml": "3a49759a6c23afae6c6a1c540945c1b54ac44b8ab992bdfd2b2f1e9829134067",
+    "gateway.networking.k8s.io_udproutes.yaml": "f54f94eeb03ad6596551aa58d1d6cd75106e09e4359b39c8e035c0a137cf832e",
+}
+_GATEWAY_CLASS_CONFIG_SHA256 = {
+    "api-gateway.consul.hashicorp.com_gatewayclassconfigs.yaml": "ea8286fed9cb2307994ede735a57fd5a631b5df52f6bd590929bfe45fc001d54",
+}
+
+CRD_FILES: tuple[CrdFile, ...] = tuple(
+    [CrdFile(n, GATEWAY_API_CRD_BASE + n, s) for n, s in _GATEWAY_API_SHA256.items()]
+    + [CrdFile(n, GATEWAY_CLASS_CONFIG_CRD_BASE + n, s) for n, s in _GATEWAY_CLASS_CONFIG_SHA256.items()]
+)
+
+# Images the lab's own manifests use. The tutorial's
+# gcr.io/kubernetes-e2e-test-images/echoserver:2.2 is amd64-only on a deprecated registry;
+# 2.5 from registry.k8s.io answers the same way (kubernetes test/images/echoserver), multi-arch.
+ECHO_IMAGE = "registry.k8s.io/e2e-test-images/echoserver:2.5"
+# HashiCups images, as in learn-consul-kubernetes api-gateway/two-services (amd64-only builds).
+HASHICUPS_IMAGES = (
+    "hashicorpdemoapp/frontend:v0.0.7",
+    "hashicorpdemoapp/public-api:v0.0.5",
+    "hashicorpdemoapp/product-api:v0.0.14",
+    "hashicorpdemoapp/payments:v0.0.12",
+    "hashicorpdemoapp/product-api-db:v0.0.19",
+)
+# Images published for amd64 only: `lab doctor` flags them on arm64 hosts.
+AMD64_ONLY_IMAGES = frozenset(HASHICUPS_IMAGES)
+
+# Every image the kind lab needs, for `lab prefetch` and `lab plan --engine kind`.
+CHART_IMAGES = (CONSUL_IMAGE, CONSUL_K8S_IMAGE, ENVOY_IMAGE, API_GATEWAY_IMAGE)
+ALL_IMAGES = (*CHART_IMAGES, ECHO_IMAGE, *HASHICUPS_IMAGES)
+
+# Host ports the kind cluster maps (manifests/kind/cluster.yaml):
+# gateway 8443, Consul 443/8501/8502.
+HOST_PORTS = (8443, 443, 8501, 8502)
+
+# Tool versions known not to work with this lab: (tool, version prefix) -> why.
+KNOWN_BAD_TOOLS = MappingProxyType(
+    {
+        ("helm", "v2."): "helm 2 has no `helm install NAME CHART`; install helm 3",
+    }
+)
+
+
+def pins() -> tuple[Pin, ...]:
+    """Every pin as a row for `lab plan` and the README."""
+    return (
+        Pin("kind", KIND_VERSION, "kind tag v0.11.1"),
+        Pin("node image", NODE_IMAGE, "kind v0.11.1 defaults/image.go"),
+        Pin("Consul chart", f"{CHART_NAME} {CHART_VERSION}", "consul-k8s v0.40.0 Chart.yaml"),
+        Pin("Consul", CONSUL_IMAGE, "chart 0.40.0 values.yaml"),
+        Pin("consul-k8s", CONSUL_K8S_IMAGE, "chart 0.40.0 values.yaml"),
+        Pin("Envoy", ENVOY_IMAGE, "chart 0.40.0 values.yaml"),
+        Pin("API gateway", API_GATEWAY_IMAGE, "tutorial consul/config.yaml"),
+        Pin(
+            "Gateway API CRDs",
+            f"{GATEWAY_API_VERSION} (v1alpha2)",
+            "consul-api-gateway v0.1.0-beta kustomization",
+        ),
+        Pin("echo image", ECHO_IMAGE, "kubernetes test/images/echoserver"),
+    )

@@ -1,0 +1,233 @@
+"""The plan stage: load a scenario, merge base and scenario manifests, validate, derive the split.
+
+`make_plan` has no side effects; its result is immutable and is all the later stages need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from lab import pins, registry
+from lab.errors import InvalidInput, ManifestError
+from lab.manifests import Resource, load, manifest_files
+from lab.registry import LabDir
+from lab.routing import Request, Rule
+from lab.scenario import Scenario, Step, Traffic
+from lab.topology import Listener, Topology
+from lab.validation import InvalidPlan, validate
+
+# Request count when a traffic class names none and the sample-size planner is not used.
+DEFAULT_REQUESTS = 1000
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """One traffic class, resolved: the listener it enters, the rule it selects, the expected split."""
+
+    traffic: Traffic
+    listener: Listener
+    expected: Mapping[str, int]
+    requests: int
+    rule: Rule | None
+
+    @property
+    def port(self) -> int:
+        """The listener port the requests go to."""
+        return self.listener.port
+
+    @property
+    def scheme(self) -> str:
+        """Https for HTTPS/TLS listeners, otherwise http."""
+        return "https" if self.listener.protocol in ("HTTPS", "TLS") else "http"
+
+    def url(self, host: str = "localhost", port: int | None = None) -> str:
+        """The URL a person would curl for this traffic."""
+        return f"{self.scheme}://{host}:{port or self.port}{self.traffic.path}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.traffic.name,
+            "method": self.traffic.method,
+            "path": self.traffic.path,
+            "host": self.traffic.host,
+            "headers": dict(self.traffic.headers),
+            "url": self.url(),
+            "listener": str(self.listener.id),
+            "route": str(self.rule.route) if self.rule else None,
+            "rule": self.rule.index if self.rule else None,
+            "expected_weights": dict(self.expected),
+            "requests": self.requests,
+        }
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step: the full desired set of resources (base + the step's manifests) and its traffic."""
+
+    step: Step
+    files: tuple[Path, ...]
+    resources: tuple[Resource, ...]
+    traffic: tuple[TrafficPlan, ...]
+
+    @property
+    def topology(self) -> Topology:
+        """Lookups over this step's resources."""
+        return Topology(self.resources)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs, validated: scenario, files, resources, expected splits, pins."""
+
+    scenario: Scenario
+    lab_dir: LabDir
+    base_files: tuple[Path, ...]
+    steps: tuple[StepPlan, ...]
+    values_file: Path
+    kind_config: Path
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def first(self) -> StepPlan:
+        """The first step (the only one for single-step scenarios)."""
+        return self.steps[0]
+
+
+def _resolve(lab_dir: LabDir, entry: str) -> Path:
+    path = lab_dir.manifests / entry
+    if not path.exists():
+        raise ManifestError(
+            f"manifest {entry!r} does not exist under {lab_dir.manifests}",
+            file=path,
+            fix="fix the scenario's manifests list (paths are relative to manifests/)",
+        )
+    return path
+
+
+def _listener_for(topo: Topology, traffic: Traffic) -> Listener:
+    listeners = [lst for lst in topo.listeners() if lst.protocol in ("HTTP", "HTTPS")]
+    if not listeners:
+        raise InvalidInput("the lab has no Gateway with an HTTP or HTTPS listener to send traffic to")
+    return listeners[0]
+
+
+def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan:
+    """Which rule the traffic selects and the split it should therefore see."""
+    listener = _listener_for(topo, traffic)
+    request = Request.from_target(
+        traffic.path,
+        method=traffic.method,
+        host=traffic.host or "localhost",
+        headers=traffic.headers,
+    )
+    selection = topo.route_table(listener).select(request)
+    rule = selection.rule if selection else None
+    if traffic.expect is not None:
+        expected = dict(traffic.expect)
+    elif rule is None:
+        raise InvalidInput(
+            f"{where}: traffic {traffic.method} {traffic.path} matches no route on listener "
+            f"{listener.id}, so every request would get 404",
+            fix="fix the traffic path or add a route rule that matches it",
+        )
+    elif any(f.get("type") == "RequestRedirect" for f in rule.filters):
+        raise InvalidInput(
+            f"{where}: traffic {traffic.path} is redirected by {rule.route} rule {rule.index}; "
+            "a redirect has no backend split to judge",
+            fix="send the scenario's traffic to a path that reaches backends",
+        )
+    else:
+        expected = rule.expected_weights()
+    bad = {k: v for k, v in expected.items() if not isinstance(v, int) or v < 0}
+    if bad or not any(expected.values()):
+        raise InvalidInput(f"{where}: expected weights {expected} must be whole numbers >= 0, not all 0")
+    requests = traffic.requests if traffic.requests is not None else DEFAULT_REQUESTS
+    if requests <= 0:
+        raise InvalidInput(f"{where}: requests is {requests}; it must be positive")
+    return TrafficPlan(
+        traffic=traffic,
+        listener=listener,
+        expected=MappingProxyType(dict(expected)),
+        requests=requests,
+        rule=rule,
+    )
+
+
+def _load_values(path: Path) -> Mapping[str, Any]:
+    if not path.is_file():
+        raise InvalidInput(
+            f"{path}: helm values file for chart {pins.CHART_VERSION} is missing",
+            fix=f"add charts-values/{pins.VALUES_FILE}",
+        )
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ManifestError(
+            f"YAML syntax error: {getattr(exc, 'problem', exc)}",
+            file=path,
+            line=mark.line + 1 if mark else None,
+        ) from exc
+    if not isinstance(values, dict):
+        raise ManifestError("helm values must be a mapping", file=path)
+    gateway = values.get("apiGateway") or {}
+    if gateway.get("enabled") and gateway.get("image") != pins.API_GATEWAY_IMAGE:
+        raise ManifestError(
+            f"is {gateway.get('image')!r}; lab pins {pins.API_GATEWAY_IMAGE}",
+            file=path,
+            field="apiGateway.image",
+            fix=f"set apiGateway.image: {pins.API_GATEWAY_IMAGE} (the chart fails without it)",
+        )
+    if (values.get("client") or {}).get("grpc") is False:
+        raise ManifestError(
+            "must stay true: the API gateway needs the client's gRPC port",
+            file=path,
+            field="client.grpc",
+        )
+    return values
+
+
+def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
+    """Merge, validate and resolve one scenario. Raises InvalidInput subclasses; no side effects."""
+    base_files = tuple(f for entry in scenario.base for f in manifest_files(_resolve(lab_dir, entry)))
+    base = load(base_files)
+    steps = []
+    errors: list[ManifestError] = []
+    for step in scenario.all_steps:
+        files = tuple(f for entry in step.manifests for f in manifest_files(_resolve(lab_dir, entry)))
+        resources = base + load(files)
+        step_errors = [e for e in validate(resources) if str(e) not in {str(x) for x in errors}]
+        errors.extend(step_errors)
+        if step_errors:
+            continue
+        topo = Topology(resources)
+        where = f"scenario {scenario.name}" + (f" step {step.name}" if scenario.steps else "")
+        traffic = tuple(resolve_traffic(topo, t, where) for t in step.traffic)
+        steps.append(StepPlan(step, files, topo.resources, traffic))
+    if errors:
+        raise InvalidPlan(errors)
+    values_file = lab_dir.charts_values / pins.VALUES_FILE
+    kind_config = lab_dir.manifests / "kind" / "cluster.yaml"
+    if not kind_config.is_file():
+        raise InvalidInput(f"{kind_config}: the kind cluster config is missing")
+    return Plan(
+        scenario=scenario,
+        lab_dir=lab_dir,
+        base_files=base_files,
+        steps=tuple(steps),
+        values_file=values_file,
+        kind_config=kind_config,
+        values=_load_values(values_file),
+    )
+
+
+def make_plan(lab_dir: LabDir, name: str) -> Plan:
+    """Plan the scenario called `name` from a lab folder."""
+    return plan_scenario(lab_dir, registry.get(lab_dir, name).scenario)

@@ -1,0 +1,365 @@
+"""Validation of a lab's resources against Gateway API v1alpha2 and the Consul API Gateway 0.1.0.
+
+Every problem becomes a ManifestError naming the file, line and field with a fix; `validate`
+collects them all so a user fixes everything in one round.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lab import consul
+from lab.errors import InvalidInput, ManifestError
+from lab.manifests import FieldPath, Resource
+from lab.routing import GATEWAY_GROUP
+from lab.topology import Topology
+
+# Gateway API v0.4.0 (v1alpha2) limits, from the CRD schemas.
+MAX_HOSTNAMES = 16
+MAX_PARENT_REFS = 32
+MAX_RULES = 16
+MAX_MATCHES = 8
+MAX_BACKEND_REFS = 16
+MAX_HEADER_MATCHES = 16
+MAX_QUERY_MATCHES = 16
+MAX_FILTERS = 16
+MAX_LISTENERS = 64
+MAX_WEIGHT = 1_000_000
+PATH_TYPES = ("Exact", "PathPrefix", "RegularExpression")
+VALUE_MATCH_TYPES = ("Exact", "RegularExpression")
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+FILTER_TYPES = ("RequestHeaderModifier", "RequestMirror", "RequestRedirect", "ExtensionRef")
+LISTENER_PROTOCOLS = ("HTTP", "HTTPS", "TLS", "TCP", "UDP")
+ALLOWED_FROM = ("All", "Same", "Selector")
+REDIRECT_CODES = (301, 302)
+_HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+# Certificates the engines provide without a Secret in the manifests: the Consul chart's
+# tls-init job makes `consul-server-cert` in the release namespace (the embedded engine
+# emulates it with its lab CA).
+PROVIDED_CERTIFICATES = frozenset({("default", "consul-server-cert")})
+
+
+class InvalidPlan(InvalidInput):
+    """One or more problems in the lab definition; nothing was applied."""
+
+    def __init__(self, errors: list[ManifestError]) -> None:
+        self.errors = errors
+        lines = [f"{len(errors)} problem(s) in the lab definition; nothing was applied:"]
+        lines += [f"  {e}".replace("\n", "\n  ") for e in errors]
+        super().__init__("\n".join(lines))
+
+
+Report = Callable[[str, FieldPath, str | None], None]
+
+
+def _seq(value: Any, path: FieldPath, limit: int, report: Report) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        report("must be a list", path, None)
+        return []
+    if len(value) > limit:
+        report(
+            f"has {len(value)} entries; Gateway API v1alpha2 allows at most {limit}",
+            path,
+            f"split it into several rules or routes with at most {limit} each",
+        )
+    return value
+
+
+def _mapping(value: Any, path: FieldPath, report: Report) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        report("must be a mapping", path, None)
+        return {}
+    return value
+
+
+def _enum(value: Any, allowed: Iterable[str], path: FieldPath, report: Report) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        report(f"is {value!r}; expected one of {', '.join(allowed)}", path, None)
+
+
+def _regex(value: Any, path: FieldPath, report: Report) -> None:
+    try:
+        re.compile(str(value))
+    except re.error as exc:
+        report(f"is not a valid regular expression ({exc})", path, "fix the pattern")
+
+
+def _check_match(match: Any, path: list[str | int], report: Report) -> None:
+    m = _mapping(match, path, report)
+    p = _mapping(m.get("path"), [*path, "path"], report)
+    ptype = p.get("type", "PathPrefix")
+    _enum(ptype, PATH_TYPES, [*path, "path", "type"], report)
+    value = p.get("value", "/")
+    if not isinstance(value, str):
+        report("must be a string", [*path, "path", "value"], None)
+    elif ptype == "RegularExpression":
+        _regex(value, [*path, "path", "value"], report)
+    elif not value.startswith("/"):
+        report(f"is {value!r}; a path must start with '/'", [*path, "path", "value"], f"use '/{value}'")
+    for section, limit in (("headers", MAX_HEADER_MATCHES), ("queryParams", MAX_QUERY_MATCHES)):
+        for i, h in enumerate(_seq(m.get(section), [*path, section], limit, report)):
+            hp = [*path, section, i]
+            hm = _mapping(h, hp, report)
+            if not hm.get("name"):
+                report("name is required", hp, None)
+            if not isinstance(hm.get("value"), str):
+                report("value is required and must be a string", [*hp, "value"], None)
+            htype = hm.get("type", "Exact")
+            _enum(htype, VALUE_MATCH_TYPES, [*hp, "type"], report)
+            if htype == "RegularExpression":
+                _regex(hm.get("value"), [*hp, "value"], report)
+    if "method" in m:
+        _enum(m.get("method"), METHODS, [*path, "method"], report)
+
+
+def _check_filter(f: Any, path: list[str | int], report: Report) -> None:
+    fm = _mapping(f, path, report)
+    ftype = fm.get("type")
+    _enum(ftype, FILTER_TYPES, [*path, "type"], report)
+    field: str | None = {
+        "RequestHeaderModifier": "requestHeaderModifier",
+        "RequestRedirect": "requestRedirect",
+        "RequestMirror": "requestMirror",
+        "ExtensionRef": "extensionRef",
+    }.get(str(ftype))
+    if field and not isinstance(fm.get(field), Mapping):
+        report(f"type {ftype} needs the {field} field", [*path, field], None)
+    if field == "requestRedirect" and isinstance(fm.get(field), Mapping):
+        code = fm[field].get("statusCode", 302)
+        if code not in REDIRECT_CODES:
+            report(f"is {code!r}; expected 301 or 302", [*path, field, "statusCode"], None)
+
+
+def _check_weights(route: Resource, rule_path: list[str | int], backends: list[Any], report: Report) -> None:
+    weights: list[int] = []
+    for i, b in enumerate(backends):
+        if not isinstance(b, Mapping):
+            continue
+        w = b.get("weight", 1)
+        wpath = [*rule_path, "backendRefs", i, "weight"]
+        if isinstance(w, bool) or not isinstance(w, int):
+            report(
+                f"is {w!r}; a weight must be a whole number from 0 to {MAX_WEIGHT}",
+                wpath,
+                "write an integer weight, e.g. 99 and 1 for a 99/1 split",
+            )
+            return
+        if not 0 <= w <= MAX_WEIGHT:
+            report(
+                f"is {w}; a weight must be from 0 to {MAX_WEIGHT}",
+                wpath,
+                "use 0 to send nothing to this backend, or a positive share",
+            )
+            return
+        weights.append(w)
+    if weights and sum(weights) == 0:
+        report(
+            "every backendRef has weight 0, so no request could be served (HTTP 500)",
+            [*rule_path, "backendRefs"],
+            "give at least one backend a positive weight",
+        )
+        return
+    if not consul.accepted(weights):
+        shares = ", ".join(f"{p:.2f}%" for p in consul.splitter_percentages(weights))
+        alternative = consul.suggest(weights)
+        report(
+            f"weights {'/'.join(map(str, weights))} become Consul splitter shares {shares}, which "
+            f"round to a total of {consul.splitter_sum(weights):.2f}%, not 100%; the Consul API "
+            "Gateway 0.1.0 would reject this route",
+            [*rule_path, "backendRefs"],
+            f"use weights {'/'.join(map(str, alternative))}",
+        )
+
+
+def _check_route(route: Resource, topo: Topology, report: Report) -> None:
+    spec = route.spec
+    if not spec:
+        report("spec is required", ["spec"], None)
+        return
+    hostnames = _seq(spec.get("hostnames"), ["spec", "hostnames"], MAX_HOSTNAMES, report)
+    for i, h in enumerate(hostnames):
+        if not isinstance(h, str) or not _HOSTNAME.match(h):
+            report(
+                f"is {h!r}; expected a DNS name, optionally starting with '*.'",
+                ["spec", "hostnames", i],
+                None,
+            )
+    parents = _seq(spec.get("parentRefs"), ["spec", "parentRefs"], MAX_PARENT_REFS, report)
+    if not parents:
+        report(
+            "attaches to no Gateway",
+            ["spec", "parentRefs"],
+            "add parentRefs: [{name: <gateway>}] naming the lab's Gateway",
+        )
+    for i, parent in enumerate(parents):
+        ppath: list[str | int] = ["spec", "parentRefs", i]
+        p = _mapping(parent, ppath, report)
+        if not p.get("name"):
+            report("name is required", ppath, None)
+            continue
+        if p.get("group", GATEWAY_GROUP) != GATEWAY_GROUP or p.get("kind", "Gateway") != "Gateway":
+            report("only Gateway parents are supported", ppath, None)
+            continue
+        ns = str(p.get("namespace") or route.namespace)
+        if topo.find("Gateway", ns, str(p["name"])) is None:
+            names = ", ".join(f"{g.namespace}/{g.name}" for g in topo.of_kind("Gateway")) or "none"
+            report(
+                f"names Gateway {ns}/{p['name']}, which is not in the lab (Gateways: {names})",
+                [*ppath, "name"],
+                "fix the name or namespace of the parentRef",
+            )
+            continue
+        listeners = topo.parent_listeners(route, p)
+        if not listeners:
+            report(
+                f"sectionName {p.get('sectionName')!r} is not a listener of Gateway {ns}/{p['name']}",
+                [*ppath, "sectionName"],
+                "use a listener name from the Gateway, or leave it out",
+            )
+            continue
+        if not any(topo.admits(lst, route.namespace or "default") for lst in listeners):
+            lst = listeners[0]
+            report(
+                f"Gateway {ns}/{p['name']} listener {lst.id.listener!r} does not admit routes from "
+                f"namespace {route.namespace!r} (allowedRoutes.namespaces.from: {lst.allowed_from})",
+                ppath,
+                "set allowedRoutes.namespaces.from: All (or a Selector) on the listener, "
+                "or move the route to the Gateway's namespace",
+            )
+    rules = _seq(spec.get("rules"), ["spec", "rules"], MAX_RULES, report)
+    for ri, rule in enumerate(rules):
+        rpath: list[str | int] = ["spec", "rules", ri]
+        rm = _mapping(rule, rpath, report)
+        for mi, match in enumerate(_seq(rm.get("matches"), [*rpath, "matches"], MAX_MATCHES, report)):
+            _check_match(match, [*rpath, "matches", mi], report)
+        for fi, f in enumerate(_seq(rm.get("filters"), [*rpath, "filters"], MAX_FILTERS, report)):
+            _check_filter(f, [*rpath, "filters", fi], report)
+        backends = _seq(rm.get("backendRefs"), [*rpath, "backendRefs"], MAX_BACKEND_REFS, report)
+        for bi, backend in enumerate(backends):
+            _check_backend(route, topo, backend, [*rpath, "backendRefs", bi], report)
+        _check_weights(route, rpath, backends, report)
+
+
+def _check_backend(
+    route: Resource, topo: Topology, backend: Any, path: list[str | int], report: Report
+) -> None:
+    b = _mapping(backend, path, report)
+    name = b.get("name")
+    if not name:
+        report("name is required", path, None)
+        return
+    if b.get("group", "") != "" or b.get("kind", "Service") != "Service":
+        report(f"kind {b.get('kind')!r} is not supported; backends must be Services", [*path, "kind"], None)
+        return
+    ns = str(b.get("namespace") or route.namespace)
+    ports = topo.service_ports(ns, str(name))
+    if ports is None:
+        names = ", ".join(s.name for s in topo.of_kind("Service") if s.namespace == ns) or "none"
+        report(
+            f"names Service {ns}/{name}, which is not in the lab (Services in {ns}: {names})",
+            [*path, "name"],
+            "fix the name, or add the Service to the manifests",
+        )
+        return
+    port = b.get("port")
+    if port is None:
+        report("port is required for a Service backend", path, f"add port: {ports[0] if ports else 80}")
+    elif port not in ports:
+        report(
+            f"is {port!r}, but Service {ns}/{name} declares port(s) {', '.join(map(str, ports))}",
+            [*path, "port"],
+            f"use port: {ports[0]}" if ports else None,
+        )
+    if not topo.reference_allowed(route, ns, str(name)):
+        report(
+            f"refers to Service {ns}/{name} in another namespace without a ReferencePolicy",
+            [*path, "namespace"],
+            f"add a ReferencePolicy in namespace {ns} allowing HTTPRoutes from {route.namespace}",
+        )
+
+
+def _check_gateway(
+    gw: Resource, topo: Topology, provided: frozenset[tuple[str, str]], report: Report
+) -> None:
+    spec = gw.spec
+    if not spec.get("gatewayClassName"):
+        report("gatewayClassName is required", ["spec", "gatewayClassName"], "use consul-api-gateway")
+    listeners = _seq(spec.get("listeners"), ["spec", "listeners"], MAX_LISTENERS, report)
+    if not listeners:
+        report("needs at least one listener", ["spec", "listeners"], None)
+    seen: set[str] = set()
+    for i, raw in enumerate(listeners):
+        lp: list[str | int] = ["spec", "listeners", i]
+        lm = _mapping(raw, lp, report)
+        name = lm.get("name")
+        if not name:
+            report("name is required", lp, None)
+        elif name in seen:
+            report(f"listener name {name!r} is used twice", [*lp, "name"], None)
+        seen.add(str(name))
+        port = lm.get("port")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            report(f"is {port!r}; expected a port from 1 to 65535", [*lp, "port"], None)
+        _enum(lm.get("protocol"), LISTENER_PROTOCOLS, [*lp, "protocol"], report)
+        ns_cfg = _mapping(
+            _mapping(lm.get("allowedRoutes"), [*lp, "allowedRoutes"], report).get("namespaces"),
+            [*lp, "allowedRoutes", "namespaces"],
+            report,
+        )
+        if "from" in ns_cfg:
+            _enum(ns_cfg.get("from"), ALLOWED_FROM, [*lp, "allowedRoutes", "namespaces", "from"], report)
+        if ns_cfg.get("from") == "Selector" and not isinstance(ns_cfg.get("selector"), Mapping):
+            report("from: Selector needs a selector", [*lp, "allowedRoutes", "namespaces"], None)
+        if lm.get("protocol") == "HTTPS":
+            tls = _mapping(lm.get("tls"), [*lp, "tls"], report)
+            refs = tls.get("certificateRefs") or []
+            if not refs:
+                report(
+                    "an HTTPS listener needs tls.certificateRefs",
+                    [*lp, "tls"],
+                    "add certificateRefs: [{name: consul-server-cert}]",
+                )
+            for ci, ref in enumerate(refs if isinstance(refs, list) else []):
+                cname = str((ref or {}).get("name"))
+                cns = str((ref or {}).get("namespace") or gw.namespace)
+                if (cns, cname) in provided or topo.find("Secret", cns, cname, group="") is not None:
+                    continue
+                report(
+                    f"names Secret {cns}/{cname}, which neither the manifests nor the engine provide",
+                    [*lp, "tls", "certificateRefs", ci, "name"],
+                    "use consul-server-cert (made by the Consul chart) or add the Secret",
+                )
+
+
+def validate(
+    resources: Iterable[Resource],
+    provided_certificates: frozenset[tuple[str, str]] = PROVIDED_CERTIFICATES,
+) -> list[ManifestError]:
+    """Every problem in a set of resources; an empty list means valid."""
+    topo = Topology(resources)
+    errors: list[ManifestError] = []
+    for r in topo.resources:
+
+        def report(msg: str, path: FieldPath, fix: str | None, r: Resource = r) -> None:
+            errors.append(r.error(msg, path, fix=fix))
+
+        if r.group == GATEWAY_GROUP and r.kind == "HTTPRoute":
+            _check_route(r, topo, report)
+        elif r.group == GATEWAY_GROUP and r.kind == "Gateway":
+            _check_gateway(r, topo, provided_certificates, report)
+    return errors
+
+
+def ensure_valid(resources: Iterable[Resource]) -> None:
+    """Raise InvalidPlan listing every problem."""
+    errors = validate(resources)
+    if errors:
+        raise InvalidPlan(errors)

@@ -1,0 +1,79 @@
+"""Terminal and JSON views of scenarios and plans (what `lab scenarios` and `lab plan` print)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lab import pins
+from lab.commands import CommandStep
+from lab.plan import Plan
+from lab.registry import ScenarioEntry
+
+
+def scenarios_table(entries: dict[str, ScenarioEntry], console: Console) -> None:
+    """The catalogue as a table."""
+    table = Table(title="Scenarios", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("steps", justify="right")
+    table.add_column("summary")
+    for name, entry in sorted(entries.items()):
+        table.add_row(name, str(len(entry.scenario.all_steps)), entry.scenario.summary)
+    console.print(table)
+
+
+def scenarios_json(entries: dict[str, ScenarioEntry]) -> list[dict[str, Any]]:
+    """The catalogue as JSON."""
+    return [
+        {
+            "name": name,
+            "summary": e.scenario.summary,
+            "file": str(e.path),
+            "steps": [s.name for s in e.scenario.all_steps],
+            "manifests": [m for s in e.scenario.all_steps for m in s.manifests],
+        }
+        for name, e in sorted(entries.items())
+    ]
+
+
+def plan_json(plan: Plan, steps: list[CommandStep]) -> dict[str, Any]:
+    """The plan as JSON: scenario, pins, the steps with their commands, the expected splits."""
+    return {
+        "scenario": plan.scenario.name,
+        "summary": plan.scenario.summary,
+        "pins": [{"what": p.what, "value": p.value, "source": p.source} for p in pins.pins()],
+        "steps": [s.to_dict() for s in steps],
+        "scenario_steps": [
+            {
+                "name": sp.step.name,
+                "manifests": [str(f) for f in sp.files],
+                "traffic": [t.to_dict() for t in sp.traffic],
+            }
+            for sp in plan.steps
+        ],
+    }
+
+
+def plan_text(plan: Plan, steps: list[CommandStep], console: Console) -> None:
+    """The plan as an instructor would project it: pins, numbered steps and their commands."""
+    console.print(f"[bold]lab plan {plan.scenario.name}[/bold]: {plan.scenario.summary}")
+    pin_table = Table(title="Pinned versions", title_justify="left")
+    pin_table.add_column("what")
+    pin_table.add_column("version", overflow="fold")
+    pin_table.add_column("source", style="dim", overflow="fold")
+    for p in pins.pins():
+        pin_table.add_row(p.what, p.value, p.source)
+    console.print(pin_table)
+    for i, step in enumerate(steps, 1):
+        console.print(f"\n[bold]{i}. {step.title}[/bold]  [dim]({step.stage})[/dim]")
+        console.print(f"   [italic]{step.why}[/italic]")
+        for line in step.shell():
+            console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
+    for sp in plan.steps:
+        label = f"step {sp.step.name}: " if len(plan.steps) > 1 else ""
+        for t in sp.traffic:
+            total = sum(t.expected.values())
+            split = " / ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in t.expected.items())
+            console.print(f"\n{label}expected split for {t.url()}: {split}; {t.requests} requests")

@@ -1,0 +1,101 @@
+"""The lab-definition commands through click's CliRunner: scenarios, validate, plan."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from lab import pins
+from lab.cli import cli
+from tests.conftest import LabCopy
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_scenarios_lists_the_tutorial_and_the_canary() -> None:
+    code, out = run("scenarios")
+    assert code == 0, out
+    assert "split-50-50" in out and "canary-99-1" in out
+
+
+def test_scenarios_json() -> None:
+    code, out = run("scenarios", "--output", "json")
+    assert code == 0, out
+    names = {s["name"] for s in json.loads(out)}
+    assert {"split-50-50", "canary-99-1"} <= names
+
+
+def test_plan_shows_chart_port_node_image_and_weights() -> None:
+    code, out = run("plan", "canary-99-1")
+    assert code == 0, out
+    assert "--version 0.40.0" in out
+    assert "https://localhost:8443/echo" in out
+    assert pins.NODE_IMAGE in out
+    assert "echo-1 99" in out and "echo-2 1" in out
+    assert "curl --cacert" in out and " -k" not in out
+
+
+def test_plan_json_carries_steps_in_order_and_expected_split() -> None:
+    code, out = run("plan", "canary-99-1", "--output", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    stages = [s["stage"] for s in data["steps"]]
+    assert stages == sorted(stages, key=["provision", "install", "apply", "converge", "drive"].index)
+    commands = [c for s in data["steps"] for c in s["commands"]]
+    assert commands[0].startswith("kind create cluster --name lab --image kindest/node:v1.21.1@sha256:")
+    assert any(c.startswith("helm install consul consul --repo https://helm.releases.hashicorp.com --version 0.40.0") for c in commands)
+    assert any("wait --for=condition=Ready --timeout=90s gateway/example-gateway" in c for c in commands)
+    traffic = data["scenario_steps"][0]["traffic"][0]
+    assert traffic["expected_weights"] == {"echo-1": 99, "echo-2": 1}
+    assert traffic["url"] == "https://localhost:8443/echo"
+
+
+def test_unknown_scenario_suggests_the_close_one() -> None:
+    code, out = run("plan", "canary-99-l")
+    assert code == 3, out
+    assert "did you mean canary-99-1" in out
+
+
+def test_negative_weight_exits_3_naming_file_and_field(lab_copy: LabCopy) -> None:
+    lab_copy.edit("manifests/routes/canary-99-1.yaml", "weight: 1\n", "weight: -1\n")
+    code, out = run("--lab-dir", str(lab_copy.root), "validate")
+    assert code == 3, out
+    assert "canary-99-1.yaml:23" in out
+    assert "spec.rules[0].backendRefs[1].weight" in out
+    assert "is -1" in out
+
+
+def test_weights_1_1_1_exit_3_and_explain_the_rounding(lab_copy: LabCopy) -> None:
+    lab_copy.edit(
+        "manifests/routes/canary-99-1.yaml",
+        "          weight: 1\n",
+        "          weight: 1\n        - kind: Service\n          name: frontend\n          port: 80\n          weight: 1\n",
+    )
+    lab_copy.edit("manifests/routes/canary-99-1.yaml", "weight: 99", "weight: 1")
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "canary-99-1")
+    assert code == 3, out
+    assert "33.33%" in out and "99.99%" in out
+    assert "use weights 34/33/33" in out
+
+
+def test_lab_dir_from_environment(lab_copy: LabCopy) -> None:
+    (lab_copy.root / "scenarios" / "split_50_50.py").unlink()
+    result = CliRunner().invoke(cli, ["scenarios"], env={"LAB_DIR": str(lab_copy.root)}, catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "canary-99-1" in result.output and "split-50-50" not in result.output
+
+
+def test_validate_all_ok() -> None:
+    code, out = run("validate")
+    assert code == 0, out
+    assert "ok       canary-99-1" in out
+
+
+def test_missing_lab_dir_is_invalid_input(tmp_path: object) -> None:
+    code, out = run("--lab-dir", str(tmp_path), "scenarios")
+    assert code == 3, out
+    assert "no scenarios folder" in out
