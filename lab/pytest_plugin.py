@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from lab.engines import docker_problem
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the lab's markers."""
-    config.addinivalue_line("markers", "kind: needs a Docker daemon and kind (skipped elsewhere with the reason)")
-
-
-def docker_unavailable_reason() -> str | None:
-    """Why no Docker daemon can be used here, or None when one answers."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        client.ping()
-    except Exception as exc:  # the docker SDK raises many types for "no daemon"
-        return f"no Docker daemon answers ({type(exc).__name__}); kind tests need one"
-    return None
+    config.addinivalue_line(
+        "markers", "kind: needs a Docker daemon and kind (skipped elsewhere with the reason)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,7 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     marked = [item for item in items if item.get_closest_marker("kind")]
     if not marked:
         return
-    reason = docker_unavailable_reason()
-    if reason:
+    problem = docker_problem()
+    if problem:
+        reason = f"{problem}; tests marked kind need one"
         for item in marked:
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -1,0 +1,37 @@
+"""Every wait's timeout in one table, with what it waits for. Engines and tests pass their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds (and counts) for each named wait."""
+
+    # embedded engine: the background process has bound its ports and written its state
+    local_start: float = 10.0
+    # kind: `kind create cluster` until the node is Ready
+    cluster_create: float = 300.0
+    # Gateway API / GatewayClassConfig CRDs until Established
+    crd_established: float = 60.0
+    # helm install of the Consul chart with --wait (a duration string for pyhelm3)
+    helm_install: str = "10m"
+    # Consul server and controller pods Ready after helm returned
+    consul_ready: float = 300.0
+    # GatewayClass consul-api-gateway Accepted
+    gateway_class_accepted: float = 120.0
+    # Gateway Ready (pod and listeners up; not yet the routes)
+    gateway_ready: float = 180.0
+    # each HTTPRoute Accepted by the controller
+    route_accepted: float = 60.0
+    # converge probe: the scenario's path answers 2xx `converge_successes` times in a row
+    converge: float = 120.0
+    converge_successes: int = 5
+    # interval between polls of any condition
+    poll_interval: float = 0.5
+    # one request of the converge probe or of the traffic driver
+    request: float = 5.0
+
+
+DEFAULT = Timeouts()
