@@ -68,10 +68,17 @@ class PathMatch:
         return self.regex.fullmatch(path) is not None
 
     @property
-    def rank(self) -> tuple[int, int]:
-        """Precedence: Exact before PathPrefix before RegularExpression; longer before shorter."""
-        kind = {"Exact": 2, "PathPrefix": 1}.get(self.type, 0)
-        return kind, len(self.value.rstrip("/") if self.type == "PathPrefix" else self.value)
+    def rank(self) -> tuple[int, int, int]:
+        """Precedence: Exact first; then more characters (prefix or pattern); prefix before regex.
+
+        v1alpha2 ranks by "characters in a matching path" and leaves regular expressions to the
+        implementation; counting a pattern's characters keeps a catch-all `/` below `/api/v[0-9]+`.
+        """
+        if self.type == "Exact":
+            return 2, len(self.value), 1
+        if self.type == "PathPrefix":
+            return 1, len(self.value.rstrip("/")), 1
+        return 1, len(self.value), 0
 
 
 @dataclass(frozen=True)
