@@ -1,0 +1,14 @@
+"""Path routing: /echo to the echo split, everything else to frontend; /echoes is not /echo."""
+
+from lab.scenario import Scenario, Traffic
+
+SCENARIO = Scenario(
+    name="path-routing",
+    summary="Path routing: /echo split 50/50, everything else (even /echoes) to frontend",
+    manifests=("routes/path-routing.yaml",),
+    traffic=(
+        Traffic(name="echo", path="/echo"),
+        Traffic(name="echoes", path="/echoes", requests=200),
+        Traffic(name="root", path="/", requests=200),
+    ),
+)
