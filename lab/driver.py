@@ -49,6 +49,8 @@ class Tally:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     interrupted: bool = False
+    # set by a hook (sequential mode) to stop sending; requests in flight still count
+    stop: bool = False
 
     @property
     def answered(self) -> int:
@@ -139,7 +141,7 @@ async def drive_async(
     tally.started = time.monotonic()
 
     def next_ticket() -> bool:
-        if tally.sent >= spec.requests:
+        if tally.stop or tally.sent >= spec.requests:
             return False
         tally.sent += 1
         return True
