@@ -196,6 +196,7 @@ def detectable_binomial(
     return Detectable(backend, share, n, alpha, probability, below, above, EXACT_BINOMIAL)
 
 
+@functools.lru_cache(maxsize=1024)
 def detectable_chi_square(
     backend: str,
     n: int,
