@@ -101,7 +101,7 @@ class TrafficCheck:
 class Overall(enum.Enum):
     """The check's outcome: the worst of its traffic classes (fail > inconclusive > pass)."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
 
@@ -253,4 +253,10 @@ def run_check(
         if result.stats.interrupted:
             interrupted = True
             break
-    return CheckResult(scenario=scenario, step=step.step.name, engine=state.engine, checks=tuple(checks), interrupted=interrupted)
+    return CheckResult(
+        scenario=scenario,
+        step=step.step.name,
+        engine=state.engine,
+        checks=tuple(checks),
+        interrupted=interrupted,
+    )

@@ -1,0 +1,125 @@
+"""`lab judge` and `lab sample-size` through click's CliRunner: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lab.cli import cli
+
+EXPECT = "echo-1=99,echo-2=1"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_the_blogs_numbers_pass() -> None:
+    code, out = run("judge", "--expect", EXPECT, "--observed", "echo-1=1179,echo-2=9")
+    assert code == 0, out
+    assert "verdict: PASS" in out
+    assert "exact two-sided binomial test on echo-2" in out
+    assert "p-value: 0.557" in out
+    assert "99.9% interval" in out and "0.19%..2.0%" in out
+    assert "would detect a share for echo-2 below" in out
+
+
+def test_a_7_percent_canary_fails() -> None:
+    code, out = run("judge", "--expect", EXPECT, "--observed", "echo-1=1100,echo-2=88")
+    assert code == 1, out
+    assert "verdict: FAIL" in out
+    assert "echo-2 received 7.4% of responses" in out
+
+
+def test_an_even_split_passes() -> None:
+    code, out = run("judge", "--expect", "echo-1=50,echo-2=50", "--observed", "echo-1=500,echo-2=500")
+    assert code == 0, out
+
+
+def test_a_hit_on_a_weight_0_backend_fails() -> None:
+    code, out = run(
+        "judge",
+        "--expect",
+        "echo-1=50,echo-2=50,echo-3=0",
+        "--observed",
+        "echo-1=500,echo-2=500,echo-3=1",
+    )
+    assert code == 1, out
+    assert "echo-3 has weight 0 but received 1 response" in out
+
+
+def test_five_percent_failed_requests_is_inconclusive() -> None:
+    code, out = run("judge", "--expect", EXPECT, "--observed", "echo-1=1131,echo-2=9", "--failed", "60")
+    assert code == 6, out
+    assert "verdict: INCONCLUSIVE" in out
+
+
+def test_failed_requests_by_cause() -> None:
+    code, out = run(
+        "judge",
+        "--expect",
+        EXPECT,
+        "--observed",
+        "echo-1=1131,echo-2=9",
+        "--failed",
+        "timeout=40,http-503=20",
+    )
+    assert code == 6, out
+    assert "timeout 40, http-503 20" in out
+
+
+def test_json_output_carries_the_verdict() -> None:
+    code, out = run("judge", "--expect", EXPECT, "--observed", "echo-1=1179,echo-2=9", "--output", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["outcome"] == "pass"
+    assert data["test"].startswith("exact two-sided binomial test")
+    assert data["p_value"] == pytest.approx(0.557, abs=0.001)
+    echo2 = data["backends"][1]
+    assert (echo2["expected_share"], echo2["hits"]) == (0.01, 9)
+    assert echo2["observed_share"] == pytest.approx(9 / 1188)
+    assert echo2["interval"][0] < 0.01 < echo2["interval"][1]
+    assert data["power"].startswith("At n=1188")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--expect", "echo-1=-1,echo-2=1", "--expect: echo-1 must not be negative"),
+        ("--expect", "echo-1", "--expect: expected name=count, got 'echo-1'"),
+        ("--expect", "echo-1=1.5,echo-2=1", "--expect: echo-1 must be a whole number"),
+        ("--expect", "echo-1=0,echo-2=0", "at least one backend needs a weight above 0"),
+        ("--observed", "echo-1=many", "--observed: echo-1 must be a whole number"),
+        ("--observed", "echo-1=3,echo-1=4", "--observed: echo-1 is given twice"),
+    ],
+)
+def test_malformed_counts_exit_3_naming_the_option(option: str, value: str, message: str) -> None:
+    args = {"--expect": EXPECT, "--observed": "echo-1=1179,echo-2=9", option: value}
+    code, out = run("judge", *[part for pair in args.items() for part in pair])
+    assert code == 3, out
+    assert message in out
+
+
+def test_bad_alpha_exits_3() -> None:
+    code, out = run("judge", "--expect", EXPECT, "--observed", "echo-1=1179,echo-2=9", "--alpha", "1.5")
+    assert code == 3, out
+    assert "alpha must be strictly between 0 and 1" in out
+
+
+def test_sample_size_for_99_1() -> None:
+    code, out = run(
+        "sample-size", "--expect", "99,1", "--detect", "0.03", "--power", "0.95", "--alpha", "0.001"
+    )
+    assert code == 0, out
+    first, sentence = out.strip().splitlines()
+    assert first == "757"
+    assert sentence.startswith("757 successful responses")
+
+
+def test_sample_size_accepts_names_and_rejects_junk() -> None:
+    assert run("sample-size", "--expect", "echo-1=99,echo-2=1")[1].splitlines()[0] == "757"
+    code, out = run("sample-size", "--expect", "99,x")
+    assert code == 3, out

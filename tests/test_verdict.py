@@ -1,0 +1,250 @@
+"""lab.verdict: outcomes, test chosen, intervals, reasons, JSON; calibration by simulation."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lab import verdict as verdict_module
+from lab.errors import ExitCode, InvalidInput
+from lab.power import acceptance_region
+from lab.verdict import Outcome, judge
+
+CANARY = {"echo-1": 99, "echo-2": 1}
+
+
+def test_the_blogs_numbers_pass_with_p_056() -> None:
+    v = judge(CANARY, {"echo-1": 1179, "echo-2": 9})
+    assert v.outcome is Outcome.PASS and v.passed
+    assert v.p_value == pytest.approx(0.557, abs=0.001)
+    assert v.test.startswith("exact two-sided binomial test on echo-2")
+    assert v.n == 1188 and v.failed == 0
+    canary = v.backend("echo-2")
+    assert canary.hits == 9 and canary.expected_share == 0.01
+    assert canary.interval[0] < 0.01 < canary.interval[1]
+    assert "would detect a share for echo-2 below" in v.power
+    assert "above 2.8% with 95% probability" in v.power
+
+
+def test_a_7_percent_canary_fails_and_says_where() -> None:
+    v = judge(CANARY, {"echo-1": 1100, "echo-2": 88})
+    assert v.outcome is Outcome.FAIL
+    assert v.outcome.exit_code == ExitCode.CHECK_FAILED
+    assert v.p_value is not None and v.p_value < 1e-40
+    assert any(
+        r.startswith("echo-2 received 7.4% of responses (88 of 1188); expected 1.0% (99.9% interval")
+        for r in v.reasons
+    )
+
+
+def test_an_even_split_passes() -> None:
+    v = judge({"echo-1": 50, "echo-2": 50}, {"echo-1": 500, "echo-2": 500})
+    assert v.outcome is Outcome.PASS
+    assert v.p_value == pytest.approx(1.0)
+
+
+def test_two_way_p_value_is_binomtest_and_symmetric() -> None:
+    v = judge({"a": 70, "b": 30}, {"a": 650, "b": 350})
+    assert v.p_value == pytest.approx(stats.binomtest(350, 1000, 0.3).pvalue)
+    assert v.p_value == pytest.approx(stats.binomtest(650, 1000, 0.7).pvalue)
+
+
+def test_a_weight_0_backend_with_one_hit_fails_whatever_the_p_value() -> None:
+    v = judge({"a": 50, "b": 50, "c": 0}, {"a": 500, "b": 500, "c": 1})
+    assert v.outcome is Outcome.FAIL
+    assert v.p_value == pytest.approx(1.0)  # c is left out of the test itself
+    assert any("c has weight 0 but received 1 response " in r for r in v.reasons)
+
+
+def test_an_unexpected_backend_fails() -> None:
+    v = judge(CANARY, {"echo-1": 1179, "echo-2": 9, "echo-9": 2})
+    assert v.outcome is Outcome.FAIL
+    assert v.backend("echo-9").weight is None
+    assert any("echo-9 is not among the expected backends" in r for r in v.reasons)
+
+
+def test_five_percent_failed_requests_is_inconclusive_never_a_pass() -> None:
+    v = judge(CANARY, {"echo-1": 1131, "echo-2": 9}, failed=60)
+    assert v.outcome is Outcome.INCONCLUSIVE
+    assert v.outcome.exit_code == ExitCode.INCONCLUSIVE
+    assert v.failed == 60 and v.n == 1140
+    assert any("60 of 1200 requests failed (5.0%)" in r for r in v.reasons)
+
+
+def test_failed_requests_by_cause_are_reported_apart() -> None:
+    v = judge(CANARY, {"echo-1": 1179, "echo-2": 9}, failed={"timeout": 3, "http 503": 2})
+    assert v.outcome is Outcome.PASS  # 5 of 1193 is below 1%
+    assert v.failed == 5 and v.n == 1188
+    assert dict(v.failed_by_cause) == {"timeout": 3, "http 503": 2}
+    assert any("timeout 3, http 503 2" in r for r in v.reasons)
+
+
+def test_zero_successful_responses_is_inconclusive() -> None:
+    v = judge(CANARY, {}, failed=10)
+    assert v.outcome is Outcome.INCONCLUSIVE
+    assert v.p_value is None
+
+
+@pytest.mark.parametrize(
+    ("observed", "outcome"),
+    [
+        ({"a": 100}, Outcome.PASS),
+        ({"a": 99, "b": 1}, Outcome.FAIL),
+        ({"a": 99, "z": 1}, Outcome.FAIL),
+    ],
+)
+def test_a_single_weighted_backend_passes_iff_it_has_every_hit(
+    observed: dict[str, int], outcome: Outcome
+) -> None:
+    v = judge({"a": 100, "b": 0}, observed)
+    assert v.outcome is outcome
+    assert v.test.startswith("any-hit rule")
+
+
+def test_intervals_are_clopper_pearson() -> None:
+    v = judge(CANARY, {"echo-1": 1179, "echo-2": 9}, alpha=0.01)
+    ci = stats.binomtest(9, 1188).proportion_ci(confidence_level=0.99, method="exact")
+    assert v.backend("echo-2").interval == pytest.approx((ci.low, ci.high))
+    assert judge(CANARY, {"echo-1": 10}).backend("echo-2").interval[0] == 0.0
+    assert judge(CANARY, {"echo-1": 10}).backend("echo-1").interval[1] == 1.0
+
+
+def test_three_way_small_n_is_exact_multinomial() -> None:
+    v = judge({"a": 50, "b": 30, "c": 20}, {"a": 48, "b": 32, "c": 20})
+    assert v.test.startswith("exact multinomial goodness-of-fit test (all 5151 outcomes")
+    assert v.outcome is Outcome.PASS
+
+
+def test_three_way_large_n_is_pearson_chi_square() -> None:
+    observed = {"a": 4800, "b": 3200, "c": 2000}
+    v = judge({"a": 50, "b": 30, "c": 20}, observed)
+    assert v.test.startswith("Pearson chi-square")
+    expected = np.array([5000, 3000, 2000])
+    assert v.p_value == pytest.approx(stats.chisquare(np.array(list(observed.values())), expected).pvalue)
+    v = judge({"a": 50, "b": 30, "c": 20}, {"a": 5300, "b": 2700, "c": 2000})
+    assert v.outcome is Outcome.FAIL
+    assert any(r.startswith("b received 27.0%") for r in v.reasons)
+
+
+def test_monte_carlo_is_used_when_chi_square_is_not_valid_and_agrees_with_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = {"a": 90, "b": 5, "c": 5}
+    observed = {"a": 50, "b": 7, "c": 3}
+    exact = judge(expected, observed)
+    assert exact.test.startswith("exact multinomial goodness-of-fit test (all")
+    monkeypatch.setattr(verdict_module, "EXACT_MULTINOMIAL_MAX_OUTCOMES", 0)
+    sampled = judge(expected, observed)
+    assert "Monte Carlo" in sampled.test and "seed" in sampled.test
+    assert exact.p_value is not None and sampled.p_value is not None
+    assert sampled.p_value == pytest.approx(exact.p_value, abs=0.005)
+    assert judge(expected, observed).p_value == sampled.p_value  # fixed seed: reproducible
+
+
+def test_to_dict_is_json_ready_with_every_field() -> None:
+    data = json.loads(json.dumps(judge(CANARY, {"echo-1": 1179, "echo-2": 9}).to_dict()))
+    assert data["schema_version"] == 1
+    assert data["outcome"] == "pass"
+    for key in ("test", "alpha", "p_value", "n", "failed", "reasons", "power"):
+        assert key in data
+    echo2 = data["backends"][1]
+    assert echo2["name"] == "echo-2" and echo2["weight"] == 1 and echo2["hits"] == 9
+    assert echo2["expected_share"] == 0.01
+    assert echo2["observed_share"] == pytest.approx(9 / 1188)
+    assert len(echo2["interval"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("expected", "observed", "kwargs"),
+    [
+        ({"a": -1, "b": 2}, {"a": 1}, {}),
+        ({"a": 0}, {"a": 1}, {}),
+        ({}, {"a": 1}, {}),
+        ({"a": 1}, {"a": -3}, {}),
+        ({"a": 1}, {"a": 1}, {"alpha": 0.0}),
+        ({"a": 1}, {"a": 1}, {"failed": -1}),
+        ({"a": 1}, {"a": 1}, {"failed": {"timeout": -1}}),
+    ],
+)
+def test_invalid_input_is_rejected(
+    expected: dict[str, int], observed: dict[str, int], kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidInput):
+        judge(expected, observed, **kwargs)  # type: ignore[arg-type]
+
+
+# Calibration: when the true split equals the expected one, the false-fail rate is <= alpha.
+Record = Callable[[str, float, float, int], None]
+DRAWS = 20_000
+
+
+def _upper(alpha: float, draws: int) -> float:
+    return alpha + 3 * math.sqrt(alpha * (1 - alpha) / draws)
+
+
+@pytest.mark.parametrize(
+    ("weights", "n", "alpha"),
+    [((99, 1), 1000, 0.05), ((50, 50), 1000, 0.05), ((99, 1), 1000, 0.01), ((50, 50), 300, 0.01)],
+)
+def test_false_fail_rate_two_way(weights: tuple[int, int], n: int, alpha: float, calibration: Record) -> None:
+    share = weights[1] / sum(weights)
+    lo, hi = acceptance_region(n, share, alpha)
+    hits = np.random.default_rng(2024).binomial(n, share, size=DRAWS)
+    rejected = (hits < lo) | (hits > hi)
+    # The vectorised rule is judge() itself: check on the first draws.
+    expected = {"a": weights[0], "b": weights[1]}
+    for h, r in zip(hits[:300], rejected[:300], strict=True):
+        v = judge(expected, {"a": n - int(h), "b": int(h)}, alpha=alpha)
+        assert (v.outcome is Outcome.FAIL) == bool(r)
+    measured = float(rejected.mean())
+    calibration(f"false-fail {weights[0]}/{weights[1]} n={n} alpha={alpha}", measured, alpha, DRAWS)
+    assert measured <= _upper(alpha, DRAWS)
+
+
+@pytest.mark.parametrize(
+    ("weights", "n", "alpha"),
+    [((50, 30, 20), 1000, 0.05), ((34, 33, 33), 1000, 0.05), ((34, 33, 33), 1000, 0.01)],
+)
+def test_false_fail_rate_three_way_chi_square(
+    weights: tuple[int, ...], n: int, alpha: float, calibration: Record
+) -> None:
+    p = np.array(weights) / sum(weights)
+    counts = np.random.default_rng(99).multinomial(n, p, size=DRAWS)
+    expected_counts = n * p
+    statistic = ((counts - expected_counts) ** 2 / expected_counts).sum(axis=1)
+    p_values = stats.chi2.sf(statistic, len(weights) - 1)
+    names = ["a", "b", "c"]
+    for row, pv in zip(counts[:100], p_values[:100], strict=True):
+        v = judge(
+            dict(zip(names, weights, strict=True)),
+            dict(zip(names, map(int, row), strict=True)),
+            alpha=alpha,
+        )
+        assert v.test.startswith("Pearson chi-square")
+        assert v.p_value == pytest.approx(pv)
+    measured = float((p_values <= alpha).mean())
+    label = "/".join(map(str, weights))
+    calibration(f"false-fail {label} n={n} alpha={alpha} (chi-square)", measured, alpha, DRAWS)
+    assert measured <= _upper(alpha, DRAWS)
+
+
+@pytest.mark.parametrize(("weights", "n"), [((50, 30, 20), 60), ((34, 33, 33), 40)])
+def test_false_fail_rate_three_way_exact(weights: tuple[int, ...], n: int, calibration: Record) -> None:
+    alpha, draws = 0.05, 2000
+    names = ["a", "b", "c"]
+    expected = dict(zip(names, weights, strict=True))
+    counts = np.random.default_rng(5).multinomial(n, np.array(weights) / sum(weights), size=draws)
+    fails = 0
+    for row in counts:
+        v = judge(expected, dict(zip(names, map(int, row), strict=True)), alpha=alpha)
+        assert v.test.startswith("exact multinomial")
+        fails += v.outcome is Outcome.FAIL
+    measured = fails / draws
+    label = "/".join(map(str, weights))
+    calibration(f"false-fail {label} n={n} alpha={alpha} (exact, judge())", measured, alpha, draws)
+    assert measured <= _upper(alpha, draws)
