@@ -16,14 +16,17 @@ import yaml
 from lab import pins, registry
 from lab.errors import InvalidInput, ManifestError
 from lab.manifests import Resource, load, manifest_files
+from lab.power import required_sample_size
 from lab.registry import LabDir
 from lab.routing import Request, Rule
 from lab.scenario import Scenario, Step, Traffic
 from lab.topology import Listener, Topology
 from lab.validation import InvalidPlan, validate
+from lab.verdict import DEFAULT_ALPHA
 
-# Request count when a traffic class names none and the sample-size planner is not used.
-DEFAULT_REQUESTS = 1000
+# The planner's power and alpha for a scenario's default request count (lab.power).
+PLANNED_POWER = 0.95
+PLANNED_ALPHA = DEFAULT_ALPHA
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,11 @@ def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan
     bad = {k: v for k, v in expected.items() if not isinstance(v, int) or v < 0}
     if bad or not any(expected.values()):
         raise InvalidInput(f"{where}: expected weights {expected} must be whole numbers >= 0, not all 0")
-    requests = traffic.requests if traffic.requests is not None else DEFAULT_REQUESTS
+    requests = traffic.requests
+    if requests is None:
+        requests = required_sample_size(
+            dict(expected), detect=traffic.detect, power=PLANNED_POWER, alpha=PLANNED_ALPHA
+        )
     if requests <= 0:
         raise InvalidInput(f"{where}: requests is {requests}; it must be positive")
     return TrafficPlan(

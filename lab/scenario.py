@@ -23,7 +23,8 @@ class Traffic:
 
     `expect` overrides the expected weights (by Service name) instead of deriving them from the
     routes; a scenario uses it to assert a split independently of its own manifests.
-    `requests` None means: the sample-size planner's n for this split.
+    `requests` None means: the sample-size planner's n, so that a shift of `detect` (absolute
+    share of the smallest backend) is caught with 95% power at alpha 0.001.
     """
 
     path: str = "/echo"
@@ -33,6 +34,7 @@ class Traffic:
     host: str | None = None
     name: str = "default"
     expect: Mapping[str, int] | None = None
+    detect: float = 0.03
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "headers", _frozen(self.headers))

@@ -9,13 +9,13 @@ SCENARIO = Scenario(
         Step(
             name="blue",
             manifests=("routes/blue-green-blue.yaml",),
-            traffic=(Traffic(path="/echo", requests=300),),
+            traffic=(Traffic(path="/echo"),),
             why="blue (echo-1) takes every request; green (echo-2) is deployed but idle at weight 0",
         ),
         Step(
             name="green",
             manifests=("routes/blue-green-green.yaml",),
-            traffic=(Traffic(path="/echo", requests=300),),
+            traffic=(Traffic(path="/echo"),),
             why="flip: green takes every request; a single hit on blue would fail the check",
         ),
     ),

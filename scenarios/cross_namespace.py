@@ -11,7 +11,7 @@ SCENARIO = Scenario(
     base=("base", "cross-namespace/gateway.yaml"),
     manifests=("routes/split-50-50.yaml", "cross-namespace/team-a.yaml"),
     traffic=(
-        Traffic(name="echo", path="/echo"),
-        Traffic(name="team", path="/team"),
+        Traffic(name="echo", path="/echo", detect=0.05),
+        Traffic(name="team", path="/team", detect=0.05),
     ),
 )

@@ -7,7 +7,7 @@ SCENARIO = Scenario(
     summary="Header canary: x-canary: always goes 100% to echo-2; other /echo traffic stays 99/1",
     manifests=("routes/header-canary.yaml",),
     traffic=(
-        Traffic(name="with-header", path="/echo", headers={"x-canary": "always"}, requests=300),
+        Traffic(name="with-header", path="/echo", headers={"x-canary": "always"}),
         Traffic(name="without-header", path="/echo"),
     ),
 )

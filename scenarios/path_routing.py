@@ -7,8 +7,8 @@ SCENARIO = Scenario(
     summary="Path routing: /echo split 50/50, everything else (even /echoes) to frontend",
     manifests=("routes/path-routing.yaml",),
     traffic=(
-        Traffic(name="echo", path="/echo"),
-        Traffic(name="echoes", path="/echoes", requests=200),
-        Traffic(name="root", path="/", requests=200),
+        Traffic(name="echo", path="/echo", detect=0.05),
+        Traffic(name="echoes", path="/echoes"),
+        Traffic(name="root", path="/"),
     ),
 )

@@ -18,11 +18,16 @@ SCENARIO = Scenario(
             (Traffic(path="/echo"),),
             why="the canary looks healthy: 10%",
         ),
-        Step("canary-50", ("routes/split-50-50.yaml",), (Traffic(path="/echo"),), why="half of the traffic"),
+        Step(
+            "canary-50",
+            ("routes/split-50-50.yaml",),
+            (Traffic(path="/echo", detect=0.05),),
+            why="half of the traffic",
+        ),
         Step(
             "canary-100",
             ("routes/blue-green-green.yaml",),
-            (Traffic(path="/echo", requests=300),),
+            (Traffic(path="/echo"),),
             why="promote: every request to echo-2, none left on echo-1",
         ),
     ),
