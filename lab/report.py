@@ -1,11 +1,15 @@
-"""Text rendering of a verdict on a terminal (rich), shared by `lab judge` and `lab check`."""
+"""Rendering of verdicts and checks: terminal tables and bars (rich), and an optional picture."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from lab.check import CheckResult, TrafficCheck
+from lab.errors import EnvironmentNotReady, InvalidInput
 from lab.power import format_level, format_share
 from lab.verdict import Outcome, Verdict
 
@@ -48,3 +52,105 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
     for reason in verdict.reasons:
         console.print(Text(f"- {reason}"), soft_wrap=True)
     console.print(Text(f"power: {verdict.power}"), soft_wrap=True)
+
+
+_BAR_WIDTH = 40
+
+
+def _bar(share: float, width: int = _BAR_WIDTH) -> str:
+    cells = share * width
+    full = int(cells)
+    partial = " ▏▎▍▌▋▊▉"[int((cells - full) * 8)] if full < width else ""
+    return ("█" * full + partial).rstrip() or "·"
+
+
+def render_bars(check: TrafficCheck, console: Console) -> None:
+    """A terminal bar chart: observed share per backend, with the expected share beside it."""
+    verdict = check.verdict
+    width = max((len(b.name) for b in verdict.backends), default=4)
+    for b in verdict.backends:
+        line = Text(f"{b.name:<{width}} ")
+        line.append(f"{_bar(b.observed_share):<{_BAR_WIDTH + 1}}", style="cyan")
+        line.append(f" {format_share(b.observed_share):>6} (expected {format_share(b.expected_share)})")
+        console.print(line, soft_wrap=True)
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def render_check(result: CheckResult, console: Console) -> None:
+    """The whole check: per traffic class the table, bars, test, power, failures, latency, rate."""
+    for check in result.checks:
+        title = f"{result.scenario}" + (f" / {result.step}" if result.step != result.scenario else "")
+        headers = " ".join(f"-H '{k}: {v}'" for k, v in check.headers.items())
+        console.rule(Text(f"{title}: {check.name}  {check.url} {headers}".rstrip()))
+        render_verdict(check.verdict, console)
+        render_bars(check, console)
+        s = check.stats
+        console.print(
+            Text(
+                f"traffic: {s.sent} sent, {s.answered} attributed, {sum(s.failures.values())} failed in "
+                f"{s.elapsed:.2f} s ({s.rate:.0f} req/s); latency p50 {_ms(s.p50)}, p95 {_ms(s.p95)}, "
+                f"p99 {_ms(s.p99)}" + ("; INTERRUPTED" if s.interrupted else "")
+            ),
+            soft_wrap=True,
+        )
+        if s.pods:
+            console.print(
+                Text("pods: " + ", ".join(f"{p} {n}" for p, n in sorted(s.pods.items()))), soft_wrap=True
+            )
+    line = Text("check: ")
+    outcome = result.outcome.value
+    line.append(outcome.upper(), style={"pass": "bold green", "fail": "bold red"}.get(outcome, "bold yellow"))
+    line.append(f" ({result.scenario}, step {result.step}, engine {result.engine})")
+    console.print(line)
+
+
+def plot_check(result: CheckResult, path: Path) -> Path:
+    """Observed versus expected shares with interval whiskers, as PNG or SVG (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise EnvironmentNotReady(
+            "--plot needs matplotlib, which is not installed",
+            fix="pip install 'lab[plot]' (or pip install matplotlib)",
+        ) from exc
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise InvalidInput(f"--plot {path}: the file must end in .png or .svg")
+    checks = result.checks
+    fig, axes = plt.subplots(1, len(checks), figsize=(4.5 * len(checks), 3.6), squeeze=False)
+    for ax, check in zip(axes[0], checks, strict=True):
+        names = [b.name for b in check.verdict.backends]
+        observed = [b.observed_share for b in check.verdict.backends]
+        expected = [b.expected_share for b in check.verdict.backends]
+        low = [o - b.interval[0] for o, b in zip(observed, check.verdict.backends, strict=True)]
+        high = [b.interval[1] - o for o, b in zip(observed, check.verdict.backends, strict=True)]
+        xs = range(len(names))
+        ax.bar([x - 0.2 for x in xs], expected, width=0.4, label="expected", color="#bbbbbb")
+        ax.bar(
+            [x + 0.2 for x in xs],
+            observed,
+            width=0.4,
+            label="observed",
+            color="#3b7dd8",
+            yerr=[low, high],
+            capsize=4,
+        )
+        ax.set_xticks(list(xs), names)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("share of responses")
+        ax.set_title(f"{check.name}: {check.verdict.outcome.value}")
+        ax.legend(loc="upper right", fontsize="small")
+    fig.suptitle(
+        f"{result.scenario} ({result.engine}), {format_level(1 - checks[0].verdict.alpha)} intervals"
+        if checks
+        else result.scenario
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,41 @@
+"""From an echo server's `Hostname:` line back to the Service that answered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab.attribution import Attributor, deployment_of, pod_from_body
+from lab.plan import make_plan
+from lab.registry import LabDir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ECHO_BODY = b"""
+
+Hostname: echo-2-7c9d8b6f5-x2x7q
+
+Pod Information:
+\tnode name:\tlab-control-plane
+\tpod name:\techo-2-7c9d8b6f5-x2x7q
+\tpod namespace:\tdefault
+"""
+
+
+def test_pod_and_namespace_from_echoserver_output() -> None:
+    assert pod_from_body(ECHO_BODY) == ("echo-2-7c9d8b6f5-x2x7q", "default")
+    assert pod_from_body(b"<html>frontend</html>") is None
+
+
+def test_deployment_of_strips_replicaset_and_pod_hashes() -> None:
+    assert deployment_of("echo-1-5d8f7c9b4-x2x7q") == "echo-1"
+    assert deployment_of("team-echo-5d8f7c9b4-abcde") == "team-echo"
+    assert deployment_of("standalone") == "standalone"
+
+
+def test_services_selecting_the_deployment_and_namespaced_keys() -> None:
+    plan = make_plan(LabDir(ROOT), "cross-namespace")
+    attributor = Attributor.from_resources(plan.first.resources)
+    assert attributor.from_body(ECHO_BODY) == ("echo-2", "echo-2-7c9d8b6f5-x2x7q")
+    assert attributor.service("team-echo-5d8f7c9b4-abcde") == "team-a/team-echo"
+    assert attributor.service("team-echo-5d8f7c9b4-abcde", "team-a") == "team-a/team-echo"
+    assert attributor.service("unknown-5d8f7c9b4-abcde") is None
