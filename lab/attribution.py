@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from lab.manifests import Resource
 
-_HOSTNAME = re.compile(rb"^Hostname: *(\S+)", re.MULTILINE)
-_NAMESPACE = re.compile(rb"pod namespace: *(\S+)", re.MULTILINE)
+_HOSTNAME = re.compile(rb"^Hostname:[ \t]*(\S+)", re.MULTILINE)
+_NAMESPACE = re.compile(rb"pod namespace:[ \t]*(\S+)", re.MULTILINE)
 
 
 def pod_from_body(body: bytes) -> tuple[str, str | None] | None:
