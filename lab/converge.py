@@ -97,5 +97,6 @@ def converge_step(
 ) -> None:
     """Wait until every traffic class of the step is served; NotConverged (exit 5) otherwise."""
     with requests.Session() as session:
+        session.trust_env = False  # the lab is on this machine: no proxies from the environment
         for probe in probes(state, step):
             wait_until_serving(probe, timeouts, sleep=sleep, session=session)

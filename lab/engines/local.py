@@ -263,13 +263,15 @@ class LocalEngine:
         port = state.extra.get("admin_port")
         try:
             token = self._path(TOKEN_FILE).read_text(encoding="utf-8").strip()
-            response = requests.request(
-                method,
-                f"http://127.0.0.1:{port}{path}",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self.timeouts.local_admin,
-            )
+            with requests.Session() as session:
+                session.trust_env = False  # 127.0.0.1: never through a proxy from the environment
+                response = session.request(
+                    method,
+                    f"http://127.0.0.1:{port}{path}",
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=self.timeouts.local_admin,
+                )
         except (OSError, requests.RequestException) as exc:
             raise EnvironmentNotReady(
                 f"the lab process (pid {state.pid}) does not answer on its admin port {port}: "

@@ -146,9 +146,11 @@ class LabServer:
     async def _start_pod(self, spec: PodSpec) -> RunningPod:
         port_box = [0]
         handler = handler_for(spec, lambda: self.pod_services.get(spec.name, ()), lambda: port_box[0])
-        runner = web.ServerRunner(web.Server(handler, access_log=None), handle_signals=False)
+        runner = web.ServerRunner(
+            web.Server(handler, access_log=None), handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+        )
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=SHUTDOWN_GRACE)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port_box[0] = _bound_port(runner)
         return RunningPod(spec, runner, port_box[0])
@@ -156,10 +158,10 @@ class LabServer:
     async def _start_listener(self, spec: ListenerSpec) -> tuple[web.ServerRunner, int]:
         local = self.port_map.get(spec.port, spec.port)
         server = web.Server(self.gateway.handler(spec), access_log=None, auto_decompress=False)
-        runner = web.ServerRunner(server, handle_signals=False)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE)
         await runner.setup()
         ssl_context = self.tls.server_context() if spec.scheme == "https" else None
-        site = web.TCPSite(runner, self.bind, local, ssl_context=ssl_context, shutdown_timeout=SHUTDOWN_GRACE)
+        site = web.TCPSite(runner, self.bind, local, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
