@@ -9,11 +9,15 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from lab import __version__, registry
+from lab import __version__, lifecycle, registry
 from lab.commands import tutorial_steps
-from lab.errors import InvalidInput, LabError
+from lab.engines import ENGINE_NAMES
+from lab.engines.base import EngineOptions
+from lab.errors import InvalidInput, LabError, NotConverged
 from lab.plan import make_plan, plan_scenario
 from lab.registry import LabDir
+from lab.state import StateDir
+from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.validation import InvalidPlan
 
 
@@ -229,6 +233,133 @@ def sample_size(expect: str, detect: float, power: float, alpha: float) -> None:
     n = required_sample_size(weights, detect=detect, power=power, alpha=alpha)
     click.echo(str(n))
     click.echo(sample_size_sentence(weights, n, detect=detect, power=power, alpha=alpha))
+
+
+STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LAB_STATE_DIR",
+    default=None,
+    help="The lab's state folder (state, CA, logs). Env: LAB_STATE_DIR. Default: <lab-dir>/.lab.",
+)
+
+
+def _port_map(values: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    out: dict[int, int] = {}
+    for value in values:
+        listener, sep, local = value.partition("=")
+        if not sep or not listener.isdigit() or not local.isdigit():
+            raise click.BadParameter(
+                f"{value!r}: expected LISTENER=LOCAL, e.g. 8443=9443", param_hint="--port"
+            )
+        if not (0 < int(listener) < 65536 and 0 < int(local) < 65536):
+            raise click.BadParameter(f"{value!r}: ports are 1..65535", param_hint="--port")
+        out[int(listener)] = int(local)
+    return tuple(out.items())
+
+
+def _options(
+    app: App, state_dir: Path | None, bind: str = "127.0.0.1", ports: tuple[str, ...] = ()
+) -> EngineOptions:
+    return EngineOptions(
+        state=StateDir((state_dir or app.lab_dir.root / ".lab").resolve()),
+        timeouts=DEFAULT_TIMEOUTS,
+        bind=bind,
+        port_map=_port_map(ports),
+    )
+
+
+def _say(message: str) -> None:
+    click.echo(f"  {message}")
+
+
+@cli.command("up")
+@click.argument("scenario")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINE_NAMES),
+    envvar="LAB_ENGINE",
+    default="auto",
+    show_default=True,
+    help="Where the lab runs; auto picks kind where Docker answers, else local. Env: LAB_ENGINE.",
+)
+@STATE_DIR
+@click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="LISTENER=LOCAL",
+    help="Serve a Gateway listener port on another local port (repeatable), e.g. 8443=9443.",
+)
+@click.option(
+    "--bind", default="127.0.0.1", show_default=True, help="Address the gateway listens on (local)."
+)
+@click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
+@pass_app
+def up_cmd(
+    app: App,
+    scenario: str,
+    engine: str,
+    state_dir: Path | None,
+    ports: tuple[str, ...],
+    bind: str,
+    no_check: bool,
+) -> None:
+    """Start the lab for SCENARIO (or switch the running lab to it) and wait until it serves."""
+    options = _options(app, state_dir, bind, ports)
+    choice = lifecycle.choose_engine(engine)
+    click.echo(f"engine: {choice.name} ({choice.reason})")
+    state = lifecycle.up(app.lab_dir, scenario, choice, options, _say, no_check=no_check)
+    plan_traffic = make_plan(app.lab_dir, scenario).first.traffic
+    click.echo(f"lab {state.scenario} is up on the {state.engine} engine")
+    for t in plan_traffic:
+        url = state.gateway_url(t.port, t.traffic.path)
+        headers = " ".join(f"-H '{k}: {v}'" for k, v in t.traffic.headers.items())
+        click.echo(f"  gateway: {url}")
+        click.echo(f"  CA:      {state.ca_file}")
+        click.echo(f"  try:     curl --cacert {state.ca_file} {headers + ' ' if headers else ''}{url}")
+
+
+@cli.command("status")
+@STATE_DIR
+@OUTPUT
+@pass_app
+def status_cmd(app: App, state_dir: Path | None, output: str) -> None:
+    """Show the running lab: engine, scenario, gateway URL, CA, backends, what is not emulated."""
+    from lab import views
+
+    state, rows = lifecycle.status(_options(app, state_dir))
+    if output == "json":
+        app.print_json(views.status_json(state, rows))
+    else:
+        views.status_table(state, rows, app.console)
+    if any(r.state == "crashed" for r in rows):
+        raise NotConverged(
+            f"the {state.engine} lab of {state.scenario} has crashed", fix="`lab down` cleans up"
+        )
+
+
+@cli.command("apply")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@STATE_DIR
+@pass_app
+def apply_cmd(app: App, files: tuple[Path, ...], state_dir: Path | None) -> None:
+    """Apply manifest FILES to the running lab (validated with its resources; exit 3 if invalid)."""
+    state = lifecycle.apply(_options(app, state_dir), files, _say)
+    click.echo(f"applied {len(files)} file(s) to the {state.engine} lab of {state.scenario}")
+
+
+@cli.command("down")
+@STATE_DIR
+@pass_app
+def down_cmd(app: App, state_dir: Path | None) -> None:
+    """Stop the lab and free everything it held; with no lab running, say so and exit 0."""
+    options = _options(app, state_dir)
+    state = lifecycle.down(options, _say)
+    if state is None:
+        click.echo(f"no lab running in {options.state.path}; nothing to do")
+    else:
+        click.echo(f"lab {state.scenario} on the {state.engine} engine is down")
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import requests
 
 from lab.errors import NotConverged
+from lab.plan import StepPlan
+from lab.state import LabState
 from lab.timeouts import Timeouts
 
 
@@ -72,3 +74,29 @@ def wait_until_serving(
             )
         if not ok:
             sleep(timeouts.poll_interval)
+
+
+def probes(state: LabState, step: StepPlan) -> list[Probe]:
+    """One probe per traffic class of a step, aimed at the running lab (remapped ports, its CA)."""
+    out = []
+    for t in step.traffic:
+        headers = dict(t.traffic.headers)
+        if t.traffic.host:
+            headers["Host"] = t.traffic.host
+        url = state.gateway_url(t.port, t.traffic.path)
+        out.append(Probe(url=url, ca_file=state.ca_file, headers=headers, method=t.traffic.method))
+    return out
+
+
+def converge_step(
+    state: LabState,
+    step: StepPlan,
+    timeouts: Timeouts,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait until every traffic class of the step is served; NotConverged (exit 5) otherwise."""
+    with requests.Session() as session:
+        session.trust_env = False  # the lab is on this machine: no proxies from the environment
+        for probe in probes(state, step):
+            wait_until_serving(probe, timeouts, sleep=sleep, session=session)

@@ -59,6 +59,15 @@ class LabState:
         values["extra"] = dict(data.get("extra") or {})
         return cls(**values)
 
+    def pods(self) -> list[Mapping[str, Any]]:
+        """Pods the engine recorded in `extra["pods"]`: name, namespace, services, port (local)."""
+        pods = self.extra.get("pods") or ()
+        return [p for p in pods if isinstance(p, Mapping)]
+
+    def pod_services(self) -> dict[str, tuple[str, ...]]:
+        """Pod name -> the Services selecting it, as recorded by the engine."""
+        return {str(p["name"]): tuple(str(s) for s in p.get("services") or ()) for p in self.pods()}
+
     def gateway_url(self, listener_port: int, path: str = "/") -> str:
         """The URL that reaches a listener of the running lab."""
         return f"https://{self.gateway_host}:{self.ports.get(listener_port, listener_port)}{path}"

@@ -11,6 +11,12 @@ class Timeouts:
 
     # embedded engine: the background process has bound its ports and written its state
     local_start: float = 10.0
+    # embedded engine: the background process exits after SIGTERM (then SIGKILL)
+    local_stop: float = 5.0
+    # embedded engine: one call to the lab process's admin endpoint (status, apply)
+    local_admin: float = 30.0
+    # embedded engine: interval between checks while its process starts or stops (it is fast)
+    local_poll: float = 0.02
     # kind: `kind create cluster` until the node is Ready
     cluster_create: float = 300.0
     # Gateway API / GatewayClassConfig CRDs until Established

@@ -9,8 +9,10 @@ from rich.table import Table
 
 from lab import pins
 from lab.commands import CommandStep
+from lab.engines.base import StatusRow
 from lab.plan import Plan
 from lab.registry import ScenarioEntry
+from lab.state import LabState
 
 
 def scenarios_table(entries: dict[str, ScenarioEntry], console: Console) -> None:
@@ -77,3 +79,22 @@ def plan_text(plan: Plan, steps: list[CommandStep], console: Console) -> None:
             total = sum(t.expected.values())
             split = " / ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in t.expected.items())
             console.print(f"\n{label}expected split for {t.url()}: {split}; {t.requests} requests")
+
+
+def status_table(state: LabState, rows: list[StatusRow], console: Console) -> None:
+    """`lab status` as a table."""
+    table = Table(title=f"lab {state.scenario} ({state.engine})", title_justify="left")
+    table.add_column("component", style="bold", overflow="fold")
+    table.add_column("state")
+    table.add_column("detail", overflow="fold")
+    for row in rows:
+        table.add_row(row.component, row.state, row.detail)
+    console.print(table)
+
+
+def status_json(state: LabState, rows: list[StatusRow]) -> dict[str, Any]:
+    """`lab status` as JSON: the state record and the rows."""
+    return {
+        "state": state.to_json(),
+        "rows": [{"component": r.component, "state": r.state, "detail": r.detail} for r in rows],
+    }

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.engines.base import Engine, EngineOptions
 
 ENGINE_NAMES = ("local", "kind", "cluster", "auto")
 KIND_TOOLS = ("kind", "helm", "kubectl")
@@ -28,3 +33,34 @@ def auto_engine() -> tuple[str, str]:
     if problem:
         return "local", f"{problem}, so the embedded engine is used"
     return "kind", "Docker answers and kind, helm and kubectl are installed"
+
+
+def create(name: str, options: EngineOptions) -> Engine:
+    """The engine called `name` (local, kind or cluster); `auto` must be resolved before.
+
+    kind and cluster are imported on first use; when that fails, EnvironmentNotReady says so.
+    """
+    from lab.errors import EnvironmentNotReady, UsageError
+
+    if name == "local":
+        from lab.engines.local import LocalEngine
+
+        return LocalEngine(options)
+    if name in ("kind", "cluster"):
+        try:
+            kind = importlib.import_module("lab.engines.kind")
+        except ImportError as exc:
+            raise EnvironmentNotReady(
+                f"the {name} engine is not available in this installation ({exc})",
+                fix="use --engine local, or install a lab version with the kind engine",
+            ) from exc
+        cls = getattr(kind, "KindEngine" if name == "kind" else "ClusterEngine", None)
+        if cls is None:
+            raise EnvironmentNotReady(
+                f"the {name} engine is not available in this installation (lab.engines.kind has no "
+                f"{'KindEngine' if name == 'kind' else 'ClusterEngine'})",
+                fix="use --engine local",
+            )
+        engine: Engine = cls(options)
+        return engine
+    raise UsageError(f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")

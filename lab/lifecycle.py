@@ -1,0 +1,151 @@
+"""`lab up`, `lab status`, `lab apply` and `lab down` as library calls, engine-agnostic.
+
+Each holds the state folder's lock while it reads or changes the lab, so two commands cannot
+corrupt the state; engines do the work through the Engine protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import engines
+from lab.engines.base import Engine, EngineOptions, Progress, StatusRow
+from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning
+from lab.manifests import load
+from lab.plan import Plan, StepPlan, make_plan, resolve_traffic
+from lab.registry import LabDir
+from lab.state import LabState
+from lab.topology import Topology
+from lab.validation import ensure_valid
+
+# Timeout of the state lock while another lab command holds it.
+LOCK_TIMEOUT = 30.0
+# Engines whose lab is one process on this machine: a dead pid means it crashed.
+PROCESS_ENGINES = frozenset({"local"})
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine to use and why (what `auto` saw)."""
+
+    name: str
+    reason: str
+
+
+def choose_engine(requested: str) -> EngineChoice:
+    """Resolve `auto` with lab.engines.auto_engine(); other names are taken as asked."""
+    if requested == "auto":
+        name, reason = engines.auto_engine()
+        return EngineChoice(name, f"auto: {reason}")
+    return EngineChoice(requested, "asked for")
+
+
+def _crashed(state: LabState) -> bool:
+    from lab.engines.local import pid_alive
+
+    return state.engine in PROCESS_ENGINES and not pid_alive(state.pid)
+
+
+def up(
+    lab_dir: LabDir,
+    scenario: str,
+    choice: EngineChoice,
+    options: EngineOptions,
+    progress: Progress,
+    *,
+    no_check: bool = False,
+) -> LabState:
+    """Plan, then start the lab (or switch the running one to `scenario`) and converge."""
+    plan = make_plan(lab_dir, scenario)
+    step = plan.first
+    with options.state.lock(LOCK_TIMEOUT):
+        existing = options.state.read()
+        if existing is not None and _crashed(existing):
+            progress(
+                f"recovering: the previous {existing.engine} lab process (pid {existing.pid}) is gone; "
+                "cleaning its state and starting anew"
+            )
+            engines.create(existing.engine, options).down(existing, progress)
+            existing = None
+        if existing is not None and existing.engine != choice.name:
+            raise EnvironmentNotReady(
+                f"a {existing.engine} lab ({existing.scenario}) is running in {options.state.path}",
+                fix="run `lab down` first, or use --engine " + existing.engine,
+            )
+        engine = engines.create(choice.name, options)
+        if existing is not None:
+            progress(f"switching the running lab from {existing.scenario} to {scenario}")
+            state = engine.switch(existing, plan, step, progress)
+        else:
+            state = engine.up(plan, step, progress)
+        state = _with_extra(state, no_check=no_check)
+        options.state.write(state)
+        return state
+
+
+def _with_extra(state: LabState, **extra: object) -> LabState:
+    from dataclasses import replace
+
+    return replace(state, extra={**state.extra, **extra})
+
+
+def _running(options: EngineOptions) -> tuple[LabState, Engine]:
+    state = options.state.read()
+    if state is None:
+        raise NoLabRunning(
+            f"no lab running (no state in {options.state.path})",
+            fix="start one with `lab up SCENARIO`",
+        )
+    return state, engines.create(state.engine, options)
+
+
+def status(options: EngineOptions) -> tuple[LabState, list[StatusRow]]:
+    """The running lab's state and its status rows; NoLabRunning (exit 4) when there is none."""
+    with options.state.lock(LOCK_TIMEOUT):
+        state, engine = _running(options)
+        return state, engine.status(state)
+
+
+def down(options: EngineOptions, progress: Progress) -> LabState | None:
+    """Stop the lab and remove its state; None (and nothing done) when no lab is running."""
+    with options.state.lock(LOCK_TIMEOUT):
+        state = options.state.read()
+        if state is None:
+            return None
+        engines.create(state.engine, options).down(state, progress)
+        options.state.clear()
+        return state
+
+
+def _merged_step(plan: Plan, state: LabState, files: Sequence[Path]) -> StepPlan:
+    current = [Path(f) for f in state.extra.get("files") or ()]
+    base = set(plan.base_files)
+    step_files = tuple(f for f in current if f not in base) + tuple(f for f in files if f not in current)
+    resources = load([*plan.base_files, *step_files])
+    ensure_valid(resources)
+    topo = Topology(resources)
+    step = next((s for s in plan.steps if s.step.name == state.step), plan.first)
+    traffic = []
+    for t in step.traffic:
+        try:
+            traffic.append(resolve_traffic(topo, t.traffic, f"lab apply on {state.scenario}"))
+        except InvalidInput:
+            continue  # the new routes no longer serve this traffic: nothing to converge on
+    return StepPlan(step.step, step_files, topo.resources, tuple(traffic))
+
+
+def apply(options: EngineOptions, files: Sequence[Path], progress: Progress) -> LabState:
+    """Validate FILES merged with the running lab's resources, then apply (exit 3, nothing applied)."""
+    with options.state.lock(LOCK_TIMEOUT):
+        state, engine = _running(options)
+        if _crashed(state):
+            raise NoLabRunning(
+                f"the lab process (pid {state.pid}) has crashed", fix="`lab down`, then `lab up`"
+            )
+        plan = make_plan(LabDir(Path(state.lab_dir)), state.scenario)
+        step = _merged_step(plan, state, [f.resolve() for f in files])
+        new = engine.switch(state, plan, step, progress)
+        options.state.write(new)
+        return new
