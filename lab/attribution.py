@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.manifests import Resource
 
-_HOSTNAME = re.compile(rb"^Hostname:[ \t]*(\S+)", re.MULTILINE)
+_HOSTNAME = re.compile(rb"Hostname:[ \t]*([A-Za-z0-9][A-Za-z0-9.-]*)")
 _NAMESPACE = re.compile(rb"pod namespace:[ \t]*(\S+)", re.MULTILINE)
 
 

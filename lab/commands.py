@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import pins
-from lab.plan import Plan
+from lab.plan import Plan, StepPlan
 
 Argv = tuple[str, ...]
 
@@ -115,7 +115,6 @@ def tutorial_steps(plan: Plan, kubeconfig: str = ".lab/kubeconfig") -> list[Comm
     ]
     step = plan.first
     base = tuple((("kubectl", *kc, "apply", "-f", _rel(f, root)),) for f in plan.base_files)
-    routes = tuple((("kubectl", *kc, "apply", "-f", _rel(f, root)),) for f in step.files)
     gateways = [r for r in step.resources if r.kind == "Gateway"]
     steps.append(
         CommandStep(
@@ -141,17 +140,7 @@ def tutorial_steps(plan: Plan, kubeconfig: str = ".lab/kubeconfig") -> list[Comm
             ),
         )
     )
-    steps.append(
-        CommandStep(
-            "apply",
-            f"Apply the routes of {plan.scenario.name}",
-            "; ".join(
-                f"{t.traffic.path} -> " + ", ".join(f"{k} {v}" for k, v in t.expected.items())
-                for t in step.traffic
-            ),
-            routes,
-        )
-    )
+    steps.append(route_step(plan, step, kubeconfig))
     steps.append(
         CommandStep(
             "converge",
@@ -174,23 +163,41 @@ def tutorial_steps(plan: Plan, kubeconfig: str = ".lab/kubeconfig") -> list[Comm
             ),
         )
     )
-    steps.append(
-        CommandStep(
-            "drive",
-            "Send traffic through the gateway",
-            ", ".join(f"{t.requests} requests to {t.url()}" for t in step.traffic),
-            tuple(
-                (
-                    (
-                        "curl",
-                        "--cacert",
-                        ".lab/ca.pem",
-                        *(a for k, v in t.traffic.headers.items() for a in ("-H", f"{k}: {v}")),
-                        t.url(),
-                    ),
-                )
-                for t in step.traffic
-            ),
-        )
-    )
+    steps.append(drive_step(step))
     return steps
+
+
+def route_step(plan: Plan, step: StepPlan, kubeconfig: str = ".lab/kubeconfig") -> CommandStep:
+    """Apply one scenario step's route manifests."""
+    root = plan.lab_dir.root
+    label = f" (step {step.step.name})" if len(plan.steps) > 1 else ""
+    why = step.step.why or "; ".join(
+        f"{t.traffic.path} -> " + ", ".join(f"{k} {v}" for k, v in t.expected.items()) for t in step.traffic
+    )
+    return CommandStep(
+        "apply",
+        f"Apply the routes of {plan.scenario.name}{label}",
+        why,
+        tuple((("kubectl", "--kubeconfig", kubeconfig, "apply", "-f", _rel(f, root)),) for f in step.files),
+    )
+
+
+def drive_step(step: StepPlan, ca_file: str = ".lab/ca.pem") -> CommandStep:
+    """Send the step's traffic through the gateway, verifying TLS."""
+    return CommandStep(
+        "drive",
+        "Send traffic through the gateway",
+        ", ".join(f"{t.requests} requests to {t.url()}" for t in step.traffic),
+        tuple(
+            (
+                (
+                    "curl",
+                    "--cacert",
+                    ca_file,
+                    *(a for k, v in t.traffic.headers.items() for a in ("-H", f"{k}: {v}")),
+                    t.url(),
+                ),
+            )
+            for t in step.traffic
+        ),
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lab import engines
 from lab.engines.base import Engine, EngineOptions, Progress, StatusRow
-from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning
+from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning, UsageError
 from lab.manifests import load
 from lab.plan import Plan, StepPlan, make_plan, resolve_traffic
 from lab.registry import LabDir
@@ -56,10 +56,11 @@ def up(
     progress: Progress,
     *,
     no_check: bool = False,
+    step_name: str | None = None,
 ) -> LabState:
-    """Plan, then start the lab (or switch the running one to `scenario`) and converge."""
+    """Plan, then start the lab (or switch the running one to `scenario`, step `step_name`) and converge."""
     plan = make_plan(lab_dir, scenario)
-    step = plan.first
+    step = plan_step(plan, step_name)
     with options.state.lock(LOCK_TIMEOUT):
         existing = options.state.read()
         if existing is not None and _crashed(existing):
@@ -85,10 +86,26 @@ def up(
         return state
 
 
+def plan_step(plan: Plan, name: str | None) -> StepPlan:
+    """The step called `name` (the first when None); an unknown name lists the steps."""
+    if name is None:
+        return plan.first
+    for step in plan.steps:
+        if step.step.name == name:
+            return step
+    names = ", ".join(s.step.name for s in plan.steps)
+    raise UsageError(f"scenario {plan.scenario.name} has no step {name!r}; its steps: {names}")
+
+
 def _with_extra(state: LabState, **extra: object) -> LabState:
     from dataclasses import replace
 
     return replace(state, extra={**state.extra, **extra})
+
+
+def running(options: EngineOptions) -> LabState:
+    """The running lab's state; NoLabRunning (exit 4) when there is none."""
+    return _running(options)[0]
 
 
 def _running(options: EngineOptions) -> tuple[LabState, Engine]:

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from lab import pins
 from lab.commands import CommandStep
+from lab.driver import Tally
 from lab.engines.base import StatusRow
 from lab.plan import Plan
 from lab.registry import ScenarioEntry
@@ -98,3 +99,24 @@ def status_json(state: LabState, rows: list[StatusRow]) -> dict[str, Any]:
         "state": state.to_json(),
         "rows": [{"component": r.component, "state": r.state, "detail": r.detail} for r in rows],
     }
+
+
+def traffic_table(url: str, tally: Tally, console: Console) -> None:
+    """Counts per backend and pod for `lab traffic`, failures apart."""
+    total = tally.answered + tally.failed
+    table = Table(title=f"{total} responses from {url}", title_justify="left")
+    table.add_column("backend")
+    table.add_column("responses", justify="right")
+    table.add_column("share", justify="right")
+    for name, count in sorted(tally.hits.items()):
+        table.add_row(name, str(count), f"{100 * count / total:.1f}%" if total else "-")
+    for cause, count in sorted(tally.failures.items()):
+        table.add_row(
+            f"[red]failed: {cause}[/red]", str(count), f"{100 * count / total:.1f}%" if total else "-"
+        )
+    console.print(table)
+    if tally.pods:
+        console.print(
+            "pods: " + ", ".join(f"{p} {n}" for p, n in sorted(tally.pods.items())), highlight=False
+        )
+    console.print(f"{tally.rate:.0f} requests/s", highlight=False)

@@ -61,7 +61,7 @@ def frontend_html(pod: PodSpec) -> str:
     name = html.escape(pod.name)
     return (
         "<!DOCTYPE html>\n<html><head><title>HashiCups</title></head>\n"
-        f"<body><h1>HashiCups</h1><p>frontend served by pod {name}</p></body></html>\n"
+        f"<body><h1>HashiCups</h1><p>frontend served by pod {name}</p>\n<p>Hostname: {name}</p></body></html>\n"
     )
 
 
