@@ -139,7 +139,8 @@ def down(options: EngineOptions, progress: Progress) -> LabState | None:
 def _merged_step(plan: Plan, state: LabState, files: Sequence[Path]) -> StepPlan:
     current = [Path(f) for f in state.extra.get("files") or ()]
     base = set(plan.base_files)
-    step_files = tuple(f for f in current if f not in base) + tuple(f for f in files if f not in current)
+    # like `kubectl apply`, what is applied last wins: re-applied files move to the end
+    step_files = tuple(f for f in current if f not in base and f not in files) + tuple(files)
     resources = load([*plan.base_files, *step_files])
     ensure_valid(resources)
     topo = Topology(resources)

@@ -1,0 +1,134 @@
+"""`lab check` / `lab traffic` / `lab up` with its check, against a real embedded lab process."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.engines.ports import free_port
+from tests.test_local_cli import ROUTE_0_100, lab
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIRECT = (
+    ROUTE_0_100[: ROUTE_0_100.index("      backendRefs:")]
+    + """\
+      filters:
+        - type: RequestRedirect
+          requestRedirect:
+            hostname: example.com
+            statusCode: 302
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("state")
+    code, out = lab(
+        "up", "canary-99-1", "--engine", "local", "--state-dir", str(state), "--port", f"8443={free_port()}"
+    )
+    assert code == 0, out
+    assert "check: PASS" in out
+    assert "exact two-sided binomial test" in out
+    assert "echo-1 ███" in out  # the terminal bar chart
+    assert "latency p50" in out and "req/s" in out
+    yield state
+    lab("down", "--state-dir", str(state))
+
+
+def check(state: Path, *args: str) -> tuple[int, str]:
+    return lab("check", "--state-dir", str(state), *args)
+
+
+def test_check_json_carries_every_field(running: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, out = check(running, "--output", "json", "--report", str(report))
+    assert code == 0, out
+    data = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert data == json.loads(report.read_text())
+    assert data["schema_version"] == 1 and data["outcome"] == "pass"
+    (one,) = data["checks"]
+    verdict = one["verdict"]
+    assert one["expected_weights"] == {"echo-1": 99, "echo-2": 1}
+    assert verdict["test"].startswith("exact two-sided binomial")
+    assert 0 < verdict["p_value"] <= 1
+    assert {b["name"] for b in verdict["backends"]} == {"echo-1", "echo-2"}
+    for b in verdict["backends"]:
+        assert {"weight", "expected_share", "observed_share", "hits", "interval"} <= set(b)
+    assert verdict["power"]
+    assert sum(b["hits"] for b in verdict["backends"]) == one["traffic"]["answered"] == 757
+    assert set(one["traffic"]["latency_ms"]) == {"p50", "p95", "p99"}
+    assert one["traffic"]["rate_per_s"] > 0
+
+
+def test_a_90_10_route_fails_the_99_1_check_naming_the_backend(running: Path, tmp_path: Path) -> None:
+    code, out = lab("apply", str(ROOT / "manifests/routes/canary-90-10.yaml"), "--state-dir", str(running))
+    assert code == 0, out
+    try:
+        code, out = check(running, "canary-99-1")
+        assert code == 1, out
+        assert "verdict: FAIL" in out
+        assert re.search(r"echo-2 received \d+(\.\d+)?% of responses \(\d+ of 757\); expected 1\.0%", out), (
+            out
+        )
+        # sequential mode stops as soon as the failure is clear
+        code, out = check(running, "canary-99-1", "--sequential", "--output", "json")
+        assert code == 1, out
+        data = json.loads(out[out.index("{") : out.rindex("}") + 1])
+        assert data["checks"][0]["traffic"]["sent"] < 757
+    finally:
+        lab("apply", str(ROOT / "manifests/routes/canary-99-1.yaml"), "--state-dir", str(running))
+
+
+def test_failed_requests_make_the_check_inconclusive(running: Path, tmp_path: Path) -> None:
+    route = tmp_path / "other.yaml"
+    route.write_text(REDIRECT)
+    code, out = lab("apply", str(route), "--state-dir", str(running))
+    assert code == 0, out
+    try:
+        code, out = check(running, "canary-99-1", "--requests", "50")
+        assert code == 6, out
+        assert "HTTP 302" in out
+        assert "verdict: INCONCLUSIVE" in out
+    finally:
+        lab("apply", str(ROOT / "manifests/routes/canary-99-1.yaml"), "--state-dir", str(running))
+    # like kubectl apply, the file applied last wins even if it was applied before
+    code, out = lab("traffic", "-n", "20", "--state-dir", str(running), "-o", "json")
+    assert code == 0 and set(json.loads(out)["hits"]) <= {"echo-1", "echo-2"}, out
+
+
+def test_traffic_counts_like_the_blog_loop_but_verified(running: Path) -> None:
+    code, out = lab("traffic", "-n", "60", "--path", "/echo", "--state-dir", str(running), "-o", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert sum(data["hits"].values()) == 60
+    assert set(data["hits"]) <= {"echo-1", "echo-2"}
+
+
+def test_new_connection_per_request(running: Path) -> None:
+    code, out = check(running, "--new-connection", "--requests", "100", "--alpha", "0.001")
+    assert code in (0, 1), out
+    assert "100 sent" in out
+
+
+def test_plot_draws_a_picture_or_says_what_is_missing(running: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "split.png"
+    code, out = check(running, "--requests", "50", "--plot", str(picture))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert code == 4, out
+        assert "--plot needs matplotlib" in out and "pip install 'lab[plot]'" in out
+    else:
+        assert code in (0, 1), out
+        assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+def test_check_without_a_lab_exits_4(tmp_path: Path) -> None:
+    code, out = check(tmp_path / "nothing")
+    assert code == 4, out
+    assert "no lab running" in out
