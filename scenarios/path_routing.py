@@ -12,3 +12,9 @@ SCENARIO = Scenario(
         Traffic(name="root", path="/"),
     ),
 )
+
+
+def test_echoes_is_a_different_path_element(lab) -> None:  # type: ignore[no-untyped-def]
+    """PathPrefix /echo matches whole path elements: /echo/x is echo, /echoes is frontend."""
+    assert set(lab.traffic("/echo/x", requests=40).hits) <= {"echo-1", "echo-2"}
+    assert set(lab.traffic("/echoes", requests=40).hits) == {"frontend"}

@@ -1,0 +1,122 @@
+"""One lab for a whole test session: scenarios switch by applying only what differs.
+
+The pytest plugin is a thin adapter over this class; it is usable without pytest.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from lab import lifecycle
+from lab.attribution import Attributor
+from lab.check import CheckOptions, CheckResult, check_traffic
+from lab.driver import DriveSpec, Tally, drive
+from lab.engines.base import EngineOptions, Progress
+from lab.engines.ports import free_port
+from lab.plan import Plan, StepPlan, make_plan
+from lab.registry import LabDir
+from lab.state import LabState, StateDir
+from lab.timeouts import DEFAULT, Timeouts
+
+
+@dataclass
+class LabSession:
+    """A lab shared by many checks; `ensure` brings it to a scenario step, `close` tears it down."""
+
+    lab_dir: LabDir
+    engine: str = "auto"
+    state_dir: Path | None = None
+    keep: bool = False
+    check_options: CheckOptions = field(default_factory=CheckOptions)
+    timeouts: Timeouts = DEFAULT
+    progress: Progress = lambda message: None
+    state: LabState | None = None
+    _options: EngineOptions | None = None
+    _plans: dict[str, Plan] = field(default_factory=dict)
+
+    @property
+    def options(self) -> EngineOptions:
+        """Engine options; the local engine's listeners go to free ports so a user's lab can run too."""
+        if self._options is None:
+            state = StateDir((self.state_dir or self.lab_dir.root / ".lab" / "pytest").resolve())
+            existing = state.read()
+            port_map: tuple[tuple[int, int], ...] = ()
+            if existing is not None:
+                port_map = tuple(existing.ports.items())
+            elif lifecycle.choose_engine(self.engine).name == "local":
+                port_map = tuple((p, free_port()) for p in (8443,))
+            self._options = EngineOptions(state=state, timeouts=self.timeouts, port_map=port_map)
+        return self._options
+
+    def plan(self, scenario: str) -> Plan:
+        """The plan of a scenario (cached for the session)."""
+        if scenario not in self._plans:
+            self._plans[scenario] = make_plan(self.lab_dir, scenario)
+        return self._plans[scenario]
+
+    def ensure(self, scenario: str, step_name: str | None = None) -> tuple[LabState, StepPlan]:
+        """Bring the lab to `scenario`'s step (start it, or switch it applying only what differs)."""
+        plan = self.plan(scenario)
+        step = lifecycle.plan_step(plan, step_name)
+        current = self.state
+        if current is None or current.scenario != scenario or current.step != step.step.name:
+            choice = lifecycle.choose_engine(self.engine)
+            self.state = lifecycle.up(
+                self.lab_dir,
+                scenario,
+                choice,
+                self.options,
+                self.progress,
+                no_check=True,
+                step_name=step.step.name,
+            )
+        assert self.state is not None  # noqa: S101 - set just above
+        return self.state, step
+
+    def check(self, scenario: str, step_name: str | None, traffic_name: str) -> CheckResult:
+        """Judge one traffic class of one step; the result carries the verdict and the traffic."""
+        state, step = self.ensure(scenario, step_name)
+        attributor = Attributor.from_resources(step.resources)
+        (traffic,) = [t for t in step.traffic if t.traffic.name == traffic_name]
+        result = check_traffic(state, traffic, attributor, self.check_options)
+        return CheckResult(scenario=scenario, step=step.step.name, engine=state.engine, checks=(result,))
+
+    def traffic(
+        self,
+        path: str = "/echo",
+        requests: int = 100,
+        headers: Mapping[str, str] | None = None,
+        listener_port: int = 8443,
+    ) -> Tally:
+        """Ad-hoc requests through the running lab, attributed to Services."""
+        if self.state is None:
+            raise RuntimeError("the lab is not running; call ensure() first")
+        plan = self.plan(self.state.scenario)
+        step = lifecycle.plan_step(plan, self.state.step)
+        spec = DriveSpec(
+            url=self.state.gateway_url(listener_port, path),
+            ca_file=self.state.ca_file,
+            requests=requests,
+            headers=dict(headers or {}),
+        )
+        return drive(spec, Attributor.from_resources(step.resources))
+
+    def close(self) -> None:
+        """Tear the lab down unless `keep`."""
+        if not self.keep and self._options is not None:
+            lifecycle.down(self._options, self.progress)
+            self.state = None
+
+
+def render_text(result: CheckResult, width: int = 110) -> str:
+    """The check report as plain text (for assertion messages)."""
+    from lab.report import render_check
+
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None, highlight=False)
+    render_check(result, console)
+    return console.export_text()
