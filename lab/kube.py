@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from lab.errors import NotConverged
 
 Sleep = Callable[[float], None]
+_DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
 # A condition check: (met, what was seen). What was seen ends up in the error when it times out.
 Check = Callable[[], tuple[bool, str]]
 
@@ -147,7 +149,13 @@ class Kube:
 
         try:
             api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig) if kubeconfig else None, context=context, persist_config=False
+                # None: $KUBECONFIG (a path list is merged) or ~/.kube/config, read now (the client
+                # library reads $KUBECONFIG once at import time)
+                config_file=str(kubeconfig)
+                if kubeconfig
+                else os.environ.get("KUBECONFIG", _DEFAULT_KUBECONFIG),
+                context=context,
+                persist_config=False,
             )
             # the discovery cache defaults to the system temp folder; keep it in the state folder
             with contextlib.suppress(FileNotFoundError):

@@ -46,3 +46,13 @@ def repo_root() -> Path:
 
 
 Editor = Callable[[LabCopy], None]
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Fake kind/helm/kubectl on PATH, fake Kubernetes API, fake Docker, fake HTTPS gateway."""
+    from tests.fakes.world import World
+
+    w = World(tmp_path, monkeypatch)
+    yield w
+    w.close()

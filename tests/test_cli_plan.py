@@ -47,7 +47,10 @@ def test_plan_json_carries_steps_in_order_and_expected_split() -> None:
     assert stages == sorted(stages, key=["provision", "install", "apply", "converge", "drive"].index)
     commands = [c for s in data["steps"] for c in s["commands"]]
     assert commands[0].startswith("kind create cluster --name lab --image kindest/node:v1.21.1@sha256:")
-    assert any(c.startswith("helm install consul consul --repo https://helm.releases.hashicorp.com --version 0.40.0") for c in commands)
+    assert any(
+        c.startswith("helm install consul consul --repo https://helm.releases.hashicorp.com --version 0.40.0")
+        for c in commands
+    )
     assert any("wait --for=condition=Ready --timeout=90s gateway/example-gateway" in c for c in commands)
     traffic = data["scenario_steps"][0]["traffic"][0]
     assert traffic["expected_weights"] == {"echo-1": 99, "echo-2": 1}
@@ -84,7 +87,9 @@ def test_weights_1_1_1_exit_3_and_explain_the_rounding(lab_copy: LabCopy) -> Non
 
 def test_lab_dir_from_environment(lab_copy: LabCopy) -> None:
     (lab_copy.root / "scenarios" / "split_50_50.py").unlink()
-    result = CliRunner().invoke(cli, ["scenarios"], env={"LAB_DIR": str(lab_copy.root)}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["scenarios"], env={"LAB_DIR": str(lab_copy.root)}, catch_exceptions=False
+    )
     assert result.exit_code == 0
     assert "canary-99-1" in result.output and "split-50-50" not in result.output
 

@@ -519,6 +519,20 @@ class KindEngine(_KubernetesLab):
             raise NotConverged(f"`kind get clusters` failed: {out.stderr.strip()}", fix=doctor.DOCKER_FIX)
         return pins.CLUSTER_NAME in out.stdout.split()
 
+    def _export_kubeconfig(self, kind_path: str) -> None:
+        argv = [
+            kind_path,
+            "export",
+            "kubeconfig",
+            "--name",
+            pins.CLUSTER_NAME,
+            "--kubeconfig",
+            str(self.kubeconfig),
+        ]
+        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        if out.returncode != 0:
+            raise NotConverged(f"`kind export kubeconfig` failed: {out.stderr.strip()}")
+
     def _load_cached_images(self, cluster: Any, progress: Progress) -> None:
         try:
             client = doctor.docker_client(self.timeouts.docker_ping)
@@ -545,6 +559,9 @@ class KindEngine(_KubernetesLab):
                     fix=busy[0].fix,
                 )
         cluster = self._cluster(tools)
+        if exists and not (self.kubeconfig.is_file() and self.kubeconfig.stat().st_size):
+            # reusing a cluster with a fresh state folder: pytest-kind expects the kubeconfig there
+            self._export_kubeconfig(tools["kind"])
         progress(
             f"cluster: {'reusing' if exists else 'creating'} kind cluster {pins.CLUSTER_NAME} "
             f"({pins.NODE_IMAGE.split('@')[0]}), kubeconfig {self.kubeconfig}"
