@@ -168,8 +168,9 @@ def doctor_cmd(app: App, engine: str) -> None:
     views.doctor_table(checks, app.console)
     blocking = [c for c in checks if c.blocks]
     if blocking:
+        lines = "".join(f"\n  - {c.name}: {c.detail}\n    fix: {c.fix}" for c in blocking)
         raise EnvironmentNotReady(
-            f"{len(blocking)} check(s) block the {engine} engine: " + ", ".join(c.name for c in blocking),
+            f"{len(blocking)} check(s) block the {engine} engine:{lines}",
             fix="run the fix shown for each, then `lab doctor` again",
         )
 

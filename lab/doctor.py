@@ -134,13 +134,15 @@ def _version_token(text: str) -> str:
     return ""
 
 
-def check_tools(tools: Iterable[str], which: Callable[[str], str | None] = shutil.which) -> list[Check]:
+def check_tools(
+    tools: Iterable[str], which: Callable[[str], str | None] = shutil.which, machine: str | None = None
+) -> list[Check]:
     """Each tool is on PATH; its version is shown; known-bad versions are flagged."""
     checks = []
     for tool in tools:
         path = which(tool)
         if path is None:
-            checks.append(Check(tool, False, "not found on PATH", install_command(tool)))
+            checks.append(Check(tool, False, "not found on PATH", install_command(tool, machine)))
             continue
         shown = tool_version(path, tool)
         version = _version_token(shown)
@@ -150,7 +152,7 @@ def check_tools(tools: Iterable[str], which: Callable[[str], str | None] = shuti
             if name == tool and version.startswith(prefix)
         ]
         if bad:
-            checks.append(Check(tool, False, f"{shown} at {path}: {bad[0]}", install_command(tool)))
+            checks.append(Check(tool, False, f"{shown} at {path}: {bad[0]}", install_command(tool, machine)))
             continue
         note = ""
         if tool == "kind" and version and version != pins.KIND_VERSION:
@@ -218,7 +220,7 @@ def run(
     if engine == "kind":
         docker_checks, _ = check_docker(docker_timeout)
         checks += docker_checks
-    checks += check_tools(ENGINE_TOOLS[engine], which)
+    checks += check_tools(ENGINE_TOOLS[engine], which, machine)
     if engine == "kind":
         checks += check_ports(ports)
         checks += check_architecture(machine)
