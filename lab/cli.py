@@ -128,20 +128,111 @@ def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
         raise InvalidPlan(errors)  # type: ignore[arg-type]
 
 
+CACHE_DIR = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LAB_CACHE_DIR",
+    default=None,
+    help="Prefetch cache folder (default ~/.cache/lab). Env: LAB_CACHE_DIR.",
+)
+
+
 @cli.command("plan")
 @click.argument("scenario")
+@click.option(
+    "--engine",
+    type=click.Choice(["kind"]),
+    default=None,
+    help="Also list, for this engine, the images to pull and what the prefetch cache holds.",
+)
+@CACHE_DIR
 @OUTPUT
 @pass_app
-def plan_cmd(app: App, scenario: str, output: str) -> None:
+def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None, output: str) -> None:
     """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
-    from lab import views
+    from lab import prefetch, views
+    from lab.timeouts import DEFAULT
 
     plan = make_plan(app.lab_dir, scenario)
     steps = tutorial_steps(plan)
+    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if engine else None
     if output == "json":
-        app.print_json(views.plan_json(plan, steps))
+        data = views.plan_json(plan, steps)
+        if cache is not None:
+            data["cache"] = views.cache_json(cache)
+        app.print_json(data)
     else:
         views.plan_text(plan, steps, app.console)
+        if cache is not None:
+            views.cache_table(cache, app.console)
+
+
+@cli.command("doctor")
+@click.option("--engine", type=click.Choice(["kind", "cluster"]), default="kind", show_default=True)
+@pass_app
+def doctor_cmd(app: App, engine: str) -> None:
+    """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
+    from lab import doctor, views
+    from lab.errors import EnvironmentNotReady
+
+    checks = doctor.run(engine)
+    views.doctor_table(checks, app.console)
+    blocking = [c for c in checks if c.blocks]
+    if blocking:
+        lines = "".join(f"\n  - {c.name}: {c.detail}\n    fix: {c.fix}" for c in blocking)
+        raise EnvironmentNotReady(
+            f"{len(blocking)} check(s) block the {engine} engine:{lines}",
+            fix="run the fix shown for each, then `lab doctor` again",
+        )
+
+
+@cli.command("prefetch")
+@CACHE_DIR
+@pass_app
+def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
+    """Pull every pinned image into Docker and cache the chart and CRDs, for an offline `lab up`."""
+    import shutil
+
+    from lab import prefetch, views
+    from lab.timeouts import DEFAULT
+
+    folder = cache_dir or prefetch.cache_dir()
+    status = prefetch.prefetch(
+        folder,
+        lambda msg: app.console.print(f"  {msg}", markup=False),
+        helm_path=shutil.which("helm"),
+        timeouts=DEFAULT,
+    )
+    views.cache_table(status, app.console)
+
+
+@cli.command("kubeconfig")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LAB_STATE_DIR",
+    default=None,
+    help="The lab's state folder (default <lab-dir>/.lab). Env: LAB_STATE_DIR.",
+)
+@click.option("--export", "export", is_flag=True, help="Print `export KUBECONFIG=...` for eval in a shell.")
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Merge the lab's cluster, user and context into ~/.kube/config (or the first $KUBECONFIG file).",
+)
+@pass_app
+def kubeconfig_cmd(app: App, state_dir: Path | None, export: bool, merge: bool) -> None:
+    """Print the kind lab's kubeconfig (kept in the state folder; ~/.kube/config is untouched)."""
+    from lab import kubeconfig
+
+    path = (state_dir or app.lab_dir.root / ".lab") / "kubeconfig"
+    if export:
+        click.echo(kubeconfig.export_line(path))
+    elif merge:
+        target = kubeconfig.merge(path)
+        click.echo(f"merged {path} into {target}", err=True)
+    else:
+        click.echo(kubeconfig.read(path), nl=False)
 
 
 def _parse_pairs(text: str, option: str, *, allow_bare: bool = False) -> dict[str, int]:

@@ -95,3 +95,11 @@ class NoLabRunning(LabError):
     """A command needs a running lab and there is none in the state folder."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class ChecksumMismatch(EnvironmentNotReady):
+    """A downloaded or cached artefact does not have the pinned sha256: it is not what lab pins."""
+
+
+class ChartNotFound(NotConverged):
+    """helm cannot find the pinned chart version in the repository (or the cache is incomplete)."""

@@ -118,6 +118,31 @@ KNOWN_BAD_TOOLS = MappingProxyType(
     }
 )
 
+# Where a missing tool comes from: the install command `lab doctor` and the kind engine print.
+# kind as pinned above (kind.sigs.k8s.io/dl), helm 3 by its official script, kubectl matching
+# the node image's Kubernetes v1.21.1 (dl.k8s.io).
+TOOL_INSTALL = MappingProxyType(
+    {
+        "kind": "curl -Lo ./kind https://kind.sigs.k8s.io/dl/v0.11.1/kind-{os}-{arch} && chmod +x ./kind "
+        "&& sudo mv ./kind /usr/local/bin/kind",
+        "helm": "curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3 | bash",
+        "kubectl": "curl -LO https://dl.k8s.io/release/v1.21.1/bin/{os}/{arch}/kubectl "
+        "&& sudo install -m 0755 kubectl /usr/local/bin/kubectl",
+    }
+)
+
+# Consul API Gateway 0.1.0 objects lab waits on (created by the chart and the tutorial manifests).
+GATEWAY_CLASS = "consul-api-gateway"
+CONSUL_CA_SECRET = "consul-ca-cert"  # noqa: S105 - a Secret name, not a password
+# Label selectors of the pods the chart runs that must be Ready before the lab is applied
+# (consul-k8s v0.40.0 server-statefulset.yaml / controller-deployment.yaml labels).
+CONSUL_POD_SELECTORS = MappingProxyType(
+    {
+        "Consul server": "app=consul,component=server",
+        "Consul controller": "app=consul,component=controller",
+    }
+)
+
 
 def pins() -> tuple[Pin, ...]:
     """Every pin as a row for `lab plan` and the README."""

@@ -34,6 +34,10 @@ class Timeouts:
     # converge probe: the scenario's path answers 2xx `converge_successes` times in a row
     converge: float = 120.0
     converge_successes: int = 5
+    # a Docker daemon ping (`lab doctor`, the kind engine's first check)
+    docker_ping: float = 3.0
+    # one download of a CRD file
+    download: float = 30.0
     # interval between polls of any condition
     poll_interval: float = 0.5
     # one request of the converge probe or of the traffic driver

@@ -9,9 +9,11 @@ from rich.table import Table
 
 from lab import pins
 from lab.commands import CommandStep
+from lab.doctor import Check
 from lab.driver import Tally
 from lab.engines.base import StatusRow
 from lab.plan import Plan
+from lab.prefetch import CacheStatus
 from lab.registry import ScenarioEntry
 from lab.state import LabState
 
@@ -120,3 +122,50 @@ def traffic_table(url: str, tally: Tally, console: Console) -> None:
             "pods: " + ", ".join(f"{p} {n}" for p, n in sorted(tally.pods.items())), highlight=False
         )
     console.print(f"{tally.rate:.0f} requests/s", highlight=False)
+
+
+def doctor_table(checks: list[Check], console: Console) -> None:
+    """`lab doctor`: one row per check with its fix."""
+    table = Table(title="lab doctor", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("seen", overflow="fold")
+    table.add_column("fix", overflow="fold")
+    for c in checks:
+        result = "ok" if c.ok else ("BLOCKS" if c.blocking else "warning")
+        table.add_row(c.name, result, c.detail, c.fix)
+    console.print(table)
+
+
+def cache_json(cache: CacheStatus) -> dict[str, Any]:
+    """What `lab plan --engine kind` knows about pulls and the prefetch cache, as JSON."""
+    return {
+        "folder": str(cache.folder),
+        "docker": cache.docker or "answers",
+        "images": [{"image": i, "cached": c} for i, c in cache.images],
+        "chart": str(cache.chart) if cache.chart else None,
+        "crds": [{"file": n, "cached": c} for n, c in cache.crds],
+        "offline_ready": cache.complete,
+    }
+
+
+def cache_table(cache: CacheStatus, console: Console) -> None:
+    """Images to pull and what is cached (for `lab plan --engine kind` and `lab prefetch`)."""
+    table = Table(title=f"kind engine: images and cache ({cache.folder})", title_justify="left")
+    table.add_column("what")
+    table.add_column("item", overflow="fold")
+    table.add_column("state")
+    for image, present in cache.images:
+        state = "unknown (Docker not answering)" if present is None else ("cached" if present else "to pull")
+        table.add_row("image", image, state)
+    chart = f"{pins.CHART_NAME} {pins.CHART_VERSION}"
+    table.add_row("chart", chart, f"cached ({cache.chart.name})" if cache.chart else "from the repo")
+    for name, ok in cache.crds:
+        table.add_row("CRD", name, "cached" if ok else "to download")
+    console.print(table)
+    verdict = (
+        "everything cached: `lab up` needs no network"
+        if cache.complete
+        else "run `lab prefetch` for offline use"
+    )
+    console.print(f"{verdict}" + (f"; {cache.docker}" if cache.docker else ""))

@@ -73,3 +73,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         width = max(len(name) for name in figures)
         for name, line in figures.items():
             terminalreporter.write_line(f"{name:<{width}}  {line}")
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Fake kind/helm/kubectl on PATH, fake Kubernetes API, fake Docker, fake HTTPS gateway."""
+    from tests.fakes.world import World
+
+    w = World(tmp_path, monkeypatch)
+    yield w
+    w.close()

@@ -22,7 +22,9 @@ def lab_project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return p.runpytest_subprocess("-p", "no:cacheprovider", "--lab-engine=local", "--lab-dir", str(p.path), *args)
+    return p.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--lab-engine=local", "--lab-dir", str(p.path), *args
+    )
 
 
 def test_a_scenario_file_is_its_split_check(lab_project: pytest.Pytester) -> None:

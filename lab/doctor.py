@@ -1,0 +1,227 @@
+"""`lab doctor`: is this machine ready for the kind (or cluster) engine? Each problem with its fix.
+
+Checks the Docker daemon and its resources, kind/helm/kubectl and their versions, the host ports the
+kind cluster maps, and amd64-only images on arm64 hosts. Read-only: it changes nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import platform
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lab import pins
+
+GIB = 1024**3
+MIN_MEMORY = 4 * GIB
+MIN_CPUS = 2
+
+# The version command of each tool, as `lab doctor` shows it.
+VERSION_COMMANDS: dict[str, tuple[str, ...]] = {
+    "kind": ("kind", "version"),
+    "helm": ("helm", "version", "--short"),
+    "kubectl": ("kubectl", "version", "--client"),
+}
+ENGINE_TOOLS: dict[str, tuple[str, ...]] = {
+    "kind": ("kind", "helm", "kubectl"),
+    "cluster": ("helm", "kubectl"),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `lab doctor`: what was checked, whether it passed, what was seen, the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    blocking: bool = True
+
+    @property
+    def blocks(self) -> bool:
+        """True when this check stops the lab from coming up."""
+        return self.blocking and not self.ok
+
+
+def _os_arch(machine: str) -> tuple[str, str]:
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine.lower(), machine.lower())
+    return platform.system().lower() or "linux", arch
+
+
+def install_command(tool: str, machine: str | None = None) -> str:
+    """The command that installs a missing tool on this machine."""
+    os_name, arch = _os_arch(machine or platform.machine())
+    return pins.TOOL_INSTALL[tool].format(os=os_name, arch=arch)
+
+
+def docker_client(timeout: float) -> Any:
+    """A docker SDK client from the environment (DOCKER_HOST...); raises when no daemon answers."""
+    import docker
+
+    client = docker.from_env(timeout=timeout)
+    client.ping()
+    return client
+
+
+DOCKER_FIX = (
+    "start Docker (Docker Desktop, or `sudo systemctl start docker` on Linux) and check `docker info`; "
+    "without Docker use `--engine local`"
+)
+
+
+def check_docker(timeout: float = 3.0) -> tuple[list[Check], Any]:
+    """The daemon answers; it has >= 4 GiB memory and >= 2 CPUs. Returns the checks and the client."""
+    try:
+        client = docker_client(timeout)
+    except Exception as exc:  # the SDK raises several types for "no daemon"
+        return [
+            Check("Docker daemon", False, f"no Docker daemon answers ({type(exc).__name__})", DOCKER_FIX)
+        ], None
+    checks = [Check("Docker daemon", True, "answers")]
+    try:
+        info = client.info()
+    except Exception as exc:
+        checks.append(Check("Docker resources", False, f"docker info failed: {exc}", "check `docker info`"))
+        return checks, client
+    memory = int(info.get("MemTotal") or 0)
+    cpus = int(info.get("NCPU") or 0)
+    resources_fix = (
+        "give Docker more: Docker Desktop > Settings > Resources (4 GB memory, 2 CPUs), or a bigger machine"
+    )
+    checks.append(
+        Check(
+            "Docker memory",
+            memory >= MIN_MEMORY,
+            f"{memory / GIB:.1f} GiB (needs >= {MIN_MEMORY // GIB} GiB)",
+            "" if memory >= MIN_MEMORY else resources_fix,
+        )
+    )
+    checks.append(
+        Check(
+            "Docker CPUs",
+            cpus >= MIN_CPUS,
+            f"{cpus} (needs >= {MIN_CPUS})",
+            "" if cpus >= MIN_CPUS else resources_fix,
+        )
+    )
+    return checks, client
+
+
+def tool_version(path: str, tool: str, timeout: float = 10.0) -> str:
+    """The first line of the tool's version command (an argument list, no shell)."""
+    argv = [path, *VERSION_COMMANDS[tool][1:]]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(version unknown: {exc})"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else f"(version unknown: exit {out.returncode})"
+
+
+def _version_token(text: str) -> str:
+    for token in text.replace(",", " ").split():
+        token = token.strip('"')
+        if token.startswith("v") and token[1:2].isdigit():
+            return token.split("+")[0]
+        if token.startswith("GitVersion:"):
+            return token.split(":", 1)[1].strip('"')
+    return ""
+
+
+def check_tools(
+    tools: Iterable[str], which: Callable[[str], str | None] = shutil.which, machine: str | None = None
+) -> list[Check]:
+    """Each tool is on PATH; its version is shown; known-bad versions are flagged."""
+    checks = []
+    for tool in tools:
+        path = which(tool)
+        if path is None:
+            checks.append(Check(tool, False, "not found on PATH", install_command(tool, machine)))
+            continue
+        shown = tool_version(path, tool)
+        version = _version_token(shown)
+        bad = [
+            why
+            for (name, prefix), why in pins.KNOWN_BAD_TOOLS.items()
+            if name == tool and version.startswith(prefix)
+        ]
+        if bad:
+            checks.append(Check(tool, False, f"{shown} at {path}: {bad[0]}", install_command(tool, machine)))
+            continue
+        note = ""
+        if tool == "kind" and version and version != pins.KIND_VERSION:
+            note = f" (lab pins {pins.KIND_VERSION}; the node image is pinned, so this usually works)"
+        checks.append(Check(tool, True, f"{shown}{note}"))
+    return checks
+
+
+def port_problem(port: int) -> str | None:
+    """Why `port` cannot be bound on 127.0.0.1 or 0.0.0.0 (None: free, or not ours to judge)."""
+    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - checking, like docker will bind
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EACCES:
+                return None  # a privileged port for this user; Docker binds it as root
+            return f"in use on {host}"
+        finally:
+            sock.close()
+    return None
+
+
+def check_ports(ports: Sequence[int]) -> list[Check]:
+    """The host ports the kind cluster maps are free."""
+    checks = []
+    for port in ports:
+        problem = port_problem(port)
+        fix = (
+            f"find what holds it with `sudo lsof -nP -iTCP:{port} -sTCP:LISTEN` and stop it "
+            f"(an old lab: `kind delete cluster --name {pins.CLUSTER_NAME}`)"
+        )
+        checks.append(Check(f"port {port}", problem is None, problem or "free", fix if problem else ""))
+    return checks
+
+
+def check_architecture(machine: str | None = None) -> list[Check]:
+    """amd64-only images on an arm64 host run under emulation at best: flagged, not blocking."""
+    _, arch = _os_arch(machine or platform.machine())
+    if arch != "arm64":
+        return [Check("image architectures", True, f"{arch} host: every pinned image runs natively")]
+    images = ", ".join(sorted(pins.AMD64_ONLY_IMAGES))
+    return [
+        Check(
+            "image architectures",
+            False,
+            f"arm64 host: amd64-only images {images}",
+            "enable Rosetta/QEMU emulation in Docker Desktop (Settings > General); the echo services "
+            "(the split the lab judges) are multi-arch and unaffected",
+            blocking=False,
+        )
+    ]
+
+
+def run(
+    engine: str = "kind",
+    *,
+    ports: Sequence[int] = pins.HOST_PORTS,
+    machine: str | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+    docker_timeout: float = 3.0,
+) -> list[Check]:
+    """Every check for an engine ("kind" or "cluster"), Docker first."""
+    checks: list[Check] = []
+    if engine == "kind":
+        docker_checks, _ = check_docker(docker_timeout)
+        checks += docker_checks
+    checks += check_tools(ENGINE_TOOLS[engine], which, machine)
+    if engine == "kind":
+        checks += check_ports(ports)
+        checks += check_architecture(machine)
+    return checks

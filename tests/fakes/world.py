@@ -1,0 +1,168 @@
+"""Everything a kind-engine contract test needs, wired together: fake tools on PATH, fake Kubernetes
+API, fake Docker, a fake HTTPS gateway with a test CA, fake CRD files pinned in place of the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import crds, pins
+from lab.engines.base import EngineOptions
+from lab.engines.kind import ClusterEngine, KindEngine
+from lab.state import StateDir
+from lab.timeouts import Timeouts
+from tests.fakes import docker_api, kube_api, tls, tools
+
+FAST = Timeouts(
+    cluster_create=5,
+    crd_established=0.6,
+    helm_install="1m",
+    consul_ready=0.6,
+    gateway_class_accepted=0.6,
+    gateway_ready=0.6,
+    route_accepted=0.6,
+    converge=0.6,
+    converge_successes=3,
+    poll_interval=0.05,
+    request=2,
+    docker_ping=1,
+    download=5,
+)
+
+CRD_KINDS = {
+    "gatewayclasses": ("GatewayClass", "Cluster", "v1alpha2"),
+    "gateways": ("Gateway", "Namespaced", "v1alpha2"),
+    "httproutes": ("HTTPRoute", "Namespaced", "v1alpha2"),
+    "referencepolicies": ("ReferencePolicy", "Namespaced", "v1alpha2"),
+    "tcproutes": ("TCPRoute", "Namespaced", "v1alpha2"),
+    "tlsroutes": ("TLSRoute", "Namespaced", "v1alpha2"),
+    "udproutes": ("UDPRoute", "Namespaced", "v1alpha2"),
+    "gatewayclassconfigs": ("GatewayClassConfig", "Cluster", "v1alpha1"),
+}
+
+
+def fake_crd(crd: pins.CrdFile) -> bytes:
+    group, _, plural = crd.name.removesuffix(".yaml").partition("_")
+    kind, scope, version = CRD_KINDS[plural]
+    return (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        f"metadata:\n  name: {plural}.{group}\nspec:\n  group: {group}\n  scope: {scope}\n"
+        f"  names:\n    kind: {kind}\n    plural: {plural}\n    singular: {kind.lower()}\n"
+        f"  versions:\n  - name: {version}\n    served: true\n    storage: true\n"
+    ).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class World:
+    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp = tmp
+        self.monkeypatch = monkeypatch
+        self.log = tmp / "calls.jsonl"
+        self.log.touch()
+        self.fake_state = tmp / "fake-state"
+        self.fake_state.mkdir()
+        self.bin = tmp / "bin"
+        tools.install(self.bin)
+        ca_pem, cert, key = tls.make_ca_and_cert(tmp)
+        self.ca_pem = ca_pem
+        self.kube = kube_api.FakeKube(self.log, ca_pem)
+        self.kube_server, self.kube_url = kube_api.serve(self.kube)
+        self.docker = docker_api.FakeDocker(self.log, images_file=self.fake_state / "docker_images.json")
+        self.docker.sync()
+        self.docker_server, self.docker_url = docker_api.serve(self.docker)
+        self.gateway = tls.FakeGateway(self.log)
+        self.gateway_port = free_port()
+        self.port_map = (
+            (8443, self.gateway_port),
+            (443, free_port()),
+            (8501, free_port()),
+            (8502, free_port()),
+        )
+        self._cert, self._key = cert, key
+        self.gateway_server: Any = None
+        self.kube.on_gateway = self.start_gateway
+        # pins: fake CRD files served by the fake API server, sha256 pinned like the real ones
+        files = []
+        for crd in pins.CRD_FILES:
+            data = fake_crd(crd)
+            self.kube.crd_files[crd.name] = data
+            files.append(pins.CrdFile(crd.name, f"{self.kube_url}/_crds/{crd.name}", crds.sha256(data)))
+        monkeypatch.setattr(pins, "CRD_FILES", tuple(files))
+        monkeypatch.setenv("PATH", str(self.bin))
+        monkeypatch.setenv("FAKE_STATE_DIR", str(self.fake_state))
+        monkeypatch.setenv("FAKE_LOG", str(self.log))
+        monkeypatch.setenv("FAKE_KUBE_URL", self.kube_url)
+        monkeypatch.setenv("DOCKER_HOST", self.docker_url)
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("HOME", str(tmp / "home"))
+        self.cache = tmp / "cache"
+        self.state = StateDir(tmp / "lab-state")
+        self.sleeps: list[float] = []
+
+    def start_gateway(self) -> None:
+        self.gateway_server, _ = tls.serve_gateway(
+            self.gateway, self._cert, self._key, port=self.gateway_port
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        time.sleep(seconds)
+
+    def options(self, **kw: Any) -> EngineOptions:
+        return EngineOptions(
+            state=self.state, timeouts=kw.pop("timeouts", FAST), port_map=self.port_map, **kw
+        )
+
+    def kind_engine(self, **kw: Any) -> KindEngine:
+        return KindEngine(self.options(**kw), sleep=self.sleep, cache=self.cache)
+
+    def cluster_engine(self, **kw: Any) -> ClusterEngine:
+        return ClusterEngine(self.options(**kw), sleep=self.sleep, cache=self.cache)
+
+    def calls(self, src: str | None = None) -> list[dict[str, Any]]:
+        entries = [json.loads(line) for line in self.log.read_text().splitlines() if line]
+        return [e for e in entries if src is None or e["src"] == src]
+
+    def argv(self, tool: str) -> list[list[str]]:
+        return [e["argv"] for e in self.calls(tool)]
+
+    def transcript(self) -> str:
+        """The recorded calls, normalised (temp paths, ports) so a reader can diff runs."""
+        lines = []
+        for e in self.calls():
+            if e["src"] in ("kind", "helm", "kubectl"):
+                text = f"{e['src']} " + " ".join(e["argv"])
+                if e.get("stdin"):
+                    text += f"    <stdin values: {json.dumps(e['stdin'], sort_keys=True)}>"
+            elif e["src"] == "api":
+                text = f"api {e['method']} {e['path']}" + (
+                    f"  [{e['content_type']}]" if e.get("content_type") else ""
+                )
+            elif e["src"] == "docker":
+                q = "&".join(f"{k}={v}" for k, v in e["query"].items())
+                text = f"docker {e['method']} {e['path']}" + (f"?{q}" if q else "")
+            else:
+                text = f"{e['src']} {e['method']} https://localhost:<gateway>{e['path']}"
+            lines.append(text)
+        out = "\n".join(lines) + "\n"
+        out = out.replace(str(self.tmp), "<tmp>")
+        out = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", out)
+        return out
+
+    def close(self) -> None:
+        for server in (self.kube_server, self.docker_server, self.gateway_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()

@@ -1,0 +1,148 @@
+"""The kind-engine CLI commands through CliRunner: doctor, prefetch, plan --engine kind, kubeconfig."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from lab import doctor, pins
+from lab.cli import cli
+from tests.fakes.world import World, free_port
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False, env=env)
+    return result.exit_code, result.output
+
+
+def test_doctor_with_docker_down_exits_4_fast_with_the_fix(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+    start = time.monotonic()
+    code, out = run("doctor")
+    assert time.monotonic() - start < 5
+    assert code == 4, out
+    assert "Docker daemon" in out and "systemctl start docker" in out
+
+
+def test_doctor_all_good_on_the_fakes(world: World) -> None:
+    checks = doctor.run("kind", ports=(free_port(), free_port()), machine="x86_64")
+    assert all(c.ok for c in checks), checks
+    shown = {c.name: c.detail for c in checks}
+    assert shown["kind"].startswith("kind v0.11.1")
+    assert shown["helm"] == "v3.8.0+gd141386"
+    assert shown["kubectl"] == "Client Version: v1.21.1"
+    assert shown["Docker memory"].startswith("8.0 GiB")
+    versions = [a for a in world.argv("helm") + world.argv("kind") + world.argv("kubectl")]
+    assert (
+        ["version", "--short"] in versions and ["version"] in versions and ["version", "--client"] in versions
+    )
+
+
+def test_doctor_flags_small_docker_missing_tool_busy_port_helm2_and_arm64(world: World) -> None:
+    world.docker.mem_total = 2 * 1024**3
+    world.docker.ncpu = 1
+    (world.bin / "kubectl").unlink()
+    (world.bin / "helm").write_text(f"#!{sys.executable}\nprint('Client: v2.17.0+ga690bad')\n")
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        busy = held.getsockname()[1]
+        checks = {c.name: c for c in doctor.run("kind", ports=(busy,), machine="arm64")}
+    assert checks["Docker memory"].blocks and "Resources" in checks["Docker memory"].fix
+    assert checks["Docker CPUs"].blocks
+    assert (
+        checks["kubectl"].blocks
+        and "dl.k8s.io" in checks["kubectl"].fix
+        and "/arm64/" in checks["kubectl"].fix
+    )
+    assert checks["helm"].blocks and "helm 2" in checks["helm"].detail
+    assert checks[f"port {busy}"].blocks and "lsof" in checks[f"port {busy}"].fix
+    arch = checks["image architectures"]
+    assert not arch.ok and not arch.blocking and "hashicorpdemoapp/frontend" in arch.detail
+
+
+def test_plan_engine_kind_lists_pulls_then_prefetch_caches_everything(world: World) -> None:
+    env = {"LAB_CACHE_DIR": str(world.cache)}
+    code, out = run("plan", "canary-99-1", "--engine", "kind", "--output", "json", env=env)
+    assert code == 0, out
+    cache = json.loads(out)["cache"]
+    assert [i["image"] for i in cache["images"]] == [pins.NODE_IMAGE, *pins.ALL_IMAGES]
+    assert (
+        not any(i["cached"] for i in cache["images"])
+        and cache["chart"] is None
+        and not cache["offline_ready"]
+    )
+    code, out = run("prefetch", env=env)
+    assert code == 0, out
+    pulls = [e for e in world.calls("docker") if e["path"] == "/images/create"]
+    assert len(pulls) == len(pins.ALL_IMAGES) + 1
+    assert pulls[0]["query"] == {"fromImage": "kindest/node", "tag": pins.NODE_IMAGE.split("@")[1]}
+    pull = next(a for a in world.argv("helm") if a[0] == "pull")
+    assert pull[1:8] == [
+        "consul",
+        "--repo",
+        pins.CHART_REPO_URL,
+        "--version",
+        "0.40.0",
+        "--destination",
+        str(world.cache / "charts"),
+    ]
+    code, out = run("plan", "canary-99-1", "--engine", "kind", env=env)
+    assert code == 0, out
+    assert "everything cached" in out and "to pull" not in out
+    # the plain plan output is unchanged by the option's existence
+    code, plain = run("plan", "canary-99-1")
+    assert "kind engine: images" not in plain
+
+
+def test_kubeconfig_print_export_and_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / ".lab"
+    state.mkdir()
+    kc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kind-lab", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "kind-lab", "user": {"token": "t"}}],
+        "contexts": [{"name": "kind-lab", "context": {"cluster": "kind-lab", "user": "kind-lab"}}],
+        "current-context": "kind-lab",
+    }
+    (state / "kubeconfig").write_text(yaml.safe_dump(kc))
+    home = tmp_path / "home-config"
+    home.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "prod", "cluster": {}}],
+                "users": [],
+                "contexts": [],
+                "current-context": "prod",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(home))
+    code, out = run("kubeconfig", "--state-dir", str(state))
+    assert code == 0 and "kind-lab" in out
+    code, out = run("kubeconfig", "--state-dir", str(state), "--export")
+    assert out.strip() == f"export KUBECONFIG={state / 'kubeconfig'}"
+    assert yaml.safe_load(home.read_text())["current-context"] == "prod"  # untouched until --merge
+    code, out = run("kubeconfig", "--state-dir", str(state), "--merge")
+    assert code == 0, out
+    merged = yaml.safe_load(home.read_text())
+    assert [c["name"] for c in merged["clusters"]] == ["prod", "kind-lab"] and merged[
+        "current-context"
+    ] == "prod"
+    assert oct(os.stat(home).st_mode & 0o777) == "0o600"
+    code, out = run("kubeconfig", "--state-dir", str(tmp_path / "nothing"))
+    assert code == 4 and "lab up" in out
