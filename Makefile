@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install lab with its dev tools
 
-demo: $(STAMP) ## run the main job: plan the blog's canary-99-1 lab
-	$(BIN)/lab plan canary-99-1
+demo: $(STAMP) ## run the main job: lab up canary-99-1 on the embedded engine, then lab down
+	$(BIN)/lab up canary-99-1 --engine local; rc=$$?; $(BIN)/lab down; exit $$rc
 
 lint: $(STAMP) ## ruff on everything
 	$(BIN)/ruff check lab tests scenarios bench

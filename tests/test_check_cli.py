@@ -132,3 +132,16 @@ def test_check_without_a_lab_exits_4(tmp_path: Path) -> None:
     code, out = check(tmp_path / "nothing")
     assert code == 4, out
     assert "no lab running" in out
+
+
+def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    code, out = lab(
+        "up", "blue-green", "--engine", "local", "--state-dir", str(state), "--port", f"8443={free_port()}"
+    )
+    try:
+        assert code == 0, out
+        assert out.count("check: PASS") == 2
+        assert "step blue" in out and "step green" in out
+    finally:
+        lab("down", "--state-dir", str(state))
