@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import labproc
+from labproc import LAB, ROOT
+
 from lab.attribution import Attributor
 from lab.driver import DriveSpec, drive
-from lab.engines.ports import free_port
 from lab.plan import make_plan
 from lab.registry import LabDir
 
-ROOT = Path(__file__).resolve().parent.parent
-LAB = str(Path(sys.executable).with_name("lab"))
 RATE_REQUESTS = 5000
 CONCURRENCY = 16
 # The blog's loop, verbatim in spirit: one curl per request appended to a file, then grep -c.
@@ -43,48 +43,28 @@ def main() -> None:
         sys.exit("hey is not installed: apt-get install -y hey")
     plan = make_plan(LabDir(ROOT), "canary-99-1")
     n = plan.first.traffic[0].requests
-    with tempfile.TemporaryDirectory() as tmp:
-        state_dir = Path(tmp) / "state"
-        port = free_port()
-        common = ("--lab-dir", str(ROOT))
-        up = run(
-            LAB,
-            *common,
-            "up",
-            "canary-99-1",
-            "--engine",
-            "local",
-            "--no-check",
-            "--state-dir",
-            str(state_dir),
-            "--port",
-            f"8443={port}",
+    with labproc.running_lab() as (state_dir, port, state), tempfile.TemporaryDirectory() as tmp:
+        url = f"https://localhost:{port}/echo"
+        start = time.perf_counter()
+        check = run(LAB, "--lab-dir", str(ROOT), "check", "--state-dir", str(state_dir), "--output", "json")
+        lab_seconds = time.perf_counter() - start
+        verdict = json.loads(check.stdout)["outcome"]
+
+        out = Path(tmp) / "blog.txt"
+        start = time.perf_counter()
+        blog = run("bash", "-c", BLOG_LOOP, "blog-loop", url, str(n), str(out))
+        blog_seconds = time.perf_counter() - start
+        echo1, echo2 = (int(x) for x in blog.stdout.split())
+
+        attributor = Attributor.from_resources(plan.first.resources)
+        drive(DriveSpec(url=url, ca_file=state["ca_file"], requests=300, workers=CONCURRENCY), attributor)
+        tally = drive(
+            DriveSpec(url=url, ca_file=state["ca_file"], requests=RATE_REQUESTS, workers=CONCURRENCY),
+            attributor,
         )
-        if up.returncode:
-            sys.exit(up.stdout + up.stderr)
-        try:
-            url = f"https://localhost:{port}/echo"
-            start = time.perf_counter()
-            check = run(LAB, *common, "check", "--state-dir", str(state_dir), "--output", "json")
-            lab_seconds = time.perf_counter() - start
-            verdict = json.loads(check.stdout)["outcome"]
-
-            out = Path(tmp) / "blog.txt"
-            start = time.perf_counter()
-            blog = run("bash", "-c", BLOG_LOOP, "blog-loop", url, str(n), str(out))
-            blog_seconds = time.perf_counter() - start
-            echo1, echo2 = (int(x) for x in blog.stdout.split())
-
-            state = json.loads((state_dir / "state.json").read_text())
-            spec = DriveSpec(url=url, ca_file=state["ca_file"], requests=RATE_REQUESTS, workers=CONCURRENCY)
-            attributor = Attributor.from_resources(plan.first.resources)
-            drive(DriveSpec(url=url, ca_file=state["ca_file"], requests=300, workers=CONCURRENCY), attributor)
-            tally = drive(spec, attributor)
-            hey = run("hey", "-n", str(RATE_REQUESTS), "-c", str(CONCURRENCY), url)
-            match = re.search(r"Requests/sec:\s+([\d.]+)", hey.stdout)
-            hey_rate = float(match.group(1)) if match else float("nan")
-        finally:
-            run(LAB, "down", "--state-dir", str(state_dir))
+        hey = run("hey", "-n", str(RATE_REQUESTS), "-c", str(CONCURRENCY), url)
+        match = re.search(r"Requests/sec:\s+([\d.]+)", hey.stdout)
+        hey_rate = float(match.group(1)) if match else float("nan")
     print(f"time to a verdict, canary-99-1, n={n}, alpha=0.001 (same running lab)")
     print(f"  lab check (verdict {verdict}, incl. process start):     {lab_seconds:7.2f} s")
     print(f"  blog loop: curl -s -k x{n} >> file; grep -c ({echo1}/{echo2}): {blog_seconds:7.2f} s")

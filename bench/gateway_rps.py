@@ -9,20 +9,12 @@ to the echo-1 pod's port. Prints both and their ratio.
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
+import labproc
 
-from lab.engines.ports import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-LAB = str(Path(sys.executable).with_name("lab"))
 CONCURRENCY = 32
 REQUESTS = 6000
 WARMUP = 300
@@ -56,35 +48,11 @@ def measure(url: str, ssl_context: ssl.SSLContext | bool) -> tuple[float, int]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        state_dir = Path(tmp) / "state"
-        port = free_port()
-        subprocess.run(
-            [
-                LAB,
-                "--lab-dir",
-                str(ROOT),
-                "up",
-                "canary-99-1",
-                "--engine",
-                "local",
-                "--no-check",
-                "--state-dir",
-                str(state_dir),
-                "--port",
-                f"8443={port}",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            state = json.loads((state_dir / "state.json").read_text())
-            echo1 = next(p for p in state["extra"]["pods"] if p["name"].startswith("echo-1-"))
-            ctx = ssl.create_default_context(cafile=state["ca_file"])
-            gw_rps, gw_err = measure(f"https://localhost:{port}/echo", ctx)
-            be_rps, be_err = measure(f"http://127.0.0.1:{echo1['port']}/echo", False)
-        finally:
-            subprocess.run([LAB, "down", "--state-dir", str(state_dir)], check=True, capture_output=True)
+    with labproc.running_lab() as (_, port, state):
+        echo1 = next(p for p in state["extra"]["pods"] if p["name"].startswith("echo-1-"))
+        ctx = ssl.create_default_context(cafile=state["ca_file"])
+        gw_rps, gw_err = measure(f"https://localhost:{port}/echo", ctx)
+        be_rps, be_err = measure(f"http://127.0.0.1:{echo1['port']}/echo", False)
     print(f"load: {REQUESTS} GET /echo, {CONCURRENCY} keep-alive connections, Python/aiohttp client")
     print(f"  through the gateway (HTTPS, verified): {gw_rps:8.0f} req/s  ({gw_err} non-200)")
     print(f"  straight to the echo-1 pod (HTTP):     {be_rps:8.0f} req/s  ({be_err} non-200)")

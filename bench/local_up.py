@@ -7,42 +7,23 @@ lab CA) and then again in the same folder (CA reused); `lab down` after each. Go
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import labproc
+
 from lab.engines.ports import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-LAB = str(Path(sys.executable).with_name("lab"))
 GOAL_S = 2.0
 RUNS = 5
 
 
 def up_seconds(state_dir: Path, port: int) -> float:
     start = time.perf_counter()
-    subprocess.run(
-        [
-            LAB,
-            "--lab-dir",
-            str(ROOT),
-            "up",
-            "canary-99-1",
-            "--engine",
-            "local",
-            "--no-check",
-            "--state-dir",
-            str(state_dir),
-            "--port",
-            f"8443={port}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    labproc.up(state_dir, port)
     elapsed = time.perf_counter() - start
-    subprocess.run([LAB, "down", "--state-dir", str(state_dir)], check=True, capture_output=True)
+    labproc.down(state_dir)
     return elapsed
 
 

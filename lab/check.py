@@ -6,14 +6,12 @@ once; a check is never retried until it passes.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab.attribution import Attributor
 from lab.driver import DriveSpec, Tally, drive
-from lab.errors import ExitCode
 from lab.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
@@ -98,23 +96,6 @@ class TrafficCheck:
         }
 
 
-class Overall(enum.Enum):
-    """The check's outcome: the worst of its traffic classes (fail > inconclusive > pass)."""
-
-    PASS = "pass"  # noqa: S105 - an outcome, not a password
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """0 / 1 / 6."""
-        return {
-            Overall.PASS: ExitCode.OK,
-            Overall.FAIL: ExitCode.CHECK_FAILED,
-            Overall.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
-        }[self]
-
-
 @dataclass(frozen=True)
 class CheckResult:
     """All traffic classes of one step of one scenario."""
@@ -126,14 +107,14 @@ class CheckResult:
     interrupted: bool = False
 
     @property
-    def outcome(self) -> Overall:
-        """Worst outcome; an interrupted run is at best inconclusive."""
+    def outcome(self) -> Outcome:
+        """Worst outcome (fail > inconclusive > pass); an interrupted run is at best inconclusive."""
         outcomes = {c.verdict.outcome for c in self.checks}
         if Outcome.FAIL in outcomes:
-            return Overall.FAIL
+            return Outcome.FAIL
         if Outcome.INCONCLUSIVE in outcomes or self.interrupted or not self.checks:
-            return Overall.INCONCLUSIVE
-        return Overall.PASS
+            return Outcome.INCONCLUSIVE
+        return Outcome.PASS
 
     def to_dict(self) -> dict[str, Any]:
         """The documented, versioned report (README: "Check report JSON")."""

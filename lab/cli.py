@@ -368,14 +368,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
                 show_default=True,
                 help="Concurrent requests.",
             ),
-            click.option(
-                "--output",
-                "-o",
-                type=click.Choice(["text", "json"]),
-                default="text",
-                show_default=True,
-                help="Output format.",
-            ),
+            OUTPUT,
             click.option(
                 "--report",
                 type=click.Path(dir_okay=False, path_type=Path),

@@ -60,6 +60,9 @@ class DriveProgress:
             if done % 25 == 0 or done >= total:
                 self._progress.update(task, completed=done, counts=counts)
             return
+        if key not in self._quarters:
+            self._quarters[key] = 0
+            self.console.print(f"  {traffic.traffic.path}: sending {total} requests", highlight=False)
         quarter = (4 * done) // max(total, 1)
         if quarter > self._quarters.get(key, 0):
             self._quarters[key] = quarter

@@ -145,3 +145,38 @@ def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
         assert "step blue" in out and "step green" in out
     finally:
         lab("down", "--state-dir", str(state))
+
+
+def test_ctrl_c_stops_sending_and_reports_what_was_collected(running: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lab_bin = str(Path(sys.executable).with_name("lab"))
+    proc = subprocess.Popen(
+        [lab_bin, "--lab-dir", str(ROOT), "check", "--state-dir", str(running), "--requests", "2000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    # wait until traffic flows (the first progress line), then press Ctrl-C
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert time.monotonic() < deadline and "/echo: sending 2000000 requests" in first, first
+    time.sleep(1)
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 6, first + out
+    assert "INTERRUPTED" in out
+    assert "check: INCONCLUSIVE" in out
+
+
+def test_every_scenario_plans() -> None:
+    from lab.registry import LabDir, discover
+
+    for name in discover(LabDir(ROOT)):
+        code, out = lab("plan", name)
+        assert code == 0, out
