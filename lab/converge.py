@@ -9,13 +9,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import requests
+from typing import TYPE_CHECKING
 
 from lab.errors import NotConverged
 from lab.plan import StepPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
+
+if TYPE_CHECKING:
+    import requests
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def wait_until_serving(
 
     Raises NotConverged naming what was seen (status codes and errors) when the timeout passes.
     """
+    import requests  # ~50 ms: imported by the commands that wait for a lab, not by every command
+
     session = session or requests.Session()
     seen: Counter[str] = Counter()
     streak = 0
@@ -96,6 +100,8 @@ def converge_step(
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Wait until every traffic class of the step is served; NotConverged (exit 5) otherwise."""
+    import requests
+
     with requests.Session() as session:
         session.trust_env = False  # the lab is on this machine: no proxies from the environment
         for probe in probes(state, step):

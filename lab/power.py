@@ -1,7 +1,8 @@
 """What a split check can detect at a given n, and the n it needs to detect a given shift.
 
-Two backends: exact, from the acceptance region of the two-sided binomial test. Three or more:
-a noncentral chi-square approximation (moment-matched) to the power of Pearson's test.
+Two backends: exact, from the acceptance region of the two-sided binomial test (lab.binomial,
+numpy only). Three or more: a noncentral chi-square approximation (moment-matched) to the power
+of Pearson's test (scipy, imported on first use: it takes ~0.9 s).
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import optimize, stats
-
+from lab import binomial
 from lab.errors import InvalidInput
 
 # scipy.stats.binomtest counts an outcome as "at most as likely" with this relative tolerance;
 # the acceptance region below uses the same rule so that both always agree.
-_PMF_RELATIVE_TOLERANCE = 1 + 1e-7
+_PMF_RELATIVE_TOLERANCE = binomial.PMF_RELATIVE_TOLERANCE
 
 # The sample-size search gives up beyond this many responses (a shift too small to detect).
 MAX_SAMPLE_SIZE = 10_000_000
@@ -51,7 +50,8 @@ def _check_level(name: str, value: float) -> None:
 def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
     """The hit counts that the exact two-sided binomial test does not reject.
 
-    Identical to `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, but computed
+    Identical to `lab.binomial.two_sided_p_value(k, n, share) > alpha` and to
+    `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, but computed
     for all k at once from the sorted probability masses (the test is "minimum likelihood": the
     p-value of k is the total probability of outcomes at most as likely as k).
 
@@ -63,8 +63,9 @@ def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
     Returns:
         (lo, hi): k is accepted iff lo <= k <= hi.
     """
-    ks = np.arange(n + 1)
-    pmf = stats.binom.pmf(ks, n, share)
+    import numpy as np
+
+    pmf = binomial.pmf(0, n, n, share)
     order = np.sort(pmf)
     cumulative = np.cumsum(order)
     index = np.searchsorted(order, pmf * _PMF_RELATIVE_TOLERANCE, side="right") - 1
@@ -77,8 +78,8 @@ def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
 def binomial_power(n: int, share: float, alpha: float, true_share: float) -> float:
     """Probability that the exact two-sided binomial test rejects when the true share differs."""
     lo, hi = acceptance_region(n, share, alpha)
-    accept = stats.binom.cdf(hi, n, true_share) - (stats.binom.cdf(lo - 1, n, true_share) if lo > 0 else 0.0)
-    return float(min(max(1.0 - accept, 0.0), 1.0))
+    accept = binomial.mass(lo, hi, n, true_share)
+    return min(max(1.0 - accept, 0.0), 1.0)
 
 
 def shifted_shares(shares: Sequence[float], index: int, shift: float) -> tuple[float, ...]:
@@ -100,6 +101,9 @@ def chi_square_power(
     chi-square with k - 1 degrees of freedom and noncentrality n * sum((p1 - p0)^2 / p0), is
     off by several simulation standard errors at 50/30/20 (0.941 measured against 0.95 claimed).
     """
+    import numpy as np
+    from scipy import stats  # k >= 3 only: scipy takes ~0.9 s to import
+
     p0 = np.asarray(expected_shares, dtype=np.float64)
     p1 = np.asarray(true_shares, dtype=np.float64)
     scale = 1.0 / np.sqrt(p0)
@@ -177,17 +181,18 @@ class Detectable:
 def detectable_binomial(
     backend: str, n: int, share: float, alpha: float, probability: float = 0.95
 ) -> Detectable:
-    """Exact: the shares below / above `share` that the binomial test flags with `probability`."""
+    """Exact: the shares below / above `share` that the binomial test flags with `probability`.
+
+    Each is the root of power - probability on its side of `share`, by bisection to ~1e-14
+    relative (the power is P(X outside the acceptance region), summed by lab.binomial).
+    """
     lo, hi = acceptance_region(n, share, alpha)
 
     def gap(true_share: float) -> float:
-        accept = stats.binom.cdf(hi, n, true_share) - (
-            stats.binom.cdf(lo - 1, n, true_share) if lo > 0 else 0.0
-        )
-        return float(1.0 - accept) - probability
+        return 1.0 - binomial.mass(lo, hi, n, true_share) - probability
 
-    below = None if lo == 0 else float(optimize.brentq(gap, 0.0, share, xtol=1e-12))
-    above = None if hi == n else float(optimize.brentq(gap, share, 1.0, xtol=1e-12))
+    below = None if lo == 0 else binomial.bisect(gap, 0.0, share)
+    above = None if hi == n else binomial.bisect(gap, share, 1.0)
     return Detectable(backend, share, n, alpha, probability, below, above, EXACT_BINOMIAL)
 
 
@@ -205,6 +210,8 @@ def detectable_chi_square(
     The other backends' shares move in proportion to their own (`shifted_shares`); power from
     `chi_square_power` (noncentral chi-square, moment-matched).
     """
+    from scipy import optimize  # k >= 3 only: scipy takes ~0.9 s to import
+
     share = shares[index]
 
     def gap(shift: float) -> float:

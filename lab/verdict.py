@@ -12,12 +12,9 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-from scipy import special, stats
-
+from lab import binomial
 from lab.errors import ExitCode, InvalidInput
 from lab.power import (
     Detectable,
@@ -40,6 +37,10 @@ MONTE_CARLO_DRAWS = 100_000
 MONTE_CARLO_SEED = 20_231_126
 _LOG_TOLERANCE = math.log1p(1e-7)  # same "at most as likely" tolerance as scipy's binomtest
 POWER_LEVEL = 0.95
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class Outcome(enum.StrEnum):
@@ -152,16 +153,14 @@ class _TestResult:
 
 def clopper_pearson(hits: int, n: int, alpha: float) -> tuple[float, float]:
     """Exact (Clopper-Pearson) two-sided (1 - alpha) interval for a binomial share."""
-    if n == 0:
-        return (0.0, 1.0)
-    lo = 0.0 if hits == 0 else float(stats.beta.ppf(alpha / 2, hits, n - hits + 1))
-    hi = 1.0 if hits == n else float(stats.beta.isf(alpha / 2, hits + 1, n - hits))
-    return (lo, hi)
+    return binomial.clopper_pearson(hits, n, alpha)
 
 
 @functools.lru_cache(maxsize=64)
 def _compositions(n: int, k: int) -> npt.NDArray[np.int64]:
     """Every way to split n responses over k backends, one row each."""
+    import numpy as np
+
     if k == 1:
         return np.array([[n]], dtype=np.int64)
     blocks = []
@@ -172,6 +171,9 @@ def _compositions(n: int, k: int) -> npt.NDArray[np.int64]:
 
 
 def _log_pmf(counts: npt.NDArray[np.int64], probs: npt.NDArray[np.float64]) -> Any:
+    import numpy as np
+    from scipy import special  # k >= 3 only: scipy takes ~0.9 s to import
+
     n = counts.sum(axis=-1)
     return (
         special.gammaln(n + 1)
@@ -186,6 +188,8 @@ def multinomial_outcomes(n: int, k: int) -> int:
 
 
 def _multinomial_test(counts: list[int], probs: list[float]) -> _TestResult:
+    import numpy as np
+
     observed = np.array(counts, dtype=np.int64)
     p = np.array(probs, dtype=np.float64)
     n, k = int(observed.sum()), len(counts)
@@ -200,6 +204,8 @@ def _multinomial_test(counts: list[int], probs: list[float]) -> _TestResult:
         )
     expected = n * p
     if expected.min() >= CHI_SQUARE_MIN_EXPECTED:
+        from scipy import stats  # k >= 3 only: scipy takes ~0.9 s to import
+
         result = stats.power_divergence(observed, expected, lambda_="pearson")
         return _TestResult(
             "Pearson chi-square goodness-of-fit test (scipy.stats.power_divergence; every "
@@ -330,8 +336,8 @@ def judge(
         detectable = detectable_zero_hit(n, alpha, POWER_LEVEL)
     elif len(positive) == 2:
         share = canary.weight / sum(b.weight or 0 for b in positive) if canary.weight else 0.0
-        p_value = float(stats.binomtest(canary.hits, n_test, share).pvalue)
-        test = _TestResult(f"exact two-sided binomial test on {canary.name} (scipy.stats.binomtest)", p_value)
+        p_value = binomial.two_sided_p_value(canary.hits, n_test, share)
+        test = _TestResult(f"exact two-sided binomial test on {canary.name}", p_value)
         detectable = detectable_binomial(canary.name, n_test, share, alpha, POWER_LEVEL)
     else:
         positive_weight = sum(b.weight or 0 for b in positive)

@@ -20,13 +20,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-import requests
-
 from lab.converge import converge_step
 from lab.engines import ports
 from lab.engines.base import EngineOptions, Progress, StatusRow
-from lab.engines.local_server import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
-from lab.engines.pki import ensure_tls
+from lab.engines.local_config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
 from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
 from lab.plan import Plan, StepPlan
 from lab.state import LabState
@@ -238,6 +235,8 @@ class LocalEngine:
         """Start the lab process for `step` (ports checked first) and converge."""
         mapping = self._check_ports(step)
         progress("ports: " + ", ".join(f"{k} -> {self.options.bind}:{v}" for k, v in mapping.items()))
+        from lab.engines.pki import ensure_tls  # cryptography: only `up` makes certificates
+
         tls = ensure_tls(self.state_dir)
         progress(f"lab CA: {tls.ca_file}")
         self.state_dir.write_private(TOKEN_FILE, secrets.token_urlsafe(32).encode())
@@ -260,6 +259,8 @@ class LocalEngine:
         return state
 
     def _admin(self, state: LabState, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        import requests  # ~50 ms: only the commands that talk to the lab process need it
+
         port = state.extra.get("admin_port")
         try:
             token = self._path(TOKEN_FILE).read_text(encoding="utf-8").strip()

@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from lab.engines.local_apps import handler_for
+from lab.engines.local_config import RUNTIME_FILE, TOKEN_FILE, ServerConfig
 from lab.engines.local_gateway import Gateway, ListenerSpec, Routing
 from lab.engines.pki import TlsFiles
 from lab.engines.workloads import PodSpec, not_emulated, plan_pods, plan_services
@@ -34,51 +35,9 @@ from lab.routing import RouteTable
 from lab.topology import Topology
 from lab.validation import ensure_valid
 
-CONFIG_FILE = "server-config.json"
-RUNTIME_FILE = "server.json"
-TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
-LOG_FILE = "server.log"
 TOKEN_HEADER = "Authorization"  # noqa: S105 - a header name
 # Seconds the gateway lets in-flight requests finish when it stops.
 SHUTDOWN_GRACE = 1.0
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """What the lab process is started with (written by the CLI as server-config.json)."""
-
-    state_dir: str
-    files: tuple[str, ...]
-    bind: str
-    port_map: tuple[tuple[int, int], ...]
-    ca_file: str
-    cert_file: str
-    key_file: str
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "state_dir": self.state_dir,
-            "files": list(self.files),
-            "bind": self.bind,
-            "port_map": [list(p) for p in self.port_map],
-            "ca_file": self.ca_file,
-            "cert_file": self.cert_file,
-            "key_file": self.key_file,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ServerConfig:
-        """Inverse of to_json."""
-        return cls(
-            state_dir=str(data["state_dir"]),
-            files=tuple(str(f) for f in data["files"]),
-            bind=str(data["bind"]),
-            port_map=tuple((int(a), int(b)) for a, b in data["port_map"]),
-            ca_file=str(data["ca_file"]),
-            cert_file=str(data["cert_file"]),
-            key_file=str(data["key_file"]),
-        )
 
 
 @dataclass(frozen=True)
