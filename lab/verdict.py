@@ -241,9 +241,11 @@ def _share(part: int, whole: int) -> float:
 
 def _backend_sentence(result: BackendResult, n: int, alpha: float) -> str:
     lo, hi = result.interval
+    off = 100 * (result.observed_share - result.expected_share)
     return (
         f"{result.name} received {format_share(result.observed_share)} of responses "
-        f"({result.hits} of {n}); expected {format_share(result.expected_share)} "
+        f"({result.hits} of {n}); expected {format_share(result.expected_share)}, "
+        f"{abs(off):.1f} points {'more' if off >= 0 else 'less'} "
         f"({format_level(1 - alpha)} interval {format_share(lo)}..{format_share(hi)})."
     )
 
