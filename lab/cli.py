@@ -411,13 +411,20 @@ def _port_map(values: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
 
 
 def _options(
-    app: App, state_dir: Path | None, bind: str = "127.0.0.1", ports: tuple[str, ...] = ()
+    app: App,
+    state_dir: Path | None,
+    bind: str = "127.0.0.1",
+    ports: tuple[str, ...] = (),
+    context: str | None = None,
+    namespace: str | None = None,
 ) -> EngineOptions:
     return EngineOptions(
         state=StateDir((state_dir or app.lab_dir.root / ".lab").resolve()),
         timeouts=DEFAULT_TIMEOUTS,
         bind=bind,
         port_map=_port_map(ports),
+        kube_context=context,
+        namespace=namespace,
     )
 
 
@@ -446,6 +453,17 @@ def _say(message: str) -> None:
 @click.option(
     "--bind", default="127.0.0.1", show_default=True, help="Address the gateway listens on (local)."
 )
+@click.option(
+    "--context",
+    envvar="LAB_CONTEXT",
+    default=None,
+    help="kubeconfig context of an existing cluster (--engine cluster). Env: LAB_CONTEXT.",
+)
+@click.option(
+    "--namespace",
+    default=None,
+    help="Namespace for the lab's resources on an existing cluster (--engine cluster; default lab).",
+)
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -458,6 +476,8 @@ def up_cmd(
     state_dir: Path | None,
     ports: tuple[str, ...],
     bind: str,
+    context: str | None,
+    namespace: str | None,
     no_check: bool,
     teach: bool,
     **check: Any,
@@ -467,7 +487,9 @@ def up_cmd(
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
     step stops the run with its exit code.
     """
-    options = _options(app, state_dir, bind, ports)
+    if engine != "cluster" and (context or namespace):
+        raise UsageError("--context and --namespace are for --engine cluster")
+    options = _options(app, state_dir, bind, ports, context, namespace)
     plan = make_plan(app.lab_dir, scenario)
     teacher = Teacher(app.console, enabled=teach)
     choice = lifecycle.choose_engine(engine)

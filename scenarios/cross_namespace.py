@@ -15,3 +15,35 @@ SCENARIO = Scenario(
         Traffic(name="team", path="/team", detect=0.05),
     ),
 )
+
+
+def test_without_the_reference_policy_the_cross_namespace_backend_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """team-a's route may use default/echo-2 only because of the ReferencePolicy in default."""
+    from pathlib import Path
+
+    from lab.manifests import load
+    from lab.validation import validate
+
+    root = Path(__file__).resolve().parent.parent / "manifests"
+    team = (root / "cross-namespace" / "team-a.yaml").read_text()
+    without = tmp_path / "team-a.yaml"
+    without.write_text(
+        team[: team.index("---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: ReferencePolicy")]
+    )
+    resources = load(
+        [
+            root / "base",
+            root / "cross-namespace" / "gateway.yaml",
+            root / "routes" / "split-50-50.yaml",
+            without,
+        ]
+    )
+    messages = [str(e) for e in validate(resources)]
+    assert (
+        len(messages) == 1
+        and "refers to Service default/echo-2 in another namespace without a ReferencePolicy" in messages[0]
+    )
+
+
+def test_team_route_serves_through_the_shared_gateway(lab) -> None:  # type: ignore[no-untyped-def]
+    assert set(lab.traffic("/team", requests=60).hits) == {"team-a/team-echo", "echo-2"}
