@@ -60,8 +60,9 @@ class Attributor:
     def service(self, pod: str, namespace: str | None = None) -> str | None:
         """The Service key for a pod, or None when no Deployment of the lab owns it."""
         dep = deployment_of(pod)
-        if namespace is not None:
-            return self.by_deployment.get((namespace, dep))
+        if namespace is not None and (namespace, dep) in self.by_deployment:
+            return self.by_deployment[(namespace, dep)]
+        # the cluster engine moves `default` into its own namespace: fall back to the name
         matches = [key for (ns, d), key in self.by_deployment.items() if d == dep]
         return matches[0] if len(matches) == 1 else None
 

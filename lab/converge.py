@@ -1,5 +1,9 @@
 """The converge stage: wait until the scenario's route answers 2xx several times in a row.
 
+"Answers" means from a backend the new routes send to: after a route change (a blue-green flip,
+say) an answer from a backend the step gives weight 0, or no longer names, shows the change is not
+live yet and does not count.
+
 Its own timeout, never mixed with judging: a lab that does not converge exits 5 with what was seen.
 """
 
@@ -11,8 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lab.attribution import Attributor
 from lab.errors import NotConverged
-from lab.plan import StepPlan
+from lab.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
 
@@ -28,6 +33,20 @@ class Probe:
     ca_file: str
     headers: Mapping[str, str]
     method: str = "GET"
+    # backends the routes now send this traffic to; an answer naming another one is stale
+    live: frozenset[str] | None = None
+    attributor: Attributor | None = None
+
+
+def probe_for(traffic: TrafficPlan, url: str, ca_file: str, attributor: Attributor) -> Probe:
+    """The probe of one traffic class: its headers (and Host), and the backends it must reach."""
+    headers = dict(traffic.traffic.headers)
+    if traffic.traffic.host:
+        headers["Host"] = traffic.traffic.host
+    live = None
+    if traffic.rule is not None:
+        live = frozenset(k for k, w in traffic.rule.expected_weights().items() if w > 0)
+    return Probe(url, ca_file, headers, traffic.traffic.method, live, attributor)
 
 
 def wait_until_serving(
@@ -62,6 +81,10 @@ def wait_until_serving(
             )
             outcome = f"HTTP {response.status_code}"
             ok = 200 <= response.status_code < 300
+            if ok and probe.live is not None and probe.attributor is not None:
+                service, _ = probe.attributor.from_body(response.content)
+                if service is not None and service not in probe.live:
+                    outcome, ok = f"stale answer from {service}", False
         except requests.RequestException as exc:
             outcome = type(exc).__name__
             ok = False
@@ -73,7 +96,8 @@ def wait_until_serving(
             summary = ", ".join(f"{k} x{v}" for k, v in seen.most_common())
             raise NotConverged(
                 f"{probe.url} did not answer 2xx {timeouts.converge_successes} times in a row "
-                f"within {timeouts.converge:g} s; seen: {summary}",
+                f"within {timeouts.converge:g} s{' from ' + ', '.join(sorted(probe.live)) if probe.live else ''}; "
+                f"seen: {summary}",
                 fix="check `lab status`; a route change can take seconds to go live on Consul",
             )
         if not ok:
@@ -82,14 +106,11 @@ def wait_until_serving(
 
 def probes(state: LabState, step: StepPlan) -> list[Probe]:
     """One probe per traffic class of a step, aimed at the running lab (remapped ports, its CA)."""
-    out = []
-    for t in step.traffic:
-        headers = dict(t.traffic.headers)
-        if t.traffic.host:
-            headers["Host"] = t.traffic.host
-        url = state.gateway_url(t.port, t.traffic.path)
-        out.append(Probe(url=url, ca_file=state.ca_file, headers=headers, method=t.traffic.method))
-    return out
+    attributor = Attributor.from_resources(step.resources)
+    return [
+        probe_for(t, state.gateway_url(t.port, t.traffic.path), state.ca_file, attributor)
+        for t in step.traffic
+    ]
 
 
 def converge_step(

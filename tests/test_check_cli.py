@@ -72,9 +72,10 @@ def test_a_90_10_route_fails_the_99_1_check_naming_the_backend(running: Path, tm
         code, out = check(running, "canary-99-1")
         assert code == 1, out
         assert "verdict: FAIL" in out
-        assert re.search(r"echo-2 received \d+(\.\d+)?% of responses \(\d+ of 757\); expected 1\.0%, \d+\.\d points more", out), (
-            out
-        )
+        assert re.search(
+            r"echo-2 received \d+(\.\d+)?% of responses \(\d+ of 757\); expected 1\.0%, \d+\.\d points more",
+            out,
+        ), out
         # sequential mode stops as soon as the failure is clear
         code, out = check(running, "canary-99-1", "--sequential", "--output", "json")
         assert code == 1, out

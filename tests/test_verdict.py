@@ -37,7 +37,9 @@ def test_a_7_percent_canary_fails_and_says_where() -> None:
     assert v.outcome.exit_code == ExitCode.CHECK_FAILED
     assert v.p_value is not None and v.p_value < 1e-40
     assert any(
-        r.startswith("echo-2 received 7.4% of responses (88 of 1188); expected 1.0%, 6.4 points more (99.9% interval")
+        r.startswith(
+            "echo-2 received 7.4% of responses (88 of 1188); expected 1.0%, 6.4 points more (99.9% interval"
+        )
         for r in v.reasons
     )
 

@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 import yaml
 
 from lab import crds, doctor, helm, pins, prefetch
-from lab.converge import Probe, wait_until_serving
+from lab.attribution import Attributor
+from lab.converge import probe_for, wait_until_serving
 from lab.engines.base import EngineOptions, Progress, StatusRow
 from lab.errors import EnvironmentNotReady, LabError, NotConverged
 from lab.kube import (
@@ -327,15 +328,11 @@ class _KubernetesLab:
         return path
 
     def _converge(self, step: StepPlan, ports: Mapping[int, int], ca: Path, progress: Progress) -> None:
+        attributor = Attributor.from_resources(step.resources)
         for t in step.traffic:
             url = t.url(host=self.gateway_host, port=ports.get(t.port, t.port))
             progress(f"converge: {url} answers 2xx {self.timeouts.converge_successes} times in a row")
-            headers = dict(t.traffic.headers)
-            if t.traffic.host:
-                headers["Host"] = t.traffic.host
-            wait_until_serving(
-                Probe(url, str(ca), headers, t.traffic.method), self.timeouts, sleep=self.sleep
-            )
+            wait_until_serving(probe_for(t, url, str(ca), attributor), self.timeouts, sleep=self.sleep)
 
     def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
         lines = [f"diagnostics after step {stage!r} failed:"]

@@ -1,0 +1,93 @@
+"""The converge probe: consecutive 2xx from the backends the routes now send to, or exit 5."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from lab.attribution import Attributor
+from lab.converge import probe_for, wait_until_serving
+from lab.errors import NotConverged
+from lab.plan import make_plan
+from lab.registry import LabDir
+from lab.timeouts import Timeouts
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Answer:
+    status_code: int
+    content: bytes
+
+
+class Scripted:
+    """A requests.Session stand-in answering from a script, then repeating the last answer."""
+
+    def __init__(self, answers: list[Answer]) -> None:
+        self.answers = answers
+        self.calls = 0
+
+    def request(self, *args: object, **kwargs: object) -> Answer:
+        self.calls += 1
+        return self.answers[min(self.calls, len(self.answers)) - 1]
+
+
+def pod(name: str) -> Answer:
+    return Answer(200, f"\n\nHostname: {name}\n".encode())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def green_probe():  # type: ignore[no-untyped-def]
+    plan = make_plan(LabDir(ROOT), "blue-green")
+    green = plan.steps[1]
+    return probe_for(
+        green.traffic[0], "https://localhost:8443/echo", "ca.pem", Attributor.from_resources(green.resources)
+    )
+
+
+TIMEOUTS = Timeouts(converge=10.0, converge_successes=3, poll_interval=0.5)
+
+
+def test_answers_from_the_idle_side_are_stale_until_the_flip_is_live() -> None:
+    probe = green_probe()
+    assert probe.live == frozenset({"echo-2"})
+    clock = Clock()
+    session = Scripted([pod("echo-1-abcdefghij-abcde")] * 4 + [pod("echo-2-abcdefghij-abcde")])
+    attempts = wait_until_serving(probe, TIMEOUTS, sleep=clock.sleep, clock=clock, session=session)  # type: ignore[arg-type]
+    assert attempts == 4 + 3
+
+
+def test_never_live_is_not_converged_naming_what_was_seen() -> None:
+    clock = Clock()
+    session = Scripted([Answer(503, b"no healthy upstream"), pod("echo-1-abcdefghij-abcde")])
+    with pytest.raises(NotConverged) as info:
+        wait_until_serving(green_probe(), TIMEOUTS, sleep=clock.sleep, clock=clock, session=session)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "from echo-2" in message
+    assert "HTTP 503 x1" in message and "stale answer from echo-1" in message
+
+
+def test_unattributable_answers_count_as_served() -> None:
+    clock = Clock()
+    probe = replace(green_probe(), live=frozenset({"frontend"}))
+    session = Scripted([Answer(200, b"<html>HashiCups</html>")])
+    assert wait_until_serving(probe, TIMEOUTS, sleep=clock.sleep, clock=clock, session=session) == 3  # type: ignore[arg-type]
+
+
+def test_attribution_falls_back_to_the_name_when_the_engine_moved_the_namespace() -> None:
+    plan = make_plan(LabDir(ROOT), "canary-99-1")
+    attributor = Attributor.from_resources(plan.first.resources)
+    assert attributor.service("echo-1-abcdefghij-abcde", "lab") == "echo-1"
