@@ -214,11 +214,42 @@ def _match(raw: Mapping[str, Any]) -> Match:
     )
 
 
-def rules_of(route: Resource, order: int = 0) -> tuple[Rule, ...]:
-    """The rules of an HTTPRoute with the specification's defaults applied."""
+def _covers(pattern: str, name: str) -> bool:
+    """True when hostname `pattern` (maybe `*.suffix`) matches `name` (maybe a wildcard itself)."""
+    if pattern == name:
+        return True
+    return pattern.startswith("*.") and name.endswith(pattern[1:]) and len(name) > len(pattern) - 1
+
+
+def effective_hostnames(
+    listener_hostname: str | None, route_hostnames: Sequence[str]
+) -> tuple[str, ...] | None:
+    """The hostnames a route serves on a listener: the intersection of the two, as the spec says.
+
+    () means any host; None means none in common, so the route does not attach to that listener.
+    """
+    if not listener_hostname:
+        return tuple(route_hostnames)
+    listener_hostname = listener_hostname.lower()
+    if not route_hostnames:
+        return (listener_hostname,)
+    out: list[str] = []
+    for name in route_hostnames:
+        if _covers(listener_hostname, name):
+            out.append(name)
+        elif _covers(name, listener_hostname):
+            out.append(listener_hostname)
+    return tuple(dict.fromkeys(out)) or None
+
+
+def rules_of(route: Resource, order: int = 0, listener_hostname: str | None = None) -> tuple[Rule, ...]:
+    """The rules of an HTTPRoute with the specification's defaults applied, on one listener."""
     spec = route.spec
     rid = RouteId(route.namespace or "default", route.name)
-    hostnames = tuple(str(h).lower() for h in spec.get("hostnames") or ())
+    effective = effective_hostnames(listener_hostname, [str(h).lower() for h in spec.get("hostnames") or ()])
+    if effective is None:
+        return ()
+    hostnames = effective
     raw_rules = spec.get("rules") or [{}]
     out = []
     for i, raw in enumerate(raw_rules):
@@ -285,9 +316,11 @@ class RouteTable:
     `{namespace}/{name}`, then rule and match order. The first candidate that matches wins.
     """
 
-    def __init__(self, routes: Iterable[Resource]) -> None:
+    def __init__(self, routes: Iterable[Resource | tuple[Resource, str | None]]) -> None:
+        """Routes in definition order, each alone or with the hostname of the listener it is on."""
+        pairs = [r if isinstance(r, tuple) else (r, None) for r in routes]
         self.rules: tuple[Rule, ...] = tuple(
-            rule for order, route in enumerate(routes) for rule in rules_of(route, order)
+            rule for order, (route, host) in enumerate(pairs) for rule in rules_of(route, order, host)
         )
         self._by_host: dict[str, tuple[tuple[Rule, Match], ...]] = {}
 

@@ -132,8 +132,8 @@ class Topology:
         return out
 
     def route_table(self, listener: Listener) -> RouteTable:
-        """The routing table of one listener."""
-        return RouteTable(self.attached_routes(listener))
+        """The routing table of one listener (its hostname, if any, narrows the routes' hostnames)."""
+        return RouteTable([(route, listener.hostname) for route in self.attached_routes(listener)])
 
     def service_ports(self, namespace: str, name: str) -> tuple[int, ...] | None:
         """Ports a Service declares, or None when there is no such Service."""

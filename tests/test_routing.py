@@ -154,3 +154,22 @@ def test_weighted_choice_never_picks_weight_zero_and_follows_weights() -> None:
 def test_all_zero_weights_choose_nothing() -> None:
     r = route("w", [{"backendRefs": [{"name": "a", "port": 80, "weight": 0}]}])
     assert RouteTable([r]).rules[0].choose(random.Random(1)) is None
+
+
+def test_listener_hostname_narrows_route_hostnames() -> None:
+    from lab.routing import effective_hostnames
+
+    assert effective_hostnames(None, ["a.example.com"]) == ("a.example.com",)
+    assert effective_hostnames("*.example.com", []) == ("*.example.com",)
+    assert effective_hostnames("*.example.com", ["a.example.com", "other.org"]) == ("a.example.com",)
+    assert effective_hostnames("a.example.com", ["*.example.com"]) == ("a.example.com",)
+    assert effective_hostnames("a.example.com", ["other.org"]) is None
+    table = RouteTable(
+        [
+            (route("any", [rule("any")]), "*.example.com"),
+            (route("other", [rule("other")], hostnames=["other.org"]), "*.example.com"),
+        ]
+    )
+    assert winner(table, "/", host="www.example.com") == "any"
+    assert winner(table, "/", host="other.org") is None
+    assert winner(table, "/", host="localhost") is None

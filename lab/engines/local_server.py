@@ -64,13 +64,13 @@ def _listener_ports(topo: Topology) -> dict[int, str]:
 
 
 def _tables(topo: Topology) -> dict[int, RouteTable]:
-    """One table per port: the routes attached to any listener on it, in definition order."""
-    by_port: dict[int, list[Resource]] = {}
+    """One table per port: the routes of every listener on it, narrowed to each listener's hostname."""
+    by_port: dict[int, list[tuple[Resource, str | None]]] = {}
     for lst in topo.listeners():
         routes = by_port.setdefault(lst.port, [])
         for route in topo.attached_routes(lst):
-            if route not in routes:
-                routes.append(route)
+            if (route, lst.hostname) not in routes:
+                routes.append((route, lst.hostname))
     return {port: RouteTable(routes) for port, routes in by_port.items()}
 
 
