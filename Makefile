@@ -34,8 +34,8 @@ unit: $(STAMP) ## the unit and contract tests (tests/)
 scenarios: $(STAMP) ## every scenario as tests on the embedded engine
 	$(BIN)/pytest scenarios -q
 
-test: lint typecheck ## the whole suite: lint, types, tests, scenarios
-	$(BIN)/pytest -q
+test: lint typecheck ## the whole suite: lint, types, tests, scenarios (LAB_SEED fixed: reproducible splits)
+	LAB_SEED=$${LAB_SEED-20261126} $(BIN)/pytest -q
 
 bench: $(STAMP) ## the benchmarks under bench/ (ratios printed)
 	$(BIN)/python bench/run.py

@@ -417,6 +417,7 @@ def _options(
     ports: tuple[str, ...] = (),
     context: str | None = None,
     namespace: str | None = None,
+    seed: int | None = None,
 ) -> EngineOptions:
     return EngineOptions(
         state=StateDir((state_dir or app.lab_dir.root / ".lab").resolve()),
@@ -425,6 +426,7 @@ def _options(
         port_map=_port_map(ports),
         kube_context=context,
         namespace=namespace,
+        seed=seed,
     )
 
 
@@ -464,6 +466,13 @@ def _say(message: str) -> None:
     default=None,
     help="Namespace for the lab's resources on an existing cluster (--engine cluster; default lab).",
 )
+@click.option(
+    "--seed",
+    type=int,
+    envvar="LAB_SEED",
+    default=None,
+    help="Seed the embedded engine's random choices (reproducible splits). Env: LAB_SEED.",
+)
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -478,6 +487,7 @@ def up_cmd(
     bind: str,
     context: str | None,
     namespace: str | None,
+    seed: int | None,
     no_check: bool,
     teach: bool,
     **check: Any,
@@ -489,7 +499,7 @@ def up_cmd(
     """
     if engine != "cluster" and (context or namespace):
         raise UsageError("--context and --namespace are for --engine cluster")
-    options = _options(app, state_dir, bind, ports, context, namespace)
+    options = _options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
     teacher = Teacher(app.console, enabled=teach)
     choice = lifecycle.choose_engine(engine)

@@ -37,6 +37,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--lab-keep", action="store_true", help="keep the lab running after the session")
     group.addoption(
+        "--lab-seed",
+        type=int,
+        default=int(os.environ["LAB_SEED"]) if os.environ.get("LAB_SEED") else None,
+        help="seed of the embedded engine's random choices, for reproducible checks (env LAB_SEED)",
+    )
+    group.addoption(
         "--lab-requests", type=int, default=None, help="requests per check (default: the planner's n)"
     )
     group.addoption("--lab-alpha", type=float, default=DEFAULT_ALPHA, help="false-fail rate of each check")
@@ -56,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_dir=LabDir(lab_dir),
         engine=config.getoption("--lab-engine"),
         keep=config.getoption("--lab-keep"),
+        seed=config.getoption("--lab-seed"),
         check_options=CheckOptions(
             requests=config.getoption("--lab-requests"), alpha=config.getoption("--lab-alpha")
         ),

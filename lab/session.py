@@ -32,6 +32,7 @@ class LabSession:
     engine: str = "auto"
     state_dir: Path | None = None
     keep: bool = False
+    seed: int | None = None
     check_options: CheckOptions = field(default_factory=CheckOptions)
     timeouts: Timeouts = DEFAULT
     progress: Progress = lambda message: None
@@ -50,7 +51,9 @@ class LabSession:
                 port_map = tuple(existing.ports.items())
             elif lifecycle.choose_engine(self.engine).name == "local":
                 port_map = tuple((p, free_port()) for p in (8443,))
-            self._options = EngineOptions(state=state, timeouts=self.timeouts, port_map=port_map)
+            self._options = EngineOptions(
+                state=state, timeouts=self.timeouts, port_map=port_map, seed=self.seed
+            )
         return self._options
 
     def plan(self, scenario: str) -> Plan:

@@ -181,3 +181,23 @@ def test_every_scenario_plans() -> None:
     for name in discover(LabDir(ROOT)):
         code, out = lab("plan", name)
         assert code == 0, out
+
+
+def test_a_seed_makes_the_embedded_split_reproducible(tmp_path: Path) -> None:
+    def once() -> dict[str, object]:
+        state = tmp_path / "seeded"
+        code, out = lab("up", "canary-90-10", "--engine", "local", "--no-check", "--seed", "7",
+                        "--state-dir", str(state), "--port", f"8443={free_port()}")  # fmt: skip
+        assert code == 0, out
+        try:
+            code, out = lab("traffic", "-n", "300", "--path", "/echo",
+                            "--state-dir", str(state), "-o", "json")  # fmt: skip
+            assert code == 0, out
+            data = json.loads(out)
+            return {"hits": data["hits"], "pods": data["pods"]}
+        finally:
+            lab("down", "--state-dir", str(state))
+
+    first, second = once(), once()
+    assert first == second
+    assert set(first["hits"]) == {"echo-1", "echo-2"}  # type: ignore[arg-type]

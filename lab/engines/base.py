@@ -37,6 +37,8 @@ class EngineOptions:
     port_map: tuple[tuple[int, int], ...] = ()
     kube_context: str | None = None
     namespace: str | None = None
+    # seed of the embedded engine's random choices (weighted picks, pod names); None = fresh
+    seed: int | None = None
 
 
 class Engine(Protocol):

@@ -248,6 +248,7 @@ class LocalEngine:
             ca_file=str(tls.ca_file),
             cert_file=str(tls.cert_file),
             key_file=str(tls.key_file),
+            seed=self.options.seed,
         )
         proc = self._spawn(config)
         progress(f"lab process: started pid {proc.pid} (log {self._path(LOG_FILE)})")

@@ -26,6 +26,7 @@ class ServerConfig:
     ca_file: str
     cert_file: str
     key_file: str
+    seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -37,6 +38,7 @@ class ServerConfig:
             "ca_file": self.ca_file,
             "cert_file": self.cert_file,
             "key_file": self.key_file,
+            "seed": self.seed,
         }
 
     @classmethod
@@ -50,4 +52,5 @@ class ServerConfig:
             ca_file=str(data["ca_file"]),
             cert_file=str(data["cert_file"]),
             key_file=str(data["key_file"]),
+            seed=None if data.get("seed") is None else int(data["seed"]),
         )

@@ -292,6 +292,7 @@ async def serve(config: ServerConfig) -> int:
         TlsFiles(Path(config.ca_file), Path(config.cert_file), Path(config.key_file)),
         bind=config.bind,
         port_map=config.port_map,
+        rng=None if config.seed is None else random.Random(config.seed),  # noqa: S311 - splits
     )
     admin = AdminEndpoint(lab, config, token)
     stop = asyncio.Event()
