@@ -107,12 +107,12 @@ def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
     """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid."""
     entries = registry.discover(app.lab_dir)
     names = list(scenario_names) or sorted(entries)
-    problems: list[LabError] = []
+    problems: list[InvalidInput] = []
     for name in names:
         try:
             plan_scenario(app.lab_dir, registry.get(app.lab_dir, name).scenario)
             click.echo(f"ok       {name}")
-        except LabError as error:
+        except InvalidInput as error:
             click.echo(f"invalid  {name}")
             problems.append(error)
     if problems:
@@ -125,7 +125,7 @@ def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
                     errors.append(e)
         if len(errors) == 1:
             raise errors[0]
-        raise InvalidPlan(errors)  # type: ignore[arg-type]
+        raise InvalidPlan(errors)
 
 
 CACHE_DIR = click.option(
@@ -509,9 +509,7 @@ def up_cmd(
     for index, step in enumerate(plan.steps):
         if index or teacher.enabled:
             teacher.before_step(plan, step)
-        state = lifecycle.up(
-            app.lab_dir, scenario, choice, options, _say, no_check=no_check, step_name=step.step.name
-        )
+        state = lifecycle.up(plan, choice, options, _say, no_check=no_check, step_name=step.step.name)
         if index == 0:
             _print_endpoints(state, step)
         if no_check:

@@ -20,9 +20,6 @@ from lab.attribution import Attributor
 if TYPE_CHECKING:
     import aiohttp
 
-# Read at most this much of a body to find the Hostname line (the echo server prints it first).
-_BODY_LIMIT = 4096
-
 
 @dataclass(frozen=True)
 class DriveSpec:
@@ -108,7 +105,7 @@ async def _worker(
             async with session.request(
                 spec.method, spec.url, headers=dict(spec.headers), allow_redirects=False
             ) as resp:
-                body = await resp.content.read(_BODY_LIMIT)
+                body = await resp.read()
                 status = resp.status
         except TimeoutError:
             tally.failures["timeout"] += 1

@@ -49,8 +49,7 @@ def _crashed(state: LabState) -> bool:
 
 
 def up(
-    lab_dir: LabDir,
-    scenario: str,
+    plan: Plan,
     choice: EngineChoice,
     options: EngineOptions,
     progress: Progress,
@@ -58,8 +57,8 @@ def up(
     no_check: bool = False,
     step_name: str | None = None,
 ) -> LabState:
-    """Plan, then start the lab (or switch the running one to `scenario`, step `step_name`) and converge."""
-    plan = make_plan(lab_dir, scenario)
+    """Start the lab for a plan (or switch the running one to its step `step_name`) and converge."""
+    scenario = plan.scenario.name
     step = plan_step(plan, step_name)
     with options.state.lock(LOCK_TIMEOUT):
         existing = options.state.read()

@@ -100,10 +100,11 @@ def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
     except OSError as exc:
         raise ManifestError(f"cannot read manifest: {exc.strerror}", file=path) from exc
     try:
+        constructor = yaml.SafeLoader("")
         for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
             if node is None:
                 continue
-            yield node, yaml.SafeLoader(text).construct_document(node)
+            yield node, constructor.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

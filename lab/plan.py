@@ -114,7 +114,8 @@ def _resolve(lab_dir: LabDir, entry: str) -> Path:
     return path
 
 
-def _listener_for(topo: Topology, traffic: Traffic) -> Listener:
+def _first_http_listener(topo: Topology) -> Listener:
+    """Scenario traffic enters the first HTTP/HTTPS listener of the lab's Gateways."""
     listeners = [lst for lst in topo.listeners() if lst.protocol in ("HTTP", "HTTPS")]
     if not listeners:
         raise InvalidInput("the lab has no Gateway with an HTTP or HTTPS listener to send traffic to")
@@ -123,7 +124,7 @@ def _listener_for(topo: Topology, traffic: Traffic) -> Listener:
 
 def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan:
     """Which rule the traffic selects and the split it should therefore see."""
-    listener = _listener_for(topo, traffic)
+    listener = _first_http_listener(topo)
     request = Request.from_target(
         traffic.path,
         method=traffic.method,

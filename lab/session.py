@@ -38,10 +38,17 @@ class LabSession:
     progress: Progress = lambda message: None
     state: LabState | None = None
     _options: EngineOptions | None = None
+    _choice: lifecycle.EngineChoice | None = None
     _plans: dict[str, Plan] = field(default_factory=dict)
 
     @property
-    def options(self) -> EngineOptions:
+    def choice(self) -> lifecycle.EngineChoice:
+        """The engine, resolved once per session (`auto` asks Docker only once)."""
+        if self._choice is None:
+            self._choice = lifecycle.choose_engine(self.engine)
+        return self._choice
+
+    def _engine_options(self, plan: Plan) -> EngineOptions:
         """Engine options; the local engine's listeners go to free ports so a user's lab can run too."""
         if self._options is None:
             state = StateDir((self.state_dir or self.lab_dir.root / ".lab" / "pytest").resolve())
@@ -49,8 +56,9 @@ class LabSession:
             port_map: tuple[tuple[int, int], ...] = ()
             if existing is not None:
                 port_map = tuple(existing.ports.items())
-            elif lifecycle.choose_engine(self.engine).name == "local":
-                port_map = tuple((p, free_port()) for p in (8443,))
+            elif self.choice.name == "local":
+                ports = sorted({lst.port for lst in plan.first.topology.listeners()})
+                port_map = tuple((p, free_port()) for p in ports)
             self._options = EngineOptions(
                 state=state, timeouts=self.timeouts, port_map=port_map, seed=self.seed
             )
@@ -68,12 +76,10 @@ class LabSession:
         step = lifecycle.plan_step(plan, step_name)
         current = self.state
         if current is None or current.scenario != scenario or current.step != step.step.name:
-            choice = lifecycle.choose_engine(self.engine)
             self.state = lifecycle.up(
-                self.lab_dir,
-                scenario,
-                choice,
-                self.options,
+                plan,
+                self.choice,
+                self._engine_options(plan),
                 self.progress,
                 no_check=True,
                 step_name=step.step.name,

@@ -7,7 +7,7 @@ collects them all so a user fixes everything in one round.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lab import consul
@@ -45,8 +45,8 @@ PROVIDED_CERTIFICATES = frozenset({("default", "consul-server-cert")})
 class InvalidPlan(InvalidInput):
     """One or more problems in the lab definition; nothing was applied."""
 
-    def __init__(self, errors: list[ManifestError]) -> None:
-        self.errors = errors
+    def __init__(self, errors: Sequence[InvalidInput]) -> None:
+        self.errors = list(errors)
         lines = [f"{len(errors)} problem(s) in the lab definition; nothing was applied:"]
         lines += [f"  {e}".replace("\n", "\n  ") for e in errors]
         super().__init__("\n".join(lines))

@@ -44,47 +44,9 @@ log("kind", argv)
 clusters = load("clusters.json", [])
 if argv[:1] == ["version"]:
     print("kind v0.11.1 go1.16.4 linux/amd64"); sys.exit(0)
-if argv[:2] == ["get", "clusters"]:
-    if not clusters:
-        print("No kind clusters found.", file=sys.stderr)
-    for c in clusters:
-        print(c)
-    sys.exit(0)
-if argv[:2] == ["create", "cluster"]:
-    name = opt(argv, "--name") or "kind"
-    if name in clusters:
-        print(f'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "{name}"', file=sys.stderr)
-        sys.exit(1)
-    clusters.append(name); save("clusters.json", clusters)
-    kc = opt(argv, "--kubeconfig")
-    server = os.environ["FAKE_KUBE_URL"]
-    text = f"""apiVersion: v1
-kind: Config
-clusters:
-- cluster:
-    server: {server}
-  name: kind-{name}
-contexts:
-- context:
-    cluster: kind-{name}
-    user: kind-{name}
-  name: kind-{name}
-current-context: kind-{name}
-preferences: {{}}
-users:
-- name: kind-{name}
-  user:
-    token: fake-token
-"""
-    with open(kc, "w") as fh:
-        fh.write(text)
-    print(f"Creating cluster \"{name}\" ...", file=sys.stderr)
-    sys.exit(0)
-if argv[:2] == ["export", "kubeconfig"]:
-    name = opt(argv, "--name") or "kind"
-    if name not in clusters:
-        print(f'ERROR: could not locate any control plane nodes for cluster named "{name}"', file=sys.stderr); sys.exit(1)
-    with open(opt(argv, "--kubeconfig"), "w") as fh:
+def write_kubeconfig(path, name):
+    """The kubeconfig kind writes with --kubeconfig, pointing at the fake API server."""
+    with open(path, "w") as fh:
         fh.write(f"""apiVersion: v1
 kind: Config
 clusters:
@@ -97,11 +59,32 @@ contexts:
     user: kind-{name}
   name: kind-{name}
 current-context: kind-{name}
+preferences: {{}}
 users:
 - name: kind-{name}
   user:
     token: fake-token
 """)
+if argv[:2] == ["get", "clusters"]:
+    if not clusters:
+        print("No kind clusters found.", file=sys.stderr)
+    for c in clusters:
+        print(c)
+    sys.exit(0)
+if argv[:2] == ["create", "cluster"]:
+    name = opt(argv, "--name") or "kind"
+    if name in clusters:
+        print(f'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "{name}"', file=sys.stderr)
+        sys.exit(1)
+    clusters.append(name); save("clusters.json", clusters)
+    write_kubeconfig(opt(argv, "--kubeconfig"), name)
+    print(f"Creating cluster \"{name}\" ...", file=sys.stderr)
+    sys.exit(0)
+if argv[:2] == ["export", "kubeconfig"]:
+    name = opt(argv, "--name") or "kind"
+    if name not in clusters:
+        print(f'ERROR: could not locate any control plane nodes for cluster named "{name}"', file=sys.stderr); sys.exit(1)
+    write_kubeconfig(opt(argv, "--kubeconfig"), name)
     sys.exit(0)
 if argv[:2] == ["delete", "cluster"]:
     name = opt(argv, "--name") or "kind"
