@@ -14,7 +14,7 @@ from lab.attribution import Attributor
 from lab.driver import DriveSpec, Tally, drive
 from lab.plan import StepPlan, TrafficPlan
 from lab.state import LabState
-from lab.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
+from lab.stats.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -155,7 +155,7 @@ class _Stopper:
     looks: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from lab.sequential import SequentialCheck
+        from lab.stats.sequential import SequentialCheck
 
         self.seq = SequentialCheck(dict(self.expected), self.n_max, self.alpha)
         self.looks = sorted(self.seq.looks_at)

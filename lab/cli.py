@@ -22,10 +22,10 @@ from lab.plan import Plan, StepPlan, make_plan, plan_scenario
 from lab.progress import DriveProgress
 from lab.registry import LabDir
 from lab.state import LabState, StateDir
+from lab.stats.verdict import DEFAULT_ALPHA
 from lab.teaching import Teacher
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.validation import InvalidPlan
-from lab.verdict import DEFAULT_ALPHA
 
 
 class App:
@@ -302,7 +302,7 @@ def judge(
     from rich.console import Console
 
     from lab.report import render_verdict
-    from lab.verdict import judge as judge_split
+    from lab.stats.verdict import judge as judge_split
 
     verdict = judge_split(
         _parse_pairs(expect, "--expect"),
@@ -325,7 +325,7 @@ def judge(
 @click.option("--alpha", type=float, default=0.001, show_default=True, help="False-fail rate.")
 def sample_size(expect: str, detect: float, power: float, alpha: float) -> None:
     """Print the successful responses needed to detect a shift of the smallest share."""
-    from lab.power import required_sample_size, sample_size_sentence
+    from lab.stats.power import required_sample_size, sample_size_sentence
 
     weights = _parse_pairs(expect, "--expect", allow_bare=True)
     n = required_sample_size(weights, detect=detect, power=power, alpha=alpha)

@@ -16,15 +16,15 @@ import yaml
 from lab import pins, registry
 from lab.errors import InvalidInput, ManifestError
 from lab.manifests import Resource, load, manifest_files
-from lab.power import required_sample_size
 from lab.registry import LabDir
 from lab.routing import Request, Rule
 from lab.scenario import Scenario, Step, Traffic
+from lab.stats.power import required_sample_size
+from lab.stats.verdict import DEFAULT_ALPHA
 from lab.topology import Listener, Topology
 from lab.validation import InvalidPlan, validate
-from lab.verdict import DEFAULT_ALPHA
 
-# The planner's power and alpha for a scenario's default request count (lab.power).
+# The planner's power and alpha for a scenario's default request count (lab.stats.power).
 PLANNED_POWER = 0.95
 PLANNED_ALPHA = DEFAULT_ALPHA
 

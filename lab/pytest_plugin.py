@@ -21,7 +21,7 @@ from lab.registry import LabDir
 from lab.scenario import Scenario
 from lab.session import LabSession, render_text
 from lab.state import LabState
-from lab.verdict import DEFAULT_ALPHA, Outcome
+from lab.stats.verdict import DEFAULT_ALPHA, Outcome
 
 _SESSION = pytest.StashKey[LabSession]()
 

@@ -1,4 +1,4 @@
-"""lab.binomial against scipy.stats: pmf, tails, the exact test, Clopper-Pearson, and no scipy import.
+"""lab.stats.binomial against scipy.stats: pmf, tails, the exact test, Clopper-Pearson, and no scipy import.
 
 Every figure the two-backend check reports used to come from scipy; these tests pin the numpy
 replacements to scipy's values (and the power planner's integers to scipy's exactly).
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from lab import binomial
-from lab.power import (
+from lab.stats import binomial
+from lab.stats.power import (
     _binomial_sample_size,
     acceptance_region,
     binomial_power,
@@ -116,7 +116,7 @@ def test_bisect_finds_a_bracketed_root_and_refuses_an_unbracketed_one() -> None:
 
 
 def _scipy_acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
-    """lab.power.acceptance_region as it was with scipy."""
+    """lab.stats.power.acceptance_region as it was with scipy."""
     pmf = stats.binom.pmf(np.arange(n + 1), n, share)
     order = np.sort(pmf)
     cumulative = np.cumsum(order)
@@ -194,10 +194,10 @@ import lab.cli, lab.plan, lab.engines.local
 from lab.registry import LabDir
 plan = lab.plan.make_plan(LabDir(Path(sys.argv[1])), "canary-99-1")
 assert plan.first.traffic[0].requests == 757, plan.first.traffic[0].requests
-from lab.verdict import judge
+from lab.stats.verdict import judge
 verdict = judge({"echo-1": 99, "echo-2": 1}, {"echo-1": 750, "echo-2": 7})
 assert verdict.passed and verdict.p_value is not None, verdict
-from lab.power import required_sample_size
+from lab.stats.power import required_sample_size
 assert required_sample_size([99, 1]) == 757 and required_sample_size([1]) == 99
 startup_free = {"scipy", "aiohttp", "kubernetes", "docker", "cryptography", "requests"}
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in startup_free)

@@ -1,4 +1,4 @@
-"""lab.power: acceptance regions, power, detectable shares and the sample-size planner."""
+"""lab.stats.power: acceptance regions, power, detectable shares and the sample-size planner."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from lab.errors import InvalidInput
-from lab.power import (
+from lab.stats.power import (
     EXACT_BINOMIAL,
     NONCENTRAL_CHI_SQUARE,
     _required_sample_size,

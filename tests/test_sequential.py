@@ -1,4 +1,4 @@
-"""lab.sequential: looks, stopping rule, and the false-fail rate over whole runs."""
+"""lab.stats.sequential: looks, stopping rule, and the false-fail rate over whole runs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from lab.errors import InvalidInput
-from lab.power import acceptance_region
-from lab.sequential import SequentialCheck
-from lab.verdict import Outcome
+from lab.stats.power import acceptance_region
+from lab.stats.sequential import SequentialCheck
+from lab.stats.verdict import Outcome
 
 CANARY = {"echo-1": 99, "echo-2": 1}
 

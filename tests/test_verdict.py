@@ -1,4 +1,4 @@
-"""lab.verdict: outcomes, test chosen, intervals, reasons, JSON; calibration by simulation."""
+"""lab.stats.verdict: outcomes, test chosen, intervals, reasons, JSON; calibration by simulation."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lab import verdict as verdict_module
 from lab.errors import ExitCode, InvalidInput
-from lab.power import acceptance_region
-from lab.verdict import Outcome, judge
+from lab.stats import verdict as verdict_module
+from lab.stats.power import acceptance_region
+from lab.stats.verdict import Outcome, judge
 
 CANARY = {"echo-1": 99, "echo-2": 1}
 

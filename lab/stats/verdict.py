@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab import binomial
 from lab.errors import ExitCode, InvalidInput
-from lab.power import (
+from lab.stats import binomial
+from lab.stats.power import (
     Detectable,
     detectable_binomial,
     detectable_chi_square,

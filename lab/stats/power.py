@@ -1,6 +1,6 @@
 """What a split check can detect at a given n, and the n it needs to detect a given shift.
 
-Two backends: exact, from the acceptance region of the two-sided binomial test (lab.binomial,
+Two backends: exact, from the acceptance region of the two-sided binomial test (lab.stats.binomial,
 numpy only). Three or more: a noncentral chi-square approximation (moment-matched) to the power
 of Pearson's test (scipy, imported on first use: it takes ~0.9 s).
 """
@@ -12,8 +12,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from lab import binomial
 from lab.errors import InvalidInput
+from lab.stats import binomial
 
 # scipy.stats.binomtest counts an outcome as "at most as likely" with this relative tolerance;
 # the acceptance region below uses the same rule so that both always agree.
@@ -50,7 +50,7 @@ def _check_level(name: str, value: float) -> None:
 def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
     """The hit counts that the exact two-sided binomial test does not reject.
 
-    Identical to `lab.binomial.two_sided_p_value(k, n, share) > alpha` and to
+    Identical to `lab.stats.binomial.two_sided_p_value(k, n, share) > alpha` and to
     `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, but computed
     for all k at once from the sorted probability masses (the test is "minimum likelihood": the
     p-value of k is the total probability of outcomes at most as likely as k).
@@ -184,7 +184,7 @@ def detectable_binomial(
     """Exact: the shares below / above `share` that the binomial test flags with `probability`.
 
     Each is the root of power - probability on its side of `share`, by bisection to ~1e-14
-    relative (the power is P(X outside the acceptance region), summed by lab.binomial).
+    relative (the power is P(X outside the acceptance region), summed by lab.stats.binomial).
     """
     lo, hi = acceptance_region(n, share, alpha)
 

@@ -1,6 +1,6 @@
 """Sequential split check: judge counts as they arrive and stop as soon as the verdict is clear.
 
-Stopping rule: the test of `lab.verdict.judge` is run at a fixed set of interim looks (n_max/looks,
+Stopping rule: the test of `lab.stats.verdict.judge` is run at a fixed set of interim looks (n_max/looks,
 2 n_max/looks, ..., n_max successful responses), each at alpha/looks (Bonferroni). The check stops
 with FAIL at the first look that rejects, and can PASS only at the last look (n_max). It stops at
 once with FAIL when a backend with weight 0 or not expected answers (no false fails possible), and
@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 
 from lab.errors import InvalidInput
-from lab.verdict import DEFAULT_ALPHA, DEFAULT_MAX_FAILED_SHARE, Outcome, Verdict, judge
+from lab.stats.verdict import DEFAULT_ALPHA, DEFAULT_MAX_FAILED_SHARE, Outcome, Verdict, judge
 
 
 class SequentialCheck:
