@@ -25,8 +25,8 @@ from labproc import LAB, ROOT
 
 from lab.attribution import Attributor
 from lab.driver import DriveSpec, drive
-from lab.plan import make_plan
-from lab.registry import LabDir
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
 
 RATE_REQUESTS = 5000
 CONCURRENCY = 16

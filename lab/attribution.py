@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from lab.manifests import Resource
+from lab.spec.manifests import Resource
 
 _HOSTNAME = re.compile(rb"Hostname:[ \t]*([A-Za-z0-9][A-Za-z0-9.-]*)")
 _NAMESPACE = re.compile(rb"pod namespace:[ \t]*(\S+)", re.MULTILINE)

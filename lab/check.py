@@ -12,7 +12,7 @@ from typing import Any
 
 from lab.attribution import Attributor
 from lab.driver import DriveSpec, Tally, drive
-from lab.plan import StepPlan, TrafficPlan
+from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
 

@@ -10,22 +10,23 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from lab import __version__, lifecycle, registry
+from lab import __version__, lifecycle
 from lab.attribution import Attributor
 from lab.check import CheckOptions, CheckResult, TrafficStats, run_check
-from lab.commands import tutorial_steps
 from lab.driver import DriveSpec, drive
 from lab.engines import ENGINE_NAMES
 from lab.engines.base import EngineOptions
 from lab.errors import InvalidInput, LabError, NotConverged, UsageError
-from lab.plan import Plan, StepPlan, make_plan, plan_scenario
 from lab.progress import DriveProgress
-from lab.registry import LabDir
+from lab.spec import registry
+from lab.spec.commands import tutorial_steps
+from lab.spec.plan import Plan, StepPlan, make_plan, plan_scenario
+from lab.spec.registry import LabDir
+from lab.spec.validation import InvalidPlan
 from lab.state import LabState, StateDir
 from lab.stats.verdict import DEFAULT_ALPHA
 from lab.teaching import Teacher
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
-from lab.validation import InvalidPlan
 
 
 class App:

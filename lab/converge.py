@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from lab.attribution import Attributor
 from lab.errors import NotConverged
-from lab.plan import StepPlan, TrafficPlan
+from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
 

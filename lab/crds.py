@@ -13,9 +13,9 @@ from typing import Any
 import requests
 import yaml
 
-from lab import pins
 from lab.errors import ChecksumMismatch, EnvironmentNotReady
-from lab.pins import CrdFile
+from lab.spec import pins
+from lab.spec.pins import CrdFile
 
 
 def sha256(data: bytes) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab import pins
+from lab.spec import pins
 
 GIB = 1024**3
 MIN_MEMORY = 4 * GIB

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import pins
 from lab.errors import ChartNotFound, EnvironmentNotReady, NotConverged
+from lab.spec import pins
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ async def _install(
         raise ChartNotFound(
             f"helm cannot find chart {pins.CHART_NAME} version {pins.CHART_VERSION} in {source}: {_stderr(exc)}",
             fix=f"check the chart version ({pins.CHART_VERSION}) and repo URL ({pins.CHART_REPO_URL}) in "
-            "lab/pins.py and the network (`helm show chart consul --repo URL --version V`); offline, run "
+            "lab/spec/pins.py and the network (`helm show chart consul --repo URL --version V`); offline, run "
             "`lab prefetch` while online first",
         ) from exc
     except errors.Error as exc:

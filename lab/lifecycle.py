@@ -13,12 +13,12 @@ from pathlib import Path
 from lab import engines
 from lab.engines.base import Engine, EngineOptions, Progress, StatusRow
 from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning, UsageError
-from lab.manifests import load
-from lab.plan import Plan, StepPlan, make_plan, resolve_traffic
-from lab.registry import LabDir
+from lab.spec.manifests import load
+from lab.spec.plan import Plan, StepPlan, make_plan, resolve_traffic
+from lab.spec.registry import LabDir
+from lab.spec.topology import Topology
+from lab.spec.validation import ensure_valid
 from lab.state import LabState
-from lab.topology import Topology
-from lab.validation import ensure_valid
 
 # Timeout of the state lock while another lab command holds it.
 LOCK_TIMEOUT = 30.0

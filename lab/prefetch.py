@@ -15,8 +15,9 @@ from typing import Any
 
 import requests
 
-from lab import crds, doctor, helm, pins
+from lab import crds, doctor, helm
 from lab.errors import ChartNotFound, EnvironmentNotReady
+from lab.spec import pins
 from lab.timeouts import Timeouts
 
 Progress = Callable[[str], None]

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from lab.driver import Tally
-from lab.plan import TrafficPlan
+from lab.spec.plan import TrafficPlan
 
 
 class DriveProgress:

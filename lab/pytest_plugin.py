@@ -17,9 +17,9 @@ import pytest
 from lab.check import CheckOptions
 from lab.engines import ENGINE_NAMES, docker_problem
 from lab.errors import LabError
-from lab.registry import LabDir
-from lab.scenario import Scenario
 from lab.session import LabSession, render_text
+from lab.spec.registry import LabDir
+from lab.spec.scenario import Scenario
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome
 

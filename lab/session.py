@@ -18,8 +18,8 @@ from lab.check import CheckOptions, CheckResult, check_traffic
 from lab.driver import DriveSpec, Tally, drive
 from lab.engines.base import EngineOptions, Progress
 from lab.engines.ports import free_port
-from lab.plan import Plan, StepPlan, make_plan
-from lab.registry import LabDir
+from lab.spec.plan import Plan, StepPlan, make_plan
+from lab.spec.registry import LabDir
 from lab.state import LabState, StateDir
 from lab.timeouts import DEFAULT, Timeouts
 

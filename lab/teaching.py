@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from lab.commands import CommandStep, drive_step, route_step, tutorial_steps
 from lab.errors import UsageError
-from lab.plan import Plan, StepPlan
+from lab.spec.commands import CommandStep, drive_step, route_step, tutorial_steps
+from lab.spec.plan import Plan, StepPlan
 
 
 class Teacher:

@@ -7,14 +7,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lab import pins
-from lab.commands import CommandStep
 from lab.doctor import Check
 from lab.driver import Tally
 from lab.engines.base import StatusRow
-from lab.plan import Plan
 from lab.prefetch import CacheStatus
-from lab.registry import ScenarioEntry
+from lab.spec import pins
+from lab.spec.commands import CommandStep
+from lab.spec.plan import Plan
+from lab.spec.registry import ScenarioEntry
 from lab.state import LabState
 
 

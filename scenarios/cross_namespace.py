@@ -3,7 +3,7 @@
 team-a's route also sends half of /team to echo-2 in default, which a ReferencePolicy allows.
 """
 
-from lab.scenario import Scenario, Traffic
+from lab.spec.scenario import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="cross-namespace",
@@ -21,8 +21,8 @@ def test_without_the_reference_policy_the_cross_namespace_backend_is_refused(tmp
     """team-a's route may use default/echo-2 only because of the ReferencePolicy in default."""
     from pathlib import Path
 
-    from lab.manifests import load
-    from lab.validation import validate
+    from lab.spec.manifests import load
+    from lab.spec.validation import validate
 
     root = Path(__file__).resolve().parent.parent / "manifests"
     team = (root / "cross-namespace" / "team-a.yaml").read_text()

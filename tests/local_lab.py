@@ -15,7 +15,7 @@ import yaml
 from lab.engines.local_server import LabServer
 from lab.engines.pki import ensure_tls
 from lab.engines.ports import free_port
-from lab.manifests import load
+from lab.spec.manifests import load
 from lab.state import StateDir
 
 T = TypeVar("T")

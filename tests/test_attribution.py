@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.attribution import Attributor, deployment_of, pod_from_body
-from lab.plan import make_plan
-from lab.registry import LabDir
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -190,9 +190,9 @@ def test_detectable_shares_match_brentq_on_scipy_power(n: int, share: float, alp
 _NO_SCIPY = """
 import sys
 from pathlib import Path
-import lab.cli, lab.plan, lab.engines.local
-from lab.registry import LabDir
-plan = lab.plan.make_plan(LabDir(Path(sys.argv[1])), "canary-99-1")
+import lab.cli, lab.spec.plan, lab.engines.local
+from lab.spec.registry import LabDir
+plan = lab.spec.plan.make_plan(LabDir(Path(sys.argv[1])), "canary-99-1")
 assert plan.first.traffic[0].requests == 757, plan.first.traffic[0].requests
 from lab.stats.verdict import judge
 verdict = judge({"echo-1": 99, "echo-2": 1}, {"echo-1": 750, "echo-2": 7})

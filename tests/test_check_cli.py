@@ -176,7 +176,7 @@ def test_ctrl_c_stops_sending_and_reports_what_was_collected(running: Path) -> N
 
 
 def test_every_scenario_plans() -> None:
-    from lab.registry import LabDir, discover
+    from lab.spec.registry import LabDir, discover
 
     for name in discover(LabDir(ROOT)):
         code, out = lab("plan", name)

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lab import doctor, pins
+from lab import doctor
 from lab.cli import cli
+from lab.spec import pins
 from tests.fakes.world import World, free_port
 
 

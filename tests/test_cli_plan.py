@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from lab import pins
 from lab.cli import cli
+from lab.spec import pins
 from tests.conftest import LabCopy
 
 

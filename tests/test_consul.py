@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab import consul
+from lab.spec import consul
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 from lab.attribution import Attributor
 from lab.converge import probe_for, wait_until_serving
 from lab.errors import NotConverged
-from lab.plan import make_plan
-from lab.registry import LabDir
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
 from lab.timeouts import Timeouts
 
 ROOT = Path(__file__).resolve().parent.parent

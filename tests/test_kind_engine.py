@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import pins
 from lab.errors import ChartNotFound, ChecksumMismatch, EnvironmentNotReady, ExitCode, NotConverged
-from lab.plan import make_plan
-from lab.registry import LabDir
+from lab.spec import pins
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
 from tests.conftest import ROOT
 from tests.fakes.world import World
 
@@ -226,7 +226,7 @@ def test_switch_deletes_routes_no_longer_wanted(world: World, lab_copy) -> None:
     state, _ = up(world)
     lab_copy.write(
         "scenarios/only_echo.py",
-        "from lab.scenario import Scenario, Traffic\nSCENARIO = Scenario(name='only-echo', summary='one route', "
+        "from lab.spec.scenario import Scenario, Traffic\nSCENARIO = Scenario(name='only-echo', summary='one route', "
         "manifests=('routes/only-echo.yaml',), traffic=(Traffic(path='/echo'),))\n",
     )
     text = (ROOT / "manifests/routes/canary-99-1.yaml").read_text().split("---")[0]

@@ -14,8 +14,8 @@ import pytest
 
 from lab.engines.base import EngineOptions
 from lab.engines.kind import KindEngine
-from lab.plan import make_plan
-from lab.registry import LabDir
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
 from lab.state import StateDir
 from lab.timeouts import DEFAULT
 from tests.conftest import ROOT

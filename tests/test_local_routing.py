@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from lab.engines.local_gateway import Routing
-from lab.manifests import load
-from lab.routing import RouteTable
+from lab.spec.manifests import load
+from lab.spec.routing import RouteTable
 from tests.local_lab import InProcessLab, dump
 
 GATEWAY = {
@@ -459,7 +459,7 @@ def test_all_zero_weights_answer_500(lab: InProcessLab, tmp_path: Path) -> None:
 
 
 def test_invalid_apply_changes_nothing(lab: InProcessLab) -> None:
-    from lab.validation import InvalidPlan
+    from lab.spec.validation import InvalidPlan
 
     lab.apply(dump(route("r", rule("echo-a"))))
     with pytest.raises(InvalidPlan):

@@ -17,10 +17,10 @@ from lab.engines.pki import ensure_tls
 from lab.engines.ports import free_port, owner
 from lab.engines.workloads import K8S_ALPHABET, not_emulated, plan_pods, plan_services
 from lab.errors import EnvironmentNotReady
-from lab.manifests import load
+from lab.spec.manifests import load
+from lab.spec.topology import Topology
 from lab.state import StateDir
 from lab.timeouts import DEFAULT
-from lab.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lab.manifests import Resource
-from lab.routing import Request, RouteTable, host_match
+from lab.spec.manifests import Resource
+from lab.spec.routing import Request, RouteTable, host_match
 
 
 def route(
@@ -157,7 +157,7 @@ def test_all_zero_weights_choose_nothing() -> None:
 
 
 def test_listener_hostname_narrows_route_hostnames() -> None:
-    from lab.routing import effective_hostnames
+    from lab.spec.routing import effective_hostnames
 
     assert effective_hostnames(None, ["a.example.com"]) == ("a.example.com",)
     assert effective_hostnames("*.example.com", []) == ("*.example.com",)

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from lab.cli import cli
-from lab.plan import make_plan
-from lab.registry import LabDir
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
 from lab.teaching import Teacher
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import InvalidInput, ManifestError, ScenarioError
-from lab.plan import make_plan
-from lab.registry import LabDir
-from lab.validation import InvalidPlan
+from lab.spec.plan import make_plan
+from lab.spec.registry import LabDir
+from lab.spec.validation import InvalidPlan
 from tests.conftest import LabCopy
 
 ROUTE = "manifests/routes/canary-99-1.yaml"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from lab.plan import Plan, StepPlan
+from lab.spec.plan import Plan, StepPlan
 from lab.state import LabState, StateDir
 from lab.timeouts import Timeouts
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from lab import crds, doctor, helm, pins, prefetch
+from lab import crds, doctor, helm, prefetch
 from lab.attribution import Attributor
 from lab.converge import probe_for, wait_until_serving
 from lab.engines.base import EngineOptions, Progress, StatusRow
@@ -38,7 +38,8 @@ from lab.kube import (
     route_accepted,
     wait_for,
 )
-from lab.plan import Plan, StepPlan
+from lab.spec import pins
+from lab.spec.plan import Plan, StepPlan
 from lab.state import LabState
 
 Sleep = Callable[[float], None]

@@ -25,9 +25,9 @@ from lab.engines import ports
 from lab.engines.base import EngineOptions, Progress, StatusRow
 from lab.engines.local_config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
 from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
-from lab.plan import Plan, StepPlan
+from lab.spec.plan import Plan, StepPlan
+from lab.spec.topology import Topology
 from lab.state import LabState
-from lab.topology import Topology
 
 T = TypeVar("T")
 SERVER_MODULE = "lab.engines.local_server"

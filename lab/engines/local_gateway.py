@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from lab.routing import BackendRef, Request, RouteTable, Rule
+from lab.spec.routing import BackendRef, Request, RouteTable, Rule
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 HOP_BY_HOP = frozenset(

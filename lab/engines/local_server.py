@@ -30,10 +30,10 @@ from lab.engines.local_gateway import Gateway, ListenerSpec, Routing
 from lab.engines.pki import TlsFiles
 from lab.engines.workloads import PodSpec, not_emulated, plan_pods, plan_services
 from lab.errors import EnvironmentNotReady, LabError
-from lab.manifests import Resource, load
-from lab.routing import RouteTable
-from lab.topology import Topology
-from lab.validation import ensure_valid
+from lab.spec.manifests import Resource, load
+from lab.spec.routing import RouteTable
+from lab.spec.topology import Topology
+from lab.spec.validation import ensure_valid
 
 TOKEN_HEADER = "Authorization"  # noqa: S105 - a header name
 # Seconds the gateway lets in-flight requests finish when it stops.

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab.manifests import Resource
-from lab.routing import GATEWAY_GROUP
-from lab.topology import Topology
+from lab.spec.manifests import Resource
+from lab.spec.routing import GATEWAY_GROUP
+from lab.spec.topology import Topology
 
 # Kubernetes' safe alphabet for generated names (k8s.io/apimachinery/pkg/util/rand).
 K8S_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from lab import crds, pins
+from lab import crds
 from lab.engines.base import EngineOptions
 from lab.engines.kind import ClusterEngine, KindEngine
+from lab.spec import pins
 from lab.state import StateDir
 from lab.timeouts import Timeouts
 from tests.fakes import docker_api, kube_api, tls, tools

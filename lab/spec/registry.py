@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from lab.errors import ScenarioError, UnknownScenario
-from lab.scenario import Scenario
+from lab.spec.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def discover(lab_dir: LabDir) -> dict[str, ScenarioEntry]:
         scenario = getattr(module, "SCENARIO", None)
         if not isinstance(scenario, Scenario):
             raise ScenarioError(
-                f"{path}: SCENARIO is missing or is not a lab.scenario.Scenario",
+                f"{path}: SCENARIO is missing or is not a lab.spec.scenario.Scenario",
                 fix="define SCENARIO = Scenario(name=..., summary=..., ...) in the file",
             )
         if file_name_for(scenario.name) != path.name:

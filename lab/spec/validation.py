@@ -10,11 +10,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from lab import consul
 from lab.errors import InvalidInput, ManifestError
-from lab.manifests import FieldPath, Resource
-from lab.routing import GATEWAY_GROUP
-from lab.topology import Topology
+from lab.spec import consul
+from lab.spec.manifests import FieldPath, Resource
+from lab.spec.routing import GATEWAY_GROUP
+from lab.spec.topology import Topology
 
 # Gateway API v0.4.0 (v1alpha2) limits, from the CRD schemas.
 MAX_HOSTNAMES = 16

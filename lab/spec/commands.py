@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import pins
-from lab.plan import Plan, StepPlan
+from lab.spec import pins
+from lab.spec.plan import Plan, StepPlan
 
 Argv = tuple[str, ...]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lab.manifests import Resource
+from lab.spec.manifests import Resource
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 

@@ -13,16 +13,16 @@ from typing import Any
 
 import yaml
 
-from lab import pins, registry
 from lab.errors import InvalidInput, ManifestError
-from lab.manifests import Resource, load, manifest_files
-from lab.registry import LabDir
-from lab.routing import Request, Rule
-from lab.scenario import Scenario, Step, Traffic
+from lab.spec import pins, registry
+from lab.spec.manifests import Resource, load, manifest_files
+from lab.spec.registry import LabDir
+from lab.spec.routing import Request, Rule
+from lab.spec.scenario import Scenario, Step, Traffic
+from lab.spec.topology import Listener, Topology
+from lab.spec.validation import InvalidPlan, validate
 from lab.stats.power import required_sample_size
 from lab.stats.verdict import DEFAULT_ALPHA
-from lab.topology import Listener, Topology
-from lab.validation import InvalidPlan, validate
 
 # The planner's power and alpha for a scenario's default request count (lab.stats.power).
 PLANNED_POWER = 0.95

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab.manifests import Resource
-from lab.routing import GATEWAY_GROUP, RouteTable
+from lab.spec.manifests import Resource
+from lab.spec.routing import GATEWAY_GROUP, RouteTable
 
 
 @dataclass(frozen=True)
