@@ -23,10 +23,10 @@ from pathlib import Path
 import labproc
 from labproc import LAB, ROOT
 
-from lab.attribution import Attributor
-from lab.driver import DriveSpec, drive
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
+from lab.traffic.attribution import Attributor
+from lab.traffic.driver import DriveSpec, drive
 
 RATE_REQUESTS = 5000
 CONCURRENCY = 16

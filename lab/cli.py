@@ -11,9 +11,6 @@ import click
 from rich.console import Console
 
 from lab import __version__, lifecycle
-from lab.attribution import Attributor
-from lab.check import CheckOptions, CheckResult, TrafficStats, run_check
-from lab.driver import DriveSpec, drive
 from lab.engines import ENGINE_NAMES
 from lab.engines.base import EngineOptions
 from lab.errors import InvalidInput, LabError, NotConverged, UsageError
@@ -27,6 +24,9 @@ from lab.state import LabState, StateDir
 from lab.stats.verdict import DEFAULT_ALPHA
 from lab.teaching import Teacher
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
+from lab.traffic.attribution import Attributor
+from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
+from lab.traffic.driver import DriveSpec, drive
 
 
 class App:

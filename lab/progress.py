@@ -7,8 +7,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from lab.driver import Tally
 from lab.spec.plan import TrafficPlan
+from lab.traffic.driver import Tally
 
 
 class DriveProgress:

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from lab.check import CheckOptions
 from lab.engines import ENGINE_NAMES, docker_problem
 from lab.errors import LabError
 from lab.session import LabSession, render_text
@@ -22,6 +21,7 @@ from lab.spec.registry import LabDir
 from lab.spec.scenario import Scenario
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome
+from lab.traffic.check import CheckOptions
 
 _SESSION = pytest.StashKey[LabSession]()
 

@@ -8,10 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lab.check import CheckResult, TrafficCheck
 from lab.errors import EnvironmentNotReady, InvalidInput
 from lab.stats.power import format_level, format_share
 from lab.stats.verdict import Outcome, Verdict
+from lab.traffic.check import CheckResult, TrafficCheck
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.FAIL: "bold red", Outcome.INCONCLUSIVE: "bold yellow"}
 

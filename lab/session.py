@@ -13,15 +13,15 @@ from pathlib import Path
 from rich.console import Console
 
 from lab import lifecycle
-from lab.attribution import Attributor
-from lab.check import CheckOptions, CheckResult, check_traffic
-from lab.driver import DriveSpec, Tally, drive
 from lab.engines.base import EngineOptions, Progress
 from lab.engines.ports import free_port
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.spec.registry import LabDir
 from lab.state import LabState, StateDir
 from lab.timeouts import DEFAULT, Timeouts
+from lab.traffic.attribution import Attributor
+from lab.traffic.check import CheckOptions, CheckResult, check_traffic
+from lab.traffic.driver import DriveSpec, Tally, drive
 
 
 @dataclass

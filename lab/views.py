@@ -8,7 +8,6 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.doctor import Check
-from lab.driver import Tally
 from lab.engines.base import StatusRow
 from lab.prefetch import CacheStatus
 from lab.spec import pins
@@ -16,6 +15,7 @@ from lab.spec.commands import CommandStep
 from lab.spec.plan import Plan
 from lab.spec.registry import ScenarioEntry
 from lab.state import LabState
+from lab.traffic.driver import Tally
 
 
 def scenarios_table(entries: dict[str, ScenarioEntry], console: Console) -> None:

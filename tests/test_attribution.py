@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.attribution import Attributor, deployment_of, pod_from_body
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
+from lab.traffic.attribution import Attributor, deployment_of, pod_from_body
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.attribution import Attributor
-from lab.converge import probe_for, wait_until_serving
 from lab.errors import NotConverged
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
 from lab.timeouts import Timeouts
+from lab.traffic.attribution import Attributor
+from lab.traffic.converge import probe_for, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 

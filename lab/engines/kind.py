@@ -23,8 +23,6 @@ from typing import Any, ClassVar
 import yaml
 
 from lab import crds, doctor, helm, prefetch
-from lab.attribution import Attributor
-from lab.converge import probe_for, wait_until_serving
 from lab.engines.base import EngineOptions, Progress, StatusRow
 from lab.errors import EnvironmentNotReady, LabError, NotConverged
 from lab.kube import (
@@ -41,6 +39,8 @@ from lab.kube import (
 from lab.spec import pins
 from lab.spec.plan import Plan, StepPlan
 from lab.state import LabState
+from lab.traffic.attribution import Attributor
+from lab.traffic.converge import probe_for, wait_until_serving
 
 Sleep = Callable[[float], None]
 

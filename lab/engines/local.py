@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from lab.converge import converge_step
 from lab.engines import ports
 from lab.engines.base import EngineOptions, Progress, StatusRow
 from lab.engines.local_config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
@@ -28,6 +27,7 @@ from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
 from lab.spec.plan import Plan, StepPlan
 from lab.spec.topology import Topology
 from lab.state import LabState
+from lab.traffic.converge import converge_step
 
 T = TypeVar("T")
 SERVER_MODULE = "lab.engines.local_server"

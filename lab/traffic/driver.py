@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lab.attribution import Attributor
+from lab.traffic.attribution import Attributor
 
 if TYPE_CHECKING:
     import aiohttp

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.attribution import Attributor
-from lab.driver import DriveSpec, Tally, drive
 from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
+from lab.traffic.attribution import Attributor
+from lab.traffic.driver import DriveSpec, Tally, drive
 
 REPORT_SCHEMA_VERSION = 1
 

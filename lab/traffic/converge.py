@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lab.attribution import Attributor
 from lab.errors import NotConverged
 from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
+from lab.traffic.attribution import Attributor
 
 if TYPE_CHECKING:
     import requests
