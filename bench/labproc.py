@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lab.engines.ports import free_port
+from lab.engines.local.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = str(Path(sys.executable).with_name("lab"))

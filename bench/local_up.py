@@ -13,7 +13,7 @@ from pathlib import Path
 
 import labproc
 
-from lab.engines.ports import free_port
+from lab.engines.local.ports import free_port
 
 GOAL_S = 2.0
 RUNS = 5

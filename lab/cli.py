@@ -151,7 +151,8 @@ CACHE_DIR = click.option(
 @pass_app
 def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None, output: str) -> None:
     """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
-    from lab import prefetch, views
+    from lab import views
+    from lab.engines.kube import prefetch
     from lab.timeouts import DEFAULT
 
     plan = make_plan(app.lab_dir, scenario)
@@ -173,7 +174,8 @@ def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None
 @pass_app
 def doctor_cmd(app: App, engine: str) -> None:
     """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
-    from lab import doctor, views
+    from lab import views
+    from lab.engines.kube import doctor
     from lab.errors import EnvironmentNotReady
 
     checks = doctor.run(engine)
@@ -194,7 +196,8 @@ def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
     """Pull every pinned image into Docker and cache the chart and CRDs, for an offline `lab up`."""
     import shutil
 
-    from lab import prefetch, views
+    from lab import views
+    from lab.engines.kube import prefetch
     from lab.timeouts import DEFAULT
 
     folder = cache_dir or prefetch.cache_dir()
@@ -224,7 +227,7 @@ def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
 @pass_app
 def kubeconfig_cmd(app: App, state_dir: Path | None, export: bool, merge: bool) -> None:
     """Print the kind lab's kubeconfig (kept in the state folder; ~/.kube/config is untouched)."""
-    from lab import kubeconfig
+    from lab.engines.kube import kubeconfig
 
     path = (state_dir or app.lab_dir.root / ".lab") / "kubeconfig"
     if export:

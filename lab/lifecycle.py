@@ -43,7 +43,7 @@ def choose_engine(requested: str) -> EngineChoice:
 
 
 def _crashed(state: LabState) -> bool:
-    from lab.engines.local import pid_alive
+    from lab.engines.local.engine import pid_alive
 
     return state.engine in PROCESS_ENGINES and not pid_alive(state.pid)
 

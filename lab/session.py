@@ -14,7 +14,7 @@ from rich.console import Console
 
 from lab import lifecycle
 from lab.engines.base import EngineOptions, Progress
-from lab.engines.ports import free_port
+from lab.engines.local.ports import free_port
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.spec.registry import LabDir
 from lab.state import LabState, StateDir

@@ -7,9 +7,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lab.doctor import Check
 from lab.engines.base import StatusRow
-from lab.prefetch import CacheStatus
+from lab.engines.kube.doctor import Check
+from lab.engines.kube.prefetch import CacheStatus
 from lab.spec import pins
 from lab.spec.commands import CommandStep
 from lab.spec.plan import Plan

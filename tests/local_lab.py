@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import requests
 import yaml
 
-from lab.engines.local_server import LabServer
-from lab.engines.pki import ensure_tls
-from lab.engines.ports import free_port
+from lab.engines.local.pki import ensure_tls
+from lab.engines.local.ports import free_port
+from lab.engines.local.server import LabServer
 from lab.spec.manifests import load
 from lab.state import StateDir
 

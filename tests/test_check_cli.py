@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.engines.ports import free_port
+from lab.engines.local.ports import free_port
 from tests.test_local_cli import ROUTE_0_100, lab
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lab import doctor
 from lab.cli import cli
+from lab.engines.kube import doctor
 from lab.spec import pins
 from tests.fakes.world import World, free_port
 

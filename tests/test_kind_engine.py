@@ -242,7 +242,7 @@ def test_switch_deletes_routes_no_longer_wanted(world: World, lab_copy) -> None:
 
 
 def test_offline_up_uses_the_prefetch_cache(world: World) -> None:
-    from lab import prefetch
+    from lab.engines.kube import prefetch
 
     messages: list[str] = []
     prefetch.prefetch(

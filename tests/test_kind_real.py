@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab.engines.base import EngineOptions
-from lab.engines.kind import KindEngine
+from lab.engines.kube.engine import KindEngine
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
 from lab.state import StateDir

@@ -15,8 +15,8 @@ import requests
 from click.testing import CliRunner
 
 from lab.cli import cli
-from lab.engines.local import pid_alive, wait_for
-from lab.engines.ports import free_port, is_free
+from lab.engines.local.engine import pid_alive, wait_for
+from lab.engines.local.ports import free_port, is_free
 
 ROUTE_0_100 = """\
 apiVersion: gateway.networking.k8s.io/v1alpha2

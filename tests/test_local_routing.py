@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lab.engines.local_gateway import Routing
+from lab.engines.local.gateway import Routing
 from lab.spec.manifests import load
 from lab.spec.routing import RouteTable
 from tests.local_lab import InProcessLab, dump

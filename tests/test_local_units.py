@@ -12,10 +12,10 @@ import pytest
 
 from lab.engines import create
 from lab.engines.base import EngineOptions
-from lab.engines.local import LocalEngine
-from lab.engines.pki import ensure_tls
-from lab.engines.ports import free_port, owner
-from lab.engines.workloads import K8S_ALPHABET, not_emulated, plan_pods, plan_services
+from lab.engines.local.engine import LocalEngine
+from lab.engines.local.pki import ensure_tls
+from lab.engines.local.ports import free_port, owner
+from lab.engines.local.workloads import K8S_ALPHABET, not_emulated, plan_pods, plan_services
 from lab.errors import EnvironmentNotReady
 from lab.spec.manifests import load
 from lab.spec.topology import Topology
@@ -58,7 +58,7 @@ def test_engine_factory(tmp_path: Path) -> None:
     options = EngineOptions(state=StateDir(tmp_path), timeouts=DEFAULT)
     assert isinstance(create("local", options), LocalEngine)
     try:
-        import lab.engines.kind  # noqa: F401
+        import lab.engines.kube.engine  # noqa: F401
     except ImportError:
         with pytest.raises(EnvironmentNotReady, match="kind engine is not available"):
             create("kind", options)

@@ -43,12 +43,12 @@ def create(name: str, options: EngineOptions) -> Engine:
     from lab.errors import EnvironmentNotReady, UsageError
 
     if name == "local":
-        from lab.engines.local import LocalEngine
+        from lab.engines.local.engine import LocalEngine
 
         return LocalEngine(options)
     if name in ("kind", "cluster"):
         try:
-            kind = importlib.import_module("lab.engines.kind")
+            kind = importlib.import_module("lab.engines.kube.engine")
         except ImportError as exc:
             raise EnvironmentNotReady(
                 f"the {name} engine is not available in this installation ({exc})",
@@ -57,7 +57,7 @@ def create(name: str, options: EngineOptions) -> Engine:
         cls = getattr(kind, "KindEngine" if name == "kind" else "ClusterEngine", None)
         if cls is None:
             raise EnvironmentNotReady(
-                f"the {name} engine is not available in this installation (lab.engines.kind has no "
+                f"the {name} engine is not available in this installation (lab.engines.kube.engine has no "
                 f"{'KindEngine' if name == 'kind' else 'ClusterEngine'})",
                 fix="use --engine local",
             )

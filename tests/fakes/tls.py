@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lab.engines.pki import ensure_tls
+from lab.engines.local.pki import ensure_tls
 from lab.state import StateDir
 
 

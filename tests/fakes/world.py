@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lab import crds
 from lab.engines.base import EngineOptions
-from lab.engines.kind import ClusterEngine, KindEngine
+from lab.engines.kube import crds
+from lab.engines.kube.engine import ClusterEngine, KindEngine
 from lab.spec import pins
 from lab.state import StateDir
 from lab.timeouts import Timeouts

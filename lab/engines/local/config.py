@@ -1,6 +1,6 @@
 """What the embedded engine and its server process share: the runtime file names and the config.
 
-Kept apart from lab.engines.local_server so that commands which only read a running lab's state
+Kept apart from lab.engines.local.server so that commands which only read a running lab's state
 (`lab check`, `lab status`) do not import the server (aiohttp.web, cryptography).
 """
 

@@ -22,10 +22,9 @@ from typing import Any, ClassVar
 
 import yaml
 
-from lab import crds, doctor, helm, prefetch
 from lab.engines.base import EngineOptions, Progress, StatusRow
-from lab.errors import EnvironmentNotReady, LabError, NotConverged
-from lab.kube import (
+from lab.engines.kube import crds, doctor, helm, prefetch
+from lab.engines.kube.client import (
     Condition,
     Kube,
     condition_true,
@@ -36,6 +35,7 @@ from lab.kube import (
     route_accepted,
     wait_for,
 )
+from lab.errors import EnvironmentNotReady, LabError, NotConverged
 from lab.spec import pins
 from lab.spec.plan import Plan, StepPlan
 from lab.state import LabState

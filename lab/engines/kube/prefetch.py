@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from lab import crds, doctor, helm
+from lab.engines.kube import crds, doctor, helm
 from lab.errors import ChartNotFound, EnvironmentNotReady
 from lab.spec import pins
 from lab.timeouts import Timeouts

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from lab.engines.workloads import PodSpec
+from lab.engines.local.workloads import PodSpec
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 # What the echo page says in "Server values" (the echoserver image's nginx + lua).

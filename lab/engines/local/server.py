@@ -1,6 +1,6 @@
 """The embedded engine's lab process: pods, the HTTPS gateway and a token-protected admin endpoint.
 
-Run as `python -m lab.engines.local_server --config <state>/server-config.json` (detached, by
+Run as `python -m lab.engines.local.server --config <state>/server-config.json` (detached, by
 `LocalEngine.up`) or in-process through `LabServer` (tests, benchmarks). The admin endpoint is
 plain HTTP on 127.0.0.1 at an ephemeral port; every call carries the token from the state folder.
 """
@@ -24,11 +24,11 @@ from typing import Any
 
 from aiohttp import web
 
-from lab.engines.local_apps import handler_for
-from lab.engines.local_config import RUNTIME_FILE, TOKEN_FILE, ServerConfig
-from lab.engines.local_gateway import Gateway, ListenerSpec, Routing
-from lab.engines.pki import TlsFiles
-from lab.engines.workloads import PodSpec, not_emulated, plan_pods, plan_services
+from lab.engines.local.apps import handler_for
+from lab.engines.local.config import RUNTIME_FILE, TOKEN_FILE, ServerConfig
+from lab.engines.local.gateway import Gateway, ListenerSpec, Routing
+from lab.engines.local.pki import TlsFiles
+from lab.engines.local.workloads import PodSpec, not_emulated, plan_pods, plan_services
 from lab.errors import EnvironmentNotReady, LabError
 from lab.spec.manifests import Resource, load
 from lab.spec.routing import RouteTable
@@ -319,7 +319,7 @@ async def serve(config: ServerConfig) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the background lab process."""
-    parser = argparse.ArgumentParser(prog="python -m lab.engines.local_server")
+    parser = argparse.ArgumentParser(prog="python -m lab.engines.local.server")
     parser.add_argument("--config", required=True, type=Path)
     args = parser.parse_args(argv)
     config = ServerConfig.from_json(json.loads(args.config.read_text(encoding="utf-8")))

@@ -1,6 +1,6 @@
 """The embedded engine (`--engine local`): the lab as one background process, no Docker.
 
-`up` checks the listener ports, makes the lab CA, starts `python -m lab.engines.local_server`
+`up` checks the listener ports, makes the lab CA, starts `python -m lab.engines.local.server`
 detached (own session, log in the state folder), waits for its runtime record and converges.
 `switch` and `lab apply` talk to the process's admin endpoint (127.0.0.1, bearer token 0600).
 """
@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from lab.engines import ports
 from lab.engines.base import EngineOptions, Progress, StatusRow
-from lab.engines.local_config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
+from lab.engines.local import ports
+from lab.engines.local.config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
 from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
 from lab.spec.plan import Plan, StepPlan
 from lab.spec.topology import Topology
@@ -30,7 +30,7 @@ from lab.state import LabState
 from lab.traffic.converge import converge_step
 
 T = TypeVar("T")
-SERVER_MODULE = "lab.engines.local_server"
+SERVER_MODULE = "lab.engines.local.server"
 # Files `down` removes (the CA and server certificate stay, so curl --cacert keeps working).
 RUNTIME_FILES = (RUNTIME_FILE, CONFIG_FILE, TOKEN_FILE, LOG_FILE)
 LOG_TAIL = 15
@@ -235,7 +235,7 @@ class LocalEngine:
         """Start the lab process for `step` (ports checked first) and converge."""
         mapping = self._check_ports(step)
         progress("ports: " + ", ".join(f"{k} -> {self.options.bind}:{v}" for k, v in mapping.items()))
-        from lab.engines.pki import ensure_tls  # cryptography: only `up` makes certificates
+        from lab.engines.local.pki import ensure_tls  # cryptography: only `up` makes certificates
 
         tls = ensure_tls(self.state_dir)
         progress(f"lab CA: {tls.ca_file}")
