@@ -124,7 +124,7 @@ class LabSession:
 
 def render_text(result: CheckResult, width: int = 110) -> str:
     """The check report as plain text (for assertion messages)."""
-    from lab.report import render_check
+    from lab.ui.report import render_check
 
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None, highlight=False)
     render_check(result, console)

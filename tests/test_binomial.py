@@ -190,7 +190,7 @@ def test_detectable_shares_match_brentq_on_scipy_power(n: int, share: float, alp
 _NO_SCIPY = """
 import sys
 from pathlib import Path
-import lab.cli, lab.spec.plan, lab.engines.local.engine
+import lab.ui.cli, lab.spec.plan, lab.engines.local.engine
 from lab.spec.registry import LabDir
 plan = lab.spec.plan.make_plan(LabDir(Path(sys.argv[1])), "canary-99-1")
 assert plan.first.traffic[0].requests == 757, plan.first.traffic[0].requests

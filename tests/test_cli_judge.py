@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lab.cli import cli
+from lab.ui.cli import cli
 
 EXPECT = "echo-1=99,echo-2=1"
 

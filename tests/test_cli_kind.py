@@ -12,9 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lab.cli import cli
 from lab.engines.kube import doctor
 from lab.spec import pins
+from lab.ui.cli import cli
 from tests.fakes.world import World, free_port
 
 

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from lab.cli import cli
 from lab.spec import pins
+from lab.ui.cli import cli
 from tests.conftest import LabCopy
 
 

@@ -14,9 +14,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from lab.cli import cli
 from lab.engines.local.engine import pid_alive, wait_for
 from lab.engines.local.ports import free_port, is_free
+from lab.ui.cli import cli
 
 ROUTE_0_100 = """\
 apiVersion: gateway.networking.k8s.io/v1alpha2

@@ -8,10 +8,10 @@ from pathlib import Path
 from click.testing import CliRunner
 from rich.console import Console
 
-from lab.cli import cli
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
-from lab.teaching import Teacher
+from lab.ui.cli import cli
+from lab.ui.teaching import Teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-# numpy is imported inside the functions that use it (~0.1 s), so that `import lab.cli` and the
+# numpy is imported inside the functions that use it (~0.1 s), so that `import lab.ui.cli` and the
 # commands that compute nothing skip it.
 if TYPE_CHECKING:
     import numpy as np

@@ -14,7 +14,6 @@ from lab import __version__, lifecycle
 from lab.engines import ENGINE_NAMES
 from lab.engines.base import EngineOptions
 from lab.errors import InvalidInput, LabError, NotConverged, UsageError
-from lab.progress import DriveProgress
 from lab.spec import registry
 from lab.spec.commands import tutorial_steps
 from lab.spec.plan import Plan, StepPlan, make_plan, plan_scenario
@@ -22,11 +21,12 @@ from lab.spec.registry import LabDir
 from lab.spec.validation import InvalidPlan
 from lab.state import LabState, StateDir
 from lab.stats.verdict import DEFAULT_ALPHA
-from lab.teaching import Teacher
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
+from lab.ui.progress import DriveProgress
+from lab.ui.teaching import Teacher
 
 
 class App:
@@ -92,7 +92,7 @@ def cli(ctx: click.Context, lab_dir: Path) -> None:
 @pass_app
 def scenarios_cmd(app: App, output: str) -> None:
     """List the scenarios of the lab folder."""
-    from lab import views
+    from lab.ui import views
 
     entries = registry.discover(app.lab_dir)
     if output == "json":
@@ -151,9 +151,9 @@ CACHE_DIR = click.option(
 @pass_app
 def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None, output: str) -> None:
     """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
-    from lab import views
     from lab.engines.kube import prefetch
     from lab.timeouts import DEFAULT
+    from lab.ui import views
 
     plan = make_plan(app.lab_dir, scenario)
     steps = tutorial_steps(plan)
@@ -174,9 +174,9 @@ def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None
 @pass_app
 def doctor_cmd(app: App, engine: str) -> None:
     """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
-    from lab import views
     from lab.engines.kube import doctor
     from lab.errors import EnvironmentNotReady
+    from lab.ui import views
 
     checks = doctor.run(engine)
     views.doctor_table(checks, app.console)
@@ -196,9 +196,9 @@ def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
     """Pull every pinned image into Docker and cache the chart and CRDs, for an offline `lab up`."""
     import shutil
 
-    from lab import views
     from lab.engines.kube import prefetch
     from lab.timeouts import DEFAULT
+    from lab.ui import views
 
     folder = cache_dir or prefetch.cache_dir()
     status = prefetch.prefetch(
@@ -305,8 +305,8 @@ def judge(
 
     from rich.console import Console
 
-    from lab.report import render_verdict
     from lab.stats.verdict import judge as judge_split
+    from lab.ui.report import render_verdict
 
     verdict = judge_split(
         _parse_pairs(expect, "--expect"),
@@ -550,7 +550,7 @@ def _check_and_report(
     app: App, state: LabState, plan: Plan, step: StepPlan, check: dict[str, Any]
 ) -> CheckResult:
     """Drive, judge and report one step; writes --report and --plot when asked."""
-    from lab.report import plot_check, render_check
+    from lab.ui.report import plot_check, render_check
 
     options = _check_options(check)
     output = check["output"]
@@ -645,7 +645,7 @@ def traffic_cmd(
             }
         )
         return
-    from lab.views import traffic_table
+    from lab.ui.views import traffic_table
 
     traffic_table(spec.url, tally, app.console)
 
@@ -656,7 +656,7 @@ def traffic_cmd(
 @pass_app
 def status_cmd(app: App, state_dir: Path | None, output: str) -> None:
     """Show the running lab: engine, scenario, gateway URL, CA, backends, what is not emulated."""
-    from lab import views
+    from lab.ui import views
 
     state, rows = lifecycle.status(_options(app, state_dir))
     if output == "json":
