@@ -1,6 +1,6 @@
 """Blue-green: all traffic on blue (echo-1), then flipped to green (echo-2); the idle side gets nothing."""
 
-from lab.spec.scenario import Scenario, Step, Traffic
+from lab import Scenario, Step, Traffic
 
 SCENARIO = Scenario(
     name="blue-green",

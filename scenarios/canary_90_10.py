@@ -1,6 +1,6 @@
 """A canary at 10%: 90% of /echo to echo-1 (stable), 10% to echo-2."""
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="canary-90-10",

@@ -1,6 +1,6 @@
 """The blog's canary: 99% of /echo to echo-1 (stable), 1% to echo-2 (canary)."""
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="canary-99-1",

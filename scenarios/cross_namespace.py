@@ -3,7 +3,7 @@
 team-a's route also sends half of /team to echo-2 in default, which a ReferencePolicy allows.
 """
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="cross-namespace",

@@ -1,6 +1,6 @@
 """Header canary: requests with `x-canary: always` go only to echo-2; the rest stay on 99/1."""
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="header-canary",

@@ -1,6 +1,6 @@
 """Path routing: /echo to the echo split, everything else to frontend; /echoes is not /echo."""
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="path-routing",

@@ -1,6 +1,6 @@
 """Progressive canary: echo-2's share goes 1% -> 10% -> 50% -> 100%, judged at each step."""
 
-from lab.spec.scenario import Scenario, Step, Traffic
+from lab import Scenario, Step, Traffic
 
 SCENARIO = Scenario(
     name="progressive-canary",

@@ -1,6 +1,6 @@
 """The tutorial's routes: /echo split 50/50 between echo-1 and echo-2, the rest to frontend."""
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="split-50-50",

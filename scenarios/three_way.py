@@ -1,6 +1,6 @@
 """A three-way split the Consul API Gateway 0.1.0 accepts: 50/30/20 over echo-1, echo-2, echo-3."""
 
-from lab.spec.scenario import Scenario, Traffic
+from lab import Scenario, Traffic
 
 SCENARIO = Scenario(
     name="three-way",

@@ -226,7 +226,7 @@ def test_switch_deletes_routes_no_longer_wanted(world: World, lab_copy) -> None:
     state, _ = up(world)
     lab_copy.write(
         "scenarios/only_echo.py",
-        "from lab.spec.scenario import Scenario, Traffic\nSCENARIO = Scenario(name='only-echo', summary='one route', "
+        "from lab import Scenario, Traffic\nSCENARIO = Scenario(name='only-echo', summary='one route', "
         "manifests=('routes/only-echo.yaml',), traffic=(Traffic(path='/echo'),))\n",
     )
     text = (ROOT / "manifests/routes/canary-99-1.yaml").read_text().split("---")[0]

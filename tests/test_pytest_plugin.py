@@ -35,7 +35,7 @@ def test_a_scenario_file_is_its_split_check(lab_project: pytest.Pytester) -> Non
 
 def test_a_wrong_expectation_fails_with_the_verdict_table(lab_project: pytest.Pytester) -> None:
     (lab_project.path / "scenarios" / "wrong_expectation.py").write_text(
-        "from lab.spec.scenario import Scenario, Traffic\n"
+        "from lab import Scenario, Traffic\n"
         "SCENARIO = Scenario(name='wrong-expectation', summary='expects 50/50 from the 99/1 routes',\n"
         "    manifests=('routes/canary-99-1.yaml',),\n"
         "    traffic=(Traffic(path='/echo', expect={'echo-1': 50, 'echo-2': 50}, requests=400),))\n"
