@@ -1,0 +1,89 @@
+"""The catalogue commands: `lab scenarios`, `lab validate`, `lab plan`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lab.errors import InvalidInput
+from lab.spec import registry
+from lab.spec.commands import tutorial_steps
+from lab.spec.plan import make_plan, plan_scenario
+from lab.spec.validation import InvalidPlan
+from lab.ui.cli.app import CACHE_DIR, OUTPUT, App, cli, pass_app
+
+
+@cli.command("scenarios")
+@OUTPUT
+@pass_app
+def scenarios_cmd(app: App, output: str) -> None:
+    """List the scenarios of the lab folder."""
+    from lab.ui import views
+
+    entries = registry.discover(app.lab_dir)
+    if output == "json":
+        app.print_json(views.scenarios_json(entries))
+    else:
+        views.scenarios_table(entries, app.console)
+
+
+@cli.command("validate")
+@click.argument("scenario_names", nargs=-1, metavar="[SCENARIO]...")
+@pass_app
+def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
+    """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid."""
+    entries = registry.discover(app.lab_dir)
+    names = list(scenario_names) or sorted(entries)
+    problems: list[InvalidInput] = []
+    for name in names:
+        try:
+            plan_scenario(app.lab_dir, registry.get(app.lab_dir, name).scenario)
+            click.echo(f"ok       {name}")
+        except InvalidInput as error:
+            click.echo(f"invalid  {name}")
+            problems.append(error)
+    if problems:
+        seen: set[str] = set()
+        errors = []
+        for p in problems:
+            for e in p.errors if isinstance(p, InvalidPlan) else [p]:
+                if str(e) not in seen:
+                    seen.add(str(e))
+                    errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        raise InvalidPlan(errors)
+
+
+@cli.command("plan")
+@click.argument("scenario")
+@click.option(
+    "--engine",
+    type=click.Choice(["kind"]),
+    default=None,
+    help="Also list, for this engine, the images to pull and what the prefetch cache holds.",
+)
+@CACHE_DIR
+@OUTPUT
+@pass_app
+def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None, output: str) -> None:
+    """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
+    from lab.engines.kube import prefetch
+    from lab.timeouts import DEFAULT
+    from lab.ui import views
+
+    plan = make_plan(app.lab_dir, scenario)
+    steps = tutorial_steps(plan)
+    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if engine else None
+    if output == "json":
+        data = views.plan_json(plan, steps)
+        if cache is not None:
+            data["cache"] = views.cache_json(cache)
+        app.print_json(data)
+    else:
+        views.plan_text(plan, steps, app.console)
+        if cache is not None:
+            views.cache_table(cache, app.console)
+
+

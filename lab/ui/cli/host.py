@@ -1,0 +1,81 @@
+"""The host commands of the kind engine: `lab doctor`, `lab prefetch`, `lab kubeconfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lab.ui.cli.app import CACHE_DIR, App, cli, pass_app
+
+
+@cli.command("doctor")
+@click.option("--engine", type=click.Choice(["kind", "cluster"]), default="kind", show_default=True)
+@pass_app
+def doctor_cmd(app: App, engine: str) -> None:
+    """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
+    from lab.engines.kube import doctor
+    from lab.errors import EnvironmentNotReady
+    from lab.ui import views
+
+    checks = doctor.run(engine)
+    views.doctor_table(checks, app.console)
+    blocking = [c for c in checks if c.blocks]
+    if blocking:
+        lines = "".join(f"\n  - {c.name}: {c.detail}\n    fix: {c.fix}" for c in blocking)
+        raise EnvironmentNotReady(
+            f"{len(blocking)} check(s) block the {engine} engine:{lines}",
+            fix="run the fix shown for each, then `lab doctor` again",
+        )
+
+
+@cli.command("prefetch")
+@CACHE_DIR
+@pass_app
+def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
+    """Pull every pinned image into Docker and cache the chart and CRDs, for an offline `lab up`."""
+    import shutil
+
+    from lab.engines.kube import prefetch
+    from lab.timeouts import DEFAULT
+    from lab.ui import views
+
+    folder = cache_dir or prefetch.cache_dir()
+    status = prefetch.prefetch(
+        folder,
+        lambda msg: app.console.print(f"  {msg}", markup=False),
+        helm_path=shutil.which("helm"),
+        timeouts=DEFAULT,
+    )
+    views.cache_table(status, app.console)
+
+
+@cli.command("kubeconfig")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LAB_STATE_DIR",
+    default=None,
+    help="The lab's state folder (default <lab-dir>/.lab). Env: LAB_STATE_DIR.",
+)
+@click.option("--export", "export", is_flag=True, help="Print `export KUBECONFIG=...` for eval in a shell.")
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Merge the lab's cluster, user and context into ~/.kube/config (or the first $KUBECONFIG file).",
+)
+@pass_app
+def kubeconfig_cmd(app: App, state_dir: Path | None, export: bool, merge: bool) -> None:
+    """Print the kind lab's kubeconfig (kept in the state folder; ~/.kube/config is untouched)."""
+    from lab.engines.kube import kubeconfig
+
+    path = (state_dir or app.lab_dir.root / ".lab") / "kubeconfig"
+    if export:
+        click.echo(kubeconfig.export_line(path))
+    elif merge:
+        target = kubeconfig.merge(path)
+        click.echo(f"merged {path} into {target}", err=True)
+    else:
+        click.echo(kubeconfig.read(path), nl=False)
+
+

@@ -1,0 +1,334 @@
+"""The running lab: `lab up`, `lab check`, `lab traffic`, `lab status`, `lab apply`, `lab down`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from lab import lifecycle
+from lab.engines import ENGINE_NAMES
+from lab.errors import NotConverged, UsageError
+from lab.spec.plan import Plan, StepPlan, make_plan
+from lab.state import LabState
+from lab.stats.verdict import DEFAULT_ALPHA
+from lab.traffic.attribution import Attributor
+from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
+from lab.traffic.driver import DriveSpec, drive
+from lab.ui.cli.app import OUTPUT, STATE_DIR, App, cli, engine_options, pass_app, say
+from lab.ui.progress import DriveProgress
+from lab.ui.teaching import Teacher
+
+
+def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `lab check` and `lab up` share."""
+    for option in reversed(
+        [
+            click.option(
+                "--requests",
+                "-n",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Requests per traffic class (default: the planner's n).",
+            ),
+            click.option(
+                "--alpha",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                default=DEFAULT_ALPHA,
+                show_default=True,
+                help="False-fail rate of the test.",
+            ),
+            click.option(
+                "--sequential",
+                is_flag=True,
+                help="Stop as soon as the verdict is clear (false-fail rate still <= alpha).",
+            ),
+            click.option(
+                "--new-connection",
+                is_flag=True,
+                help="A new TLS connection per request instead of keep-alive.",
+            ),
+            click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                default=16,
+                show_default=True,
+                help="Concurrent requests.",
+            ),
+            OUTPUT,
+            click.option(
+                "--report",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Also write the JSON report to FILE.",
+            ),
+            click.option(
+                "--plot",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Draw observed vs expected shares to FILE.png|svg (needs matplotlib).",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@cli.command("up")
+@click.argument("scenario")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINE_NAMES),
+    envvar="LAB_ENGINE",
+    default="auto",
+    show_default=True,
+    help="Where the lab runs; auto picks kind where Docker answers, else local. Env: LAB_ENGINE.",
+)
+@STATE_DIR
+@click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="LISTENER=LOCAL",
+    help="Serve a Gateway listener port on another local port (repeatable), e.g. 8443=9443.",
+)
+@click.option(
+    "--bind", default="127.0.0.1", show_default=True, help="Address the gateway listens on (local)."
+)
+@click.option(
+    "--context",
+    envvar="LAB_CONTEXT",
+    default=None,
+    help="kubeconfig context of an existing cluster (--engine cluster). Env: LAB_CONTEXT.",
+)
+@click.option(
+    "--namespace",
+    default=None,
+    help="Namespace for the lab's resources on an existing cluster (--engine cluster; default lab).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    envvar="LAB_SEED",
+    default=None,
+    help="Seed the embedded engine's random choices (reproducible splits). Env: LAB_SEED.",
+)
+@click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
+@click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
+@CHECK_OPTIONS
+@pass_app
+def up_cmd(
+    app: App,
+    /,
+    scenario: str,
+    engine: str,
+    state_dir: Path | None,
+    ports: tuple[str, ...],
+    bind: str,
+    context: str | None,
+    namespace: str | None,
+    seed: int | None,
+    no_check: bool,
+    teach: bool,
+    **check: Any,
+) -> None:
+    """Start the lab for SCENARIO (or switch the running lab to it), then check the split.
+
+    Multi-step scenarios run their steps in order, each judged before the next; the first failing
+    step stops the run with its exit code.
+    """
+    if engine != "cluster" and (context or namespace):
+        raise UsageError("--context and --namespace are for --engine cluster")
+    options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
+    plan = make_plan(app.lab_dir, scenario)
+    teacher = Teacher(app.console, enabled=teach)
+    choice = lifecycle.choose_engine(engine)
+    click.echo(f"engine: {choice.name} ({choice.reason})")
+    teacher.before_start(plan)
+    result: CheckResult | None = None
+    for index, step in enumerate(plan.steps):
+        if index or teacher.enabled:
+            teacher.before_step(plan, step)
+        state = lifecycle.up(plan, choice, options, say, no_check=no_check, step_name=step.step.name)
+        if index == 0:
+            _print_endpoints(state, step)
+        if no_check:
+            continue
+        teacher.before_check(step)
+        result = _check_and_report(app, state, plan, step, check)
+        if result.outcome.exit_code:
+            break
+    if result is not None and result.outcome.exit_code:
+        raise click.exceptions.Exit(int(result.outcome.exit_code))
+
+
+def _print_endpoints(state: LabState, step: StepPlan) -> None:
+    click.echo(f"lab {state.scenario} is up on the {state.engine} engine")
+    for t in step.traffic:
+        url = state.gateway_url(t.port, t.traffic.path)
+        headers = " ".join(f"-H '{k}: {v}'" for k, v in t.traffic.headers.items())
+        click.echo(f"  gateway: {url}")
+        click.echo(f"  CA:      {state.ca_file}")
+        click.echo(f"  try:     curl --cacert {state.ca_file} {headers + ' ' if headers else ''}{url}")
+
+
+def _check_options(check: dict[str, Any]) -> CheckOptions:
+    return CheckOptions(
+        requests=check["requests"],
+        alpha=check["alpha"],
+        sequential=check["sequential"],
+        keepalive=not check["new_connection"],
+        workers=check["workers"],
+    )
+
+
+def _check_and_report(
+    app: App, state: LabState, plan: Plan, step: StepPlan, check: dict[str, Any]
+) -> CheckResult:
+    """Drive, judge and report one step; writes --report and --plot when asked."""
+    from lab.ui.report import plot_check, render_check
+
+    options = _check_options(check)
+    output = check["output"]
+    console = app.console if output == "text" else Console(stderr=True, highlight=False)
+    with DriveProgress(console, options.requests) as progress:
+        result = run_check(state, step, plan.scenario.name, options, progress)
+    if output == "json":
+        app.print_json(result.to_dict())
+    else:
+        render_check(result, app.console)
+    if check["report"] is not None:
+        check["report"].write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"report written to {check['report']}")
+    if check["plot"] is not None:
+        plot_check(result, check["plot"])
+        console.print(f"picture written to {check['plot']}")
+    return result
+
+
+@cli.command("check")
+@click.argument("scenario", required=False)
+@click.option("--step-name", default=None, help="Judge against this step of a multi-step scenario.")
+@STATE_DIR
+@CHECK_OPTIONS
+@pass_app
+def check_cmd(
+    app: App, /, scenario: str | None, step_name: str | None, state_dir: Path | None, **check: Any
+) -> None:
+    """Drive traffic through the running lab and judge it against SCENARIO (default: the running one).
+
+    Exit 0 when the split matches, 1 when it does not, 6 when the run cannot tell.
+    """
+    state = lifecycle.running(engine_options(app, state_dir))
+    name = scenario or state.scenario
+    plan = make_plan(app.lab_dir, name)
+    if step_name is None and name == state.scenario:
+        step_name = state.step
+    step = lifecycle.plan_step(plan, step_name)
+    result = _check_and_report(app, state, plan, step, check)
+    raise click.exceptions.Exit(int(result.outcome.exit_code))
+
+
+@cli.command("traffic")
+@click.option(
+    "--requests", "-n", type=click.IntRange(min=1), default=100, show_default=True, help="How many requests."
+)
+@click.option("--path", default="/echo", show_default=True, help="Request path (and query).")
+@click.option("--header", "-H", "headers", multiple=True, metavar="K=V", help="Request header (repeatable).")
+@click.option("--method", default="GET", show_default=True, help="HTTP method.")
+@click.option(
+    "--port", "listener_port", type=int, default=None, help="Gateway listener port (default: the first)."
+)
+@STATE_DIR
+@OUTPUT
+@pass_app
+def traffic_cmd(
+    app: App,
+    requests: int,
+    path: str,
+    headers: tuple[str, ...],
+    method: str,
+    listener_port: int | None,
+    state_dir: Path | None,
+    output: str,
+) -> None:
+    """Send ad-hoc traffic to the running lab and count who answered (the blog's curl loop, verified)."""
+    state = lifecycle.running(engine_options(app, state_dir))
+    plan = make_plan(app.lab_dir, state.scenario)
+    step = lifecycle.plan_step(plan, state.step)
+    parsed = {}
+    for item in headers:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--header {item!r}: expected K=V, e.g. -H x-canary=always")
+        parsed[key] = value
+    port = listener_port or (step.traffic[0].port if step.traffic else next(iter(state.ports)))
+    spec = DriveSpec(
+        url=state.gateway_url(port, path),
+        ca_file=state.ca_file,
+        requests=requests,
+        headers=parsed,
+        method=method.upper(),
+    )
+    tally = drive(spec, Attributor.from_resources(step.resources))
+    if output == "json":
+        app.print_json(
+            {
+                "url": spec.url,
+                "hits": dict(tally.hits),
+                "pods": dict(tally.pods),
+                **TrafficStats.of(tally).to_dict(),
+            }
+        )
+        return
+    from lab.ui.views import traffic_table
+
+    traffic_table(spec.url, tally, app.console)
+
+
+@cli.command("status")
+@STATE_DIR
+@OUTPUT
+@pass_app
+def status_cmd(app: App, state_dir: Path | None, output: str) -> None:
+    """Show the running lab: engine, scenario, gateway URL, CA, backends, what is not emulated."""
+    from lab.ui import views
+
+    state, rows = lifecycle.status(engine_options(app, state_dir))
+    if output == "json":
+        app.print_json(views.status_json(state, rows))
+    else:
+        views.status_table(state, rows, app.console)
+    if any(r.state == "crashed" for r in rows):
+        raise NotConverged(
+            f"the {state.engine} lab of {state.scenario} has crashed", fix="`lab down` cleans up"
+        )
+
+
+@cli.command("apply")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@STATE_DIR
+@pass_app
+def apply_cmd(app: App, files: tuple[Path, ...], state_dir: Path | None) -> None:
+    """Apply manifest FILES to the running lab (validated with its resources; exit 3 if invalid)."""
+    state = lifecycle.apply(engine_options(app, state_dir), files, say)
+    click.echo(f"applied {len(files)} file(s) to the {state.engine} lab of {state.scenario}")
+
+
+@cli.command("down")
+@STATE_DIR
+@pass_app
+def down_cmd(app: App, state_dir: Path | None) -> None:
+    """Stop the lab and free everything it held; with no lab running, say so and exit 0."""
+    options = engine_options(app, state_dir)
+    state = lifecycle.down(options, say)
+    if state is None:
+        click.echo(f"no lab running in {options.state.path}; nothing to do")
+    else:
+        click.echo(f"lab {state.scenario} on the {state.engine} engine is down")
+
+
