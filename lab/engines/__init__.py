@@ -6,8 +6,14 @@ import importlib
 import shutil
 from typing import TYPE_CHECKING
 
+from lab.timeouts import DEFAULT
+
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from lab.engines.base import Engine, EngineOptions
+    from lab.state import EngineRecord
 
 ENGINE_NAMES = ("local", "kind", "cluster", "auto")
 KIND_TOOLS = ("kind", "helm", "kubectl")
@@ -18,7 +24,7 @@ def docker_problem() -> str | None:
     try:
         import docker
 
-        docker.from_env(timeout=3).ping()
+        docker.from_env(timeout=DEFAULT.docker_ping).ping()
     except Exception as exc:  # the SDK raises several types for "no daemon"
         return f"no Docker daemon answers ({type(exc).__name__})"
     return None
@@ -64,3 +70,23 @@ def create(name: str, options: EngineOptions) -> Engine:
         engine: Engine = cls(options)
         return engine
     raise UsageError(f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")
+
+
+def decode_record(engine: str, data: Mapping[str, Any]) -> EngineRecord:
+    """An engine's record from state.json (lab.state.RecordDecoder); CorruptState when malformed."""
+    from lab.state import CorruptState
+
+    if engine == "local":
+        from lab.engines.local.record import LocalRecord
+
+        return LocalRecord.from_json(data)
+    if engine in ("kind", "cluster"):
+        from lab.engines.kube.record import KubeRecord
+
+        return KubeRecord.from_json(data)
+    raise CorruptState(f"state.json: engine is {engine!r}, expected one of local, kind, cluster")
+
+
+def takes_cluster_options(name: str) -> bool:
+    """Whether --context/--namespace mean anything to engine `name` (without importing it)."""
+    return name == "cluster"

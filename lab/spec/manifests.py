@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from lab.errors import ManifestError
+from lab.objects import ObjectKey
 
 # Kinds that live outside namespaces; everything else defaults to "default" like kubectl.
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -58,6 +59,10 @@ class Resource:
     def group(self) -> str:
         """API group ("" for core), as in `gateway.networking.k8s.io`."""
         return self.api_version.rpartition("/")[0]
+
+    def key(self) -> ObjectKey:
+        """The object's identity (group/kind/namespace/name), as lab records what it applied."""
+        return ObjectKey.of(self.group, self.kind, self.namespace, self.name)
 
     @property
     def ref(self) -> str:
