@@ -1,4 +1,10 @@
-"""Engine selection: `local`, `kind`, `cluster`, or `auto` (kind where Docker and tools are there)."""
+"""The engines: where the lab runs. Selection: `local`, `kind`, `cluster`, or `auto`.
+
+Owns: base (the Engine protocol every engine implements), local/ (the embedded engine), kube/ (the
+kind and cluster engines), engine selection and the decoding of each engine's state record.
+May import: lab core (errors, timeouts, waiting, state, objects), lab.stats, lab.spec, lab.traffic.
+Nothing outside this folder names an engine; local/ and kube/ never import each other.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from lab.traffic.driver import DriveSpec, drive
 from lab.ui.cli.app import OUTPUT, STATE_DIR, App, cli, engine_options, pass_app, say
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
+
+# RFC 9110 section 5.6.2: a method is a token
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,6 +237,12 @@ def check_cmd(
     """
     state = lifecycle.running(engine_options(app, state_dir))
     name = scenario or state.scenario
+    if name != state.scenario:
+        raise UsageError(
+            f"the running lab serves {state.scenario}, not {name}: judging {name}'s split against "
+            f"{state.scenario}'s routes would say nothing",
+            fix=f"`lab up {name}` switches the lab to it; `lab check` judges {state.scenario}",
+        )
     plan = make_plan(app.lab_dir, name)
     if step_name is None and name == state.scenario:
         step_name = state.step
@@ -265,6 +275,10 @@ def traffic_cmd(
     output: str,
 ) -> None:
     """Send ad-hoc traffic to the running lab and count who answered (the blog's curl loop, verified)."""
+    if not path.startswith("/"):
+        raise UsageError(f"--path {path!r}: a request path starts with /, e.g. --path /{path}")
+    if not HTTP_TOKEN.fullmatch(method):
+        raise UsageError(f"--method {method!r}: not an HTTP method (letters, digits and !#$%&'*+-.^_`|~ only)")
     state = lifecycle.running(engine_options(app, state_dir))
     plan = make_plan(app.lab_dir, state.scenario)
     step = lifecycle.plan_step(plan, state.step)
