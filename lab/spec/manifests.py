@@ -99,6 +99,13 @@ def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(f"cannot read manifest: {exc.strerror}", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}): "
+            "a manifest is YAML",
+            file=path,
+            fix="give a YAML manifest file",
+        ) from exc
     try:
         constructor = yaml.SafeLoader("")
         for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
@@ -114,6 +121,8 @@ def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
             line=line,
             fix="fix the YAML at that line (indentation, a missing colon or quote)",
         ) from exc
+    except yaml.YAMLError as exc:  # ReaderError: control characters, not a marked syntax error
+        raise ManifestError(f"is not YAML text: {exc}", file=path, fix="give a YAML manifest file") from exc
 
 
 def load_file(path: Path) -> tuple[Resource, ...]:
@@ -164,6 +173,32 @@ def manifest_files(target: Path) -> tuple[Path, ...]:
     if not target.exists():
         raise ManifestError("no such manifest file or folder", file=target)
     return (target,)
+
+
+def duplicates(resources: Iterable[Resource]) -> list[ManifestError]:
+    """Resources defined twice in one desired set (same group, kind, namespace and name).
+
+    Across steps and `lab apply` the last applied wins, like `kubectl apply`; within the manifests
+    of one step a second definition would silently replace the first, so it is an error.
+    """
+    first: dict[tuple[str, str, str | None, str], Resource] = {}
+    errors = []
+    for r in resources:
+        key = (r.group, r.kind, r.namespace, r.name)
+        seen = first.setdefault(key, r)
+        if seen is r:
+            continue
+        name = f"{r.namespace}/{r.name}" if r.namespace else r.name
+        errors.append(
+            ManifestError(
+                f"{r.kind} {name} is defined twice in one step: here and at {seen.source}:{seen.line}; "
+                "the second definition would silently replace the first",
+                file=r.source,
+                line=r.line,
+                fix="remove one of the two, or give one another name",
+            )
+        )
+    return errors
 
 
 def load(targets: Iterable[Path]) -> tuple[Resource, ...]:
