@@ -68,9 +68,9 @@ class LabState:
         """Pod name -> the Services selecting it, as recorded by the engine."""
         return {str(p["name"]): tuple(str(s) for s in p.get("services") or ()) for p in self.pods()}
 
-    def gateway_url(self, listener_port: int, path: str = "/") -> str:
-        """The URL that reaches a listener of the running lab."""
-        return f"https://{self.gateway_host}:{self.ports.get(listener_port, listener_port)}{path}"
+    def gateway_url(self, listener_port: int, path: str = "/", scheme: str = "https") -> str:
+        """The URL that reaches a listener of the running lab (scheme: the listener's, http or https)."""
+        return f"{scheme}://{self.gateway_host}:{self.ports.get(listener_port, listener_port)}{path}"
 
 
 class StateDir:

@@ -126,7 +126,9 @@ def _resources(lab: LabCopy):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_kubernetes_accepts_it_and_the_warning_says_condition_and_effect(lab_copy: LabCopy, case: str) -> None:
+def test_kubernetes_accepts_it_and_the_warning_says_condition_and_effect(
+    lab_copy: LabCopy, case: str
+) -> None:
     rel, old, new, fragments = CASES[case]
     lab_copy.edit(rel, old, new)
     resources = _resources(lab_copy)
@@ -151,7 +153,11 @@ def test_a_judged_rule_with_a_dropped_backend_cannot_be_planned(lab_copy: LabCop
 
 
 def test_a_dropped_backend_with_weight_zero_has_no_effect(lab_copy: LabCopy) -> None:
-    lab_copy.edit(ROUTE, "name: echo-2\n          port: 8090\n          weight: 1", "name: echo-3\n          port: 8090\n          weight: 0")
+    lab_copy.edit(
+        ROUTE,
+        "name: echo-2\n          port: 8090\n          weight: 1",
+        "name: echo-3\n          port: 8090\n          weight: 0",
+    )
     (finding,) = findings(_resources(lab_copy))
     assert "effect: none: the backend has weight 0" in str(finding)
 

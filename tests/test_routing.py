@@ -209,8 +209,13 @@ def test_a_rule_without_backend_refs_chooses_nothing() -> None:
 
 
 def test_backend_filters_are_kept_per_backend() -> None:
-    header = {"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "a", "value": "1"}]}}
-    r = route("f", [{"backendRefs": [{"name": "a", "port": 80, "filters": [header]}, {"name": "b", "port": 80}]}])
+    header = {
+        "type": "RequestHeaderModifier",
+        "requestHeaderModifier": {"add": [{"name": "a", "value": "1"}]},
+    }
+    r = route(
+        "f", [{"backendRefs": [{"name": "a", "port": 80, "filters": [header]}, {"name": "b", "port": 80}]}]
+    )
     a, b = RouteTable([r]).rules[0].backends
     assert a.filters == (header,) and b.filters == ()
 

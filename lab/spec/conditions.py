@@ -155,7 +155,9 @@ def gateway_status(topo: Topology, gateway: Resource) -> dict[str, Any]:
     """The status of a Gateway: Scheduled and Ready, and each listener's conditions and attachedRoutes."""
     if not topo.reconciled(gateway):
         cls = gateway.spec.get("gatewayClassName")
-        waiting = Condition("Scheduled", False, "NotReconciled", f"no controller in the lab handles class {cls!r}")
+        waiting = Condition(
+            "Scheduled", False, "NotReconciled", f"no controller in the lab handles class {cls!r}"
+        )
         return {"conditions": [waiting.to_json()]}
     listeners = [lst for lst in topo.listeners() if topo.gateway_of(lst) is gateway]
     entries = []
@@ -192,3 +194,44 @@ def status_of(topo: Topology, resource: Resource) -> dict[str, Any] | None:
     if resource.kind == "HTTPRoute":
         return {"parents": route_status(topo, resource)}
     return None
+
+
+def _summary(conditions: list[dict[str, str]]) -> tuple[str, str]:
+    failing = [c for c in conditions if c["status"] != "True" and c["type"] != "Detached"]
+    if not failing:
+        return ", ".join(c["type"] for c in conditions if c["type"] != "Detached"), ""
+    state = ", ".join(f"{c['type']}={c['status']} ({c['reason']})" for c in failing)
+    return state, "; ".join(c["message"] for c in failing)
+
+
+def summary(topo: Topology) -> list[dict[str, str]]:
+    """One line per Gateway, listener and route parent: the conditions as `lab status` shows them."""
+    out = []
+    for r in topo.resources:
+        status = status_of(topo, r)
+        if status is None:
+            continue
+        for parent in status.get("parents", []):
+            state, detail = _summary(parent["conditions"])
+            gw = parent["parentRef"]
+            out.append(
+                {
+                    "ref": r.ref,
+                    "state": state,
+                    "detail": f"on Gateway {gw['namespace']}/{gw['name']}: {detail}".rstrip(": "),
+                }
+            )
+        if "conditions" in status:
+            state, detail = _summary(status["conditions"])
+            out.append({"ref": r.ref, "state": state, "detail": detail})
+        for lst in status.get("listeners", []):
+            state, detail = _summary(lst["conditions"])
+            routes = f"{lst['attachedRoutes']} route(s) attached"
+            out.append(
+                {
+                    "ref": f"{r.ref} listener {lst['name']}",
+                    "state": state,
+                    "detail": f"{routes}; {detail}".rstrip("; "),
+                }
+            )
+    return out

@@ -28,7 +28,9 @@ KIND_NO_POLICY = (
     "Consul API Gateway 0.1.0 does not check ReferencePolicy (no code for it in v0.1.0-beta): "
     "{backend} receives its share there"
 )
-KIND_PORT = "Consul API Gateway 0.1.0 ignores a backendRef's port (http_route.go): {backend} receives its share there"
+KIND_PORT = (
+    "Consul API Gateway 0.1.0 ignores a backendRef's port (http_route.go): {backend} receives its share there"
+)
 KIND_NO_BACKENDS = (
     "Consul API Gateway 0.1.0 builds rules from resolved backendRefs only (http_route.go "
     "httpReferencesToRules): this rule is dropped there, its requests go to other rules or get 404"
@@ -114,7 +116,9 @@ def _rule_findings(route: Resource) -> list[Finding]:
     out = []
     for ri, rule in enumerate(_rules(route)):
         path: list[str | int] = ["spec", "rules", ri, "backendRefs"]
-        redirects = any(isinstance(f, Mapping) and f.get("type") == "RequestRedirect" for f in rule.get("filters") or ())
+        redirects = any(
+            isinstance(f, Mapping) and f.get("type") == "RequestRedirect" for f in rule.get("filters") or ()
+        )
         weights = _weights(rule)
         if not weights and not redirects:
             message = "the rule has no backendRefs (v0.4.0: no forwarding, HTTP 503)"
@@ -193,7 +197,10 @@ def _gateway_findings(topo: Topology, gw: Resource) -> list[Finding]:
         ]
     out = []
     for i, raw in enumerate(gw.spec.get("listeners") or ()):
-        lst = next((x for x in topo.listeners() if x.id.gateway == gw.name and x.id.listener == raw.get("name")), None)
+        lst = next(
+            (x for x in topo.listeners() if x.id.gateway == gw.name and x.id.listener == raw.get("name")),
+            None,
+        )
         problem = certificate_problem(topo, lst) if lst is not None else None
         if lst is not None and problem is not None:
             out.append(

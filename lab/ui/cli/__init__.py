@@ -3,7 +3,7 @@
 One module per family of commands; `app` holds the root group and what they share.
 """
 
-from lab.ui.cli import catalogue, host, judging, running  # noqa: F401  (they register the commands)
+from lab.ui.cli import catalogue, host, inspect, judging, running  # noqa: F401  (they register the commands)
 from lab.ui.cli.app import cli
 
 
