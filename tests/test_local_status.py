@@ -127,3 +127,36 @@ def test_an_http_only_gateway_converges_and_its_check_passes(lab_copy: LabCopy, 
             assert s.get(f"http://localhost:{port}/echo", timeout=5).status_code == 200
     finally:
         lab(*common, "down", "--state-dir", str(state))
+
+
+def test_up_applies_a_scenario_with_warnings_and_prints_them(lab_copy: LabCopy, tmp_path: Path) -> None:
+    lab_copy.edit(
+        "manifests/routes/canary-99-1.yaml",
+        "    - backendRefs:\n        - kind: Service\n          name: frontend",
+        "    - backendRefs:\n        - kind: Service\n          name: frontend-v2",
+    )
+    state, port = tmp_path / "state", free_port()
+    common = ("--lab-dir", str(lab_copy.root))
+    try:
+        code, out = lab(
+            *common,
+            "up",
+            "canary-99-1",
+            "--engine",
+            "local",
+            "--state-dir",
+            str(state),
+            "--port",
+            f"8443={port}",
+            "--no-check",
+        )
+        assert code == 0, out
+        assert "warning: " in out and "/ on example-route-2 will answer 503" in out
+        with requests.Session() as s:
+            s.trust_env = False
+            assert (
+                s.get(f"https://localhost:{port}/", verify=str(state / "ca.pem"), timeout=5).status_code
+                == 503
+            )
+    finally:
+        lab(*common, "down", "--state-dir", str(state))

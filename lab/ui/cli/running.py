@@ -145,6 +145,8 @@ def up_cmd(
         raise UsageError("--context and --namespace are for --engine cluster")
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
+    for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
+        click.echo(f"warning: {warning}")
     teacher = Teacher(app.console, enabled=teach)
     choice = lifecycle.choose_engine(engine)
     click.echo(f"engine: {choice.name} ({choice.reason})")
