@@ -11,7 +11,6 @@ import contextlib
 import http.client
 import json
 import secrets
-import signal
 import ssl
 import subprocess
 import sys
@@ -23,13 +22,14 @@ from typing import Any
 import requests
 
 from lab.engines.local.config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
-from lab.engines.local.engine import log_tail, pid_alive, wait_for
 from lab.engines.local.pki import ensure_tls
 from lab.engines.local.ports import free_port
+from lab.engines.local.process import LabProcess, log_tail, started_at, stop
 from lab.spec.manifests import load
 from lab.spec.topology import Topology
 from lab.state import StateDir
 from lab.timeouts import DEFAULT
+from lab.waiting import poll
 
 HERE = Path(__file__).resolve().parent
 BASE = HERE / "base.yaml"
@@ -126,7 +126,13 @@ class SuiteLab:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        runtime = wait_for(self._runtime, DEFAULT.local_start, DEFAULT.local_poll)
+        self.process = LabProcess(self.proc.pid, started_at(self.proc.pid) or 0.0)
+        runtime = poll(
+            self._runtime,
+            what="the conformance lab process to be ready",
+            budget=DEFAULT.local_start,
+            interval=DEFAULT.local_poll,
+        )
         if runtime is None:
             self.stop()
             raise RuntimeError("the lab process did not start:\n" + "\n".join(log_tail(state_dir / LOG_FILE)))
@@ -188,12 +194,8 @@ class SuiteLab:
             conn.close()
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after the stop timeout."""
-        self.session.close() if hasattr(self, "session") else None
-        if pid_alive(self.proc.pid):
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(DEFAULT.local_stop)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(DEFAULT.local_stop)
+        """SIGTERM, then SIGKILL after the stop timeout; reap the child."""
+        if hasattr(self, "session"):
+            self.session.close()
+        stop(self.process, DEFAULT.local_stop, DEFAULT.local_poll)
+        self.proc.wait(DEFAULT.local_stop)

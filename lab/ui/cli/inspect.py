@@ -85,12 +85,10 @@ def get_cmd(
     state = lifecycle.running(options)
     engine = engines.create(state.engine, options)
     if not isinstance(engine, Inspectable):
-        where = f"--kubeconfig {state.kubeconfig} " if state.kubeconfig else ""
+        target = " ".join(x for x in (kind, name) if x)
         raise UsageError(
             f"lab get reads the embedded engine's objects; this lab runs on the {state.engine} engine",
-            fix=f"kubectl {where}get {kind} {name or ''} -n {state.namespace or namespace} -o yaml".replace(
-                "  ", " "
-            ),
+            fix=f"eval $(lab kubeconfig --export) && kubectl get {target} -A -o yaml",
         )
     items = select(engine.objects(state), kind, name, None if all_namespaces else namespace)
     if name is not None and not items:
