@@ -123,7 +123,7 @@ def test_plot_draws_a_picture_or_says_what_is_missing(running: Path, tmp_path: P
         import matplotlib  # noqa: F401
     except ImportError:
         assert code == 4, out
-        assert "--plot needs matplotlib" in out and "pip install 'lab[plot]'" in out
+        assert "--plot needs matplotlib" in out and "pip install 'gateway-api-lab[plot]'" in out
     else:
         assert code in (0, 1), out
         assert picture.read_bytes().startswith(b"\x89PNG")

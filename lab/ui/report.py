@@ -117,7 +117,7 @@ def plot_check(result: CheckResult, path: Path) -> Path:
     except ImportError as exc:
         raise EnvironmentNotReady(
             "--plot needs matplotlib, which is not installed",
-            fix="pip install 'lab[plot]' (or pip install matplotlib)",
+            fix="pip install 'gateway-api-lab[plot]' (or pip install matplotlib)",
         ) from exc
     if path.suffix.lower() not in (".png", ".svg"):
         raise InvalidInput(f"--plot {path}: the file must end in .png or .svg")
