@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -9,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.errors import EnvironmentNotReady, InvalidInput
+from lab.spec.plan import Plan
 from lab.stats.power import format_level, format_share
 from lab.stats.verdict import Outcome, Verdict
 from lab.traffic.check import CheckResult, TrafficCheck
@@ -105,6 +107,56 @@ def render_check(result: CheckResult, console: Console) -> None:
     line.append(outcome.upper(), style={"pass": "bold green", "fail": "bold red"}.get(outcome, "bold yellow"))
     line.append(f" ({result.scenario}, step {result.step}, engine {result.engine})")
     console.print(line)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One step of a multi-step `lab up`: its outcome (None: not checked), requests and time."""
+
+    name: str
+    outcome: Outcome | None
+    seconds: float
+    sent: int = 0
+    answered: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, result: CheckResult, seconds: float) -> StepRun:
+        """A checked step, from its check result."""
+        return cls(
+            result.step,
+            result.outcome,
+            seconds,
+            sent=sum(c.stats.sent for c in result.checks),
+            answered=sum(c.stats.answered for c in result.checks),
+            failed=sum(sum(c.stats.failures.values()) for c in result.checks),
+        )
+
+
+def render_summary(plan: Plan, runs: list[StepRun], console: Console) -> None:
+    """The end of a multi-step run: every step, whether it passed, its requests and time, and totals."""
+    table = Table(title=f"{plan.scenario.name}: {len(runs)} of {len(plan.steps)} steps run", title_justify="left")
+    for column in ("step", "result", "requests", "failed", "time"):
+        table.add_column(column, justify="left" if column in ("step", "result") else "right")
+    done = {r.name: r for r in runs}
+    for sp in plan.steps:
+        run = done.get(sp.step.name)
+        if run is None:
+            table.add_row(sp.step.name, Text("not run", style="dim"), "-", "-", "-")
+            continue
+        result = Text("up (not checked)") if run.outcome is None else Text(
+            run.outcome.value.upper(), style=_STYLE[run.outcome]
+        )
+        table.add_row(run.name, result, str(run.sent), str(run.failed), f"{run.seconds:.1f} s")
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        str(sum(r.sent for r in runs)),
+        str(sum(r.failed for r in runs)),
+        f"{sum(r.seconds for r in runs):.1f} s",
+    )
+    console.print(table)
 
 
 def plot_check(result: CheckResult, path: Path) -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lab.engines.base import StatusRow
 from lab.engines.kube.doctor import Check
@@ -43,13 +45,13 @@ def scenarios_json(entries: dict[str, ScenarioEntry]) -> list[dict[str, Any]]:
     ]
 
 
-def plan_json(plan: Plan, steps: list[CommandStep]) -> dict[str, Any]:
+def plan_json(plan: Plan, steps: list[CommandStep], notes: Mapping[str, str]) -> dict[str, Any]:
     """The plan as JSON: scenario, pins, the steps with their commands, the expected splits."""
     return {
         "scenario": plan.scenario.name,
         "summary": plan.scenario.summary,
         "pins": [{"what": p.what, "value": p.value, "source": p.source} for p in pins.pins()],
-        "steps": [s.to_dict() for s in steps],
+        "steps": [{**s.to_dict(), "engine_note": notes.get(s.key)} for s in steps],
         "scenario_steps": [
             {
                 "name": sp.step.name,
@@ -61,7 +63,19 @@ def plan_json(plan: Plan, steps: list[CommandStep]) -> dict[str, Any]:
     }
 
 
-def plan_text(plan: Plan, steps: list[CommandStep], console: Console) -> None:
+def command_step(number: int, step: CommandStep, note: str | None, console: Console) -> None:
+    """One numbered step as `lab plan` and teaching mode both print it: title, why, note, commands."""
+    title = Text(f"{number}. {step.title}", style="bold")
+    title.append(f"  ({step.stage})", style="dim")
+    console.print(title, soft_wrap=True)
+    console.print(Text(f"   {step.why}", style="italic"), soft_wrap=True)
+    if note:
+        console.print(Text(f"   {note}", style="yellow"), soft_wrap=True)
+    for line in step.shell():
+        console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def plan_text(plan: Plan, steps: list[CommandStep], notes: Mapping[str, str], console: Console) -> None:
     """The plan as an instructor would project it: pins, numbered steps and their commands."""
     console.print(f"[bold]lab plan {plan.scenario.name}[/bold]: {plan.scenario.summary}")
     pin_table = Table(title="Pinned versions", title_justify="left")
@@ -71,17 +85,19 @@ def plan_text(plan: Plan, steps: list[CommandStep], console: Console) -> None:
     for p in pins.pins():
         pin_table.add_row(p.what, p.value, p.source)
     console.print(pin_table)
+    console.print(Text(f"commands run from {plan.lab_dir.root}", style="dim"), soft_wrap=True)
     for i, step in enumerate(steps, 1):
-        console.print(f"\n[bold]{i}. {step.title}[/bold]  [dim]({step.stage})[/dim]")
-        console.print(f"   [italic]{step.why}[/italic]")
-        for line in step.shell():
-            console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
+        console.print()
+        command_step(i, step, notes.get(step.key), console)
     for sp in plan.steps:
         label = f"step {sp.step.name}: " if len(plan.steps) > 1 else ""
         for t in sp.traffic:
             total = sum(t.expected.values())
             split = " / ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in t.expected.items())
-            console.print(f"\n{label}expected split for {t.url()}: {split}; {t.requests} requests")
+            console.print(
+                Text(f"\n{label}expected split for {t.traffic.path}: {split}; {t.requests} requests"),
+                soft_wrap=True,
+            )
 
 
 def status_table(state: LabState, rows: list[StatusRow], console: Console) -> None:

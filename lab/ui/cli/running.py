@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from lab import lifecycle
 from lab.engines import ENGINE_NAMES
+from lab.engines import tutorial as engine_tutorial
+from lab.engines.base import EngineOptions
 from lab.errors import NotConverged, UsageError
+from lab.spec.commands import tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
-from lab.ui.cli.app import OUTPUT, STATE_DIR, App, cli, engine_options, pass_app, say
+from lab.ui.cli.app import OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
+
+if TYPE_CHECKING:
+    from lab.ui.report import StepRun
 
 
 def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,13 +96,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Where the lab runs; auto picks kind where Docker answers, else local. Env: LAB_ENGINE.",
 )
 @STATE_DIR
-@click.option(
-    "--port",
-    "ports",
-    multiple=True,
-    metavar="LISTENER=LOCAL",
-    help="Serve a Gateway listener port on another local port (repeatable), e.g. 8443=9443.",
-)
+@PORTS
 @click.option(
     "--bind", default="127.0.0.1", show_default=True, help="Address the gateway listens on (local)."
 )
@@ -139,31 +140,61 @@ def up_cmd(
     """Start the lab for SCENARIO (or switch the running lab to it), then check the split.
 
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
-    step stops the run with its exit code.
+    step stops the run with its exit code, and a summary table ends the run.
     """
     if engine != "cluster" and (context or namespace):
         raise UsageError("--context and --namespace are for --engine cluster")
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
-    teacher = Teacher(app.console, enabled=teach)
     choice = lifecycle.choose_engine(engine)
+    teacher = Teacher(
+        app.console,
+        enabled=teach,
+        steps=tutorial(plan, where(app, options), options.timeouts, check["requests"]),
+        notes=engine_tutorial.notes(choice.name),
+    )
     click.echo(f"engine: {choice.name} ({choice.reason})")
-    teacher.before_start(plan)
-    result: CheckResult | None = None
+    teacher.before_start()
+    runs = _run_steps(app, plan, choice, options, teacher, None if no_check else check)
+    if len(plan.steps) > 1:
+        from lab.ui.report import render_summary
+
+        render_summary(plan, runs, _side_console(app, check["output"]))
+    failed = next((r.outcome for r in runs if r.outcome is not None and r.outcome.exit_code), None)
+    if failed is not None:
+        raise click.exceptions.Exit(int(failed.exit_code))
+
+
+def _run_steps(
+    app: App,
+    plan: Plan,
+    choice: lifecycle.EngineChoice,
+    options: EngineOptions,
+    teacher: Teacher,
+    check: dict[str, Any] | None,
+) -> list[StepRun]:
+    """Bring the lab to each step in order and judge it (unless `check` is None); stop at a failure."""
+    from lab.ui.report import StepRun
+
+    runs: list[StepRun] = []
     for index, step in enumerate(plan.steps):
+        started = time.monotonic()
         if index or teacher.enabled:
-            teacher.before_step(plan, step)
-        state = lifecycle.up(plan, choice, options, say, no_check=no_check, step_name=step.step.name)
+            teacher.before_step(step.step.name)
+        state = lifecycle.up(
+            plan, choice, options, say, no_check=check is None, step_name=step.step.name
+        )
         if index == 0:
             _print_endpoints(state, step)
-        if no_check:
+        if check is None:
+            runs.append(StepRun(step.step.name, None, time.monotonic() - started))
             continue
-        teacher.before_check(step)
+        teacher.before_check(step.step.name)
         result = _check_and_report(app, state, plan, step, check)
+        runs.append(StepRun.of(result, time.monotonic() - started))
         if result.outcome.exit_code:
             break
-    if result is not None and result.outcome.exit_code:
-        raise click.exceptions.Exit(int(result.outcome.exit_code))
+    return runs
 
 
 def _print_endpoints(state: LabState, step: StepPlan) -> None:
@@ -174,6 +205,11 @@ def _print_endpoints(state: LabState, step: StepPlan) -> None:
         click.echo(f"  gateway: {url}")
         click.echo(f"  CA:      {state.ca_file}")
         click.echo(f"  try:     curl --cacert {state.ca_file} {headers + ' ' if headers else ''}{url}")
+
+
+def _side_console(app: App, output: str) -> Console:
+    """Where progress and notes go: the terminal, or stderr when stdout carries JSON."""
+    return app.console if output == "text" else Console(stderr=True, highlight=False)
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
@@ -194,7 +230,7 @@ def _check_and_report(
 
     options = _check_options(check)
     output = check["output"]
-    console = app.console if output == "text" else Console(stderr=True, highlight=False)
+    console = _side_console(app, output)
     with DriveProgress(console, options.requests) as progress:
         result = run_check(state, step, plan.scenario.name, options, progress)
     if output == "json":
