@@ -76,13 +76,22 @@ def up(
             )
         engine = engines.create(choice.name, options)
         if existing is not None:
-            progress(f"switching the running lab from {existing.scenario} to {scenario}")
+            progress(_switching(existing, scenario, step))
             state = engine.switch(existing, plan, step, progress)
         else:
             state = engine.up(plan, step, progress)
         state = _with_extra(state, no_check=no_check)
         options.state.write(state)
         return state
+
+
+def _switching(existing: LabState, scenario: str, step: StepPlan) -> str:
+    """What a switch does, in words: to another scenario, or to another step of the same one."""
+    if existing.scenario != scenario:
+        return f"switching the running lab from {existing.scenario} to {scenario}"
+    if existing.step != step.step.name:
+        return f"switching the running lab of {scenario} from step {existing.step} to step {step.step.name}"
+    return f"the running lab already is {scenario}: applying what differs"
 
 
 def plan_step(plan: Plan, name: str | None) -> StepPlan:

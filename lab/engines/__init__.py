@@ -28,11 +28,12 @@ def auto_engine() -> tuple[str, str]:
     """The engine `auto` picks and why: kind where Docker answers and kind/helm/kubectl exist."""
     missing = [t for t in KIND_TOOLS if shutil.which(t) is None]
     if missing:
-        return "local", f"{', '.join(missing)} not on PATH, so the embedded engine is used"
+        tools = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+        return "local", f"the embedded engine, since {tools} {'are' if len(missing) > 1 else 'is'} not on PATH"
     problem = docker_problem()
     if problem:
-        return "local", f"{problem}, so the embedded engine is used"
-    return "kind", "Docker answers and kind, helm and kubectl are installed"
+        return "local", f"the embedded engine, since {problem}"
+    return "kind", "kind, since Docker answers and kind, helm and kubectl are installed"
 
 
 def create(name: str, options: EngineOptions) -> Engine:

@@ -176,16 +176,43 @@ def port_problem(port: int) -> str | None:
     return None
 
 
+def port_fix(port: int, holder: str | None, embedded_pid: int | None) -> str:
+    """How to free `port`, given who holds it (as the OS tells) and whether it is the embedded lab."""
+    if embedded_pid is not None:
+        return f"the embedded lab serves it: `lab down` (with its --state-dir) stops it, or use --port {port}=OTHER"
+    old_kind = f"an old kind lab: `kind delete cluster --name {pins.CLUSTER_NAME}`"
+    if holder is None:
+        return f"find what holds it with `sudo lsof -nP -iTCP:{port} -sTCP:LISTEN` and stop it (if it is {old_kind})"
+    if "docker" in holder.lower():
+        return f"Docker publishes it, probably for {old_kind}"
+    return f"stop {holder}, or run the lab on another port with --port {port}=OTHER"
+
+
+def _holder(port: int) -> tuple[str | None, int | None]:
+    """Who holds the port, and the pid when it is the embedded lab's background process."""
+    from lab.engines.local import ports as local_ports
+    from lab.engines.local.engine import SERVER_MODULE
+
+    found = local_ports.holder(port)
+    if found is None:
+        return None, None
+    name, pid = found
+    if SERVER_MODULE in local_ports.command_line(pid):
+        return f"the embedded lab (pid {pid})", pid
+    return f"{name} (pid {pid})", None
+
+
 def check_ports(ports: Sequence[int]) -> list[Check]:
-    """The host ports the kind cluster maps are free."""
+    """The host ports the kind cluster maps are free; a busy one names its holder and the fix."""
     checks = []
     for port in ports:
         problem = port_problem(port)
-        fix = (
-            f"find what holds it with `sudo lsof -nP -iTCP:{port} -sTCP:LISTEN` and stop it "
-            f"(an old lab: `kind delete cluster --name {pins.CLUSTER_NAME}`)"
-        )
-        checks.append(Check(f"port {port}", problem is None, problem or "free", fix if problem else ""))
+        if problem is None:
+            checks.append(Check(f"port {port}", True, "free"))
+            continue
+        holder, embedded = _holder(port)
+        detail = f"{problem} by {holder}" if holder else problem
+        checks.append(Check(f"port {port}", False, detail, port_fix(port, holder, embedded)))
     return checks
 
 
