@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lab.errors import EnvironmentNotReady, InvalidInput
 from lab.spec.plan import Plan
 from lab.stats.power import format_level, format_share
 from lab.stats.verdict import Outcome, Verdict
@@ -157,52 +155,3 @@ def render_summary(plan: Plan, runs: list[StepRun], console: Console) -> None:
         f"{sum(r.seconds for r in runs):.1f} s",
     )
     console.print(table)
-
-
-def plot_check(result: CheckResult, path: Path) -> Path:
-    """Observed versus expected shares with interval whiskers, as PNG or SVG (needs matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise EnvironmentNotReady(
-            "--plot needs matplotlib, which is not installed",
-            fix="pip install 'gateway-api-lab[plot]' (or pip install matplotlib)",
-        ) from exc
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise InvalidInput(f"--plot {path}: the file must end in .png or .svg")
-    checks = result.checks
-    fig, axes = plt.subplots(1, len(checks), figsize=(4.5 * len(checks), 3.6), squeeze=False)
-    for ax, check in zip(axes[0], checks, strict=True):
-        names = [b.name for b in check.verdict.backends]
-        observed = [b.observed_share for b in check.verdict.backends]
-        expected = [b.expected_share for b in check.verdict.backends]
-        low = [o - b.interval[0] for o, b in zip(observed, check.verdict.backends, strict=True)]
-        high = [b.interval[1] - o for o, b in zip(observed, check.verdict.backends, strict=True)]
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], expected, width=0.4, label="expected", color="#bbbbbb")
-        ax.bar(
-            [x + 0.2 for x in xs],
-            observed,
-            width=0.4,
-            label="observed",
-            color="#3b7dd8",
-            yerr=[low, high],
-            capsize=4,
-        )
-        ax.set_xticks(list(xs), names)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("share of responses")
-        ax.set_title(f"{check.name}: {check.verdict.outcome.value}")
-        ax.legend(loc="upper right", fontsize="small")
-    fig.suptitle(
-        f"{result.scenario} ({result.engine}), {format_level(1 - checks[0].verdict.alpha)} intervals"
-        if checks
-        else result.scenario
-    )
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path

@@ -77,7 +77,9 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--plot",
                 type=click.Path(dir_okay=False, path_type=Path),
                 default=None,
-                help="Draw observed vs expected shares to FILE.png|svg (needs matplotlib).",
+                help="Draw each backend's deviation from its expected share (and, for sequential or "
+                "multi-step checks, the running shares) to FILE.png|svg; multi-step: FILE-STEP.png. "
+                "Needs matplotlib.",
             ),
         ]
     ):
@@ -146,6 +148,10 @@ def up_cmd(
         raise UsageError("--context and --namespace are for --engine cluster")
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
+    if check["plot"] is not None and not no_check:
+        from lab.ui import pictures
+
+        pictures.require(check["plot"])  # before the lab starts: a missing matplotlib fails fast
     choice = lifecycle.choose_engine(engine)
     teacher = Teacher(
         app.console,
@@ -226,11 +232,14 @@ def _check_and_report(
     app: App, state: LabState, plan: Plan, step: StepPlan, check: dict[str, Any]
 ) -> CheckResult:
     """Drive, judge and report one step; writes --report and --plot when asked."""
-    from lab.ui.report import plot_check, render_check
+    from lab.ui import pictures
+    from lab.ui.report import render_check
 
     options = _check_options(check)
     output = check["output"]
     console = _side_console(app, output)
+    if check["plot"] is not None:
+        pictures.require(check["plot"])  # before any request: a missing matplotlib fails fast
     with DriveProgress(console, options.requests) as progress:
         result = run_check(state, step, plan.scenario.name, options, progress)
     if output == "json":
@@ -239,10 +248,12 @@ def _check_and_report(
         render_check(result, app.console)
     if check["report"] is not None:
         check["report"].write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        console.print(f"report written to {check['report']}")
+        console.print(f"report written to {check['report']}", soft_wrap=True)
     if check["plot"] is not None:
-        plot_check(result, check["plot"])
-        console.print(f"picture written to {check['plot']}")
+        names = [s.step.name for s in plan.steps]
+        path = pictures.step_path(check["plot"], step.step.name, names)
+        pictures.plot_check(result, path, running=options.sequential or len(names) > 1)
+        console.print(f"picture written to {path}", soft_wrap=True)
     return result
 
 
