@@ -169,6 +169,10 @@ def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
         assert out.count("check: PASS") == 2
         assert "step blue" in out and "step green" in out
         assert "switching the running lab of blue-green from step blue to step green" in out
+        assert (
+            "tutorial steps the local engine does its own way: kind cluster, CRDs, Consul (helm), CA secret, "
+            "kubectl apply (`lab plan blue-green --engine local` shows each)"
+        ) in out
         assert "from blue-green to blue-green" not in out
         assert re.search(r"blue\W+PASS\W+99\W+0\W+[\d.]+ s", out), out  # the summary table
         assert re.search(r"total\W+198\W+0\W+[\d.]+ s", out), out

@@ -32,6 +32,12 @@ CLUSTER, CRDS, CONSUL, CA, SERVICES, ROUTES, TRAFFIC = (
     "cluster", "crds", "consul", "ca", "services", "routes", "traffic"
 )  # fmt: skip
 
+# Short names of the steps, for one-line summaries.
+SHORT_NAMES = {
+    CLUSTER: "kind cluster", CRDS: "CRDs", CONSUL: "Consul (helm)", CA: "CA secret",
+    SERVICES: "kubectl apply", ROUTES: "kubectl apply", TRAFFIC: "traffic",
+}  # fmt: skip
+
 # The echo server's answer names its pod (`Hostname: echo-1-<hash>-<suffix>`); dropping the two
 # generated parts leaves the Deployment, which is the backend in these manifests.
 BACKEND_OF_POD = r"s/.*Hostname: ([a-z0-9.-]+)-[a-z0-9]+-[a-z0-9]+.*/\1/p"

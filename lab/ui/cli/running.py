@@ -16,7 +16,7 @@ from lab.engines import ENGINE_NAMES
 from lab.engines import tutorial as engine_tutorial
 from lab.engines.base import EngineOptions
 from lab.errors import NotConverged, UsageError
-from lab.spec.commands import tutorial
+from lab.spec.commands import SHORT_NAMES, tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA
@@ -160,6 +160,12 @@ def up_cmd(
         notes=engine_tutorial.notes(choice.name),
     )
     click.echo(f"engine: {choice.name} ({choice.reason})")
+    if teacher.notes and not teacher.enabled:
+        differ = ", ".join(dict.fromkeys(SHORT_NAMES[key] for key in teacher.notes))
+        click.echo(
+            f"  tutorial steps the {choice.name} engine does its own way: {differ} "
+            f"(`lab plan {scenario} --engine {choice.name}` shows each)"
+        )
     teacher.before_start()
     runs = _run_steps(app, plan, choice, options, teacher, None if no_check else check)
     if len(plan.steps) > 1:
