@@ -168,7 +168,7 @@ def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
             assert (tmp_path / f"bg-{step}.png").read_bytes().startswith(b"\x89PNG")
         assert out.count("check: PASS") == 2
         assert "step blue" in out and "step green" in out
-        assert "switching the running lab of blue-green from step blue to step green" in out
+        assert "blue-green: from step blue to step green" in out
         assert (
             "tutorial steps the local engine does its own way: kind cluster, CRDs, Consul (helm), CA secret, "
             "kubectl apply (`lab plan blue-green --engine local` shows each)"

@@ -26,7 +26,7 @@ def test_every_install_hint_names_the_distribution() -> None:
     texts = {p: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "lab").rglob("*.py"))]}
     hints = [p for p, text in texts.items() if "pip install 'lab[" in text or 'pip install "lab[' in text]
     assert hints == []
-    assert f"pip install '{DISTRIBUTION}[plot]'" in texts[ROOT / "lab" / "ui" / "report.py"]
+    assert f"pip install '{DISTRIBUTION}[plot]'" in texts[ROOT / "lab" / "ui" / "pictures.py"]
 
 
 def test_python_dash_m_lab_is_the_lab_command() -> None:

@@ -5,28 +5,25 @@ from __future__ import annotations
 
 import functools
 import io
-import json
-import os
 import re
-import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from lab.engines.local.engine import pid_alive
-from lab.engines.local.ports import free_port
 from lab.spec.commands import Where, tutorial
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
 from lab.timeouts import DEFAULT
 from lab.ui.cli import cli
 from lab.ui.teaching import Teacher
+from tests import test_local_cli
+from tests.test_local_cli import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
+local = test_local_cli.local  # a real embedded lab in tmp_path, taken down after the test
 ROUTE_FILES = ("canary-99-1", "canary-90-10", "split-50-50", "blue-green-green")
 
 
@@ -86,21 +83,10 @@ def test_disabled_teacher_never_waits() -> None:
     teacher.before_check(plan.first.step.name)
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "state"
-    yield state
-    if (state / "state.json").exists():
-        pid = int(json.loads((state / "state.json").read_text())["pid"])
-        lab("down", "--state-dir", str(state))
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
 def test_plan_and_teaching_mode_print_the_same_sequence_for_this_lab(
-    state: Path, monkeypatch: pytest.MonkeyPatch
+    local: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = free_port()
+    state, port = local.state_dir, local.port
     where = ("--state-dir", str(state), "--port", f"8443={port}")
     code, planned = lab("plan", "progressive-canary", "--engine", "local", *where)
     assert code == 0, planned

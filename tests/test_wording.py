@@ -60,7 +60,7 @@ def test_doctor_names_the_process_holding_a_port(held_port: int) -> None:
 
 def test_doctor_blames_the_embedded_lab_when_it_holds_the_port(tmp_path: Path) -> None:
     port = free_port()
-    # a process that looks like the embedded lab (same module name on its command line)
+    # a process that looks like the embedded lab (its module and --config on the command line)
     script = (
         "import socket, sys, time\n"
         f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); print('ready', flush=True)\n"
@@ -72,7 +72,7 @@ def test_doctor_blames_the_embedded_lab_when_it_holds_the_port(tmp_path: Path) -
     for d in (tmp_path / "lab", tmp_path / "lab" / "engines", fake):
         (d / "__init__.py").touch()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lab.engines.local.server"],
+        [sys.executable, "-m", "lab.engines.local.server", "--config", str(tmp_path / "server-config.json")],
         cwd=tmp_path,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

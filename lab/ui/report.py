@@ -1,4 +1,4 @@
-"""Rendering of verdicts and checks: terminal tables and bars (rich), and an optional picture."""
+"""Rendering of verdicts and checks: terminal tables and bars (rich), and the multi-step summary table."""
 
 from __future__ import annotations
 

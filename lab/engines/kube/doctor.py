@@ -191,13 +191,13 @@ def port_fix(port: int, holder: str | None, embedded_pid: int | None) -> str:
 def _holder(port: int) -> tuple[str | None, int | None]:
     """Who holds the port, and the pid when it is the embedded lab's background process."""
     from lab.engines.local import ports as local_ports
-    from lab.engines.local.engine import SERVER_MODULE
+    from lab.engines.local import process
 
     found = local_ports.holder(port)
     if found is None:
         return None, None
     name, pid = found
-    if SERVER_MODULE in local_ports.command_line(pid):
+    if process.is_lab_process(pid, None):
         return f"the embedded lab (pid {pid})", pid
     return f"{name} (pid {pid})", None
 

@@ -49,6 +49,10 @@ def abort(error: LabError) -> NoReturn:
     raise click.exceptions.Exit(int(error.exit_code))
 
 
+# 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+INTERRUPTED = 130
+
+
 class LabGroup(click.Group):
     """Root group: turns any LabError raised by a command into its message and exit code."""
 
@@ -58,6 +62,10 @@ class LabGroup(click.Group):
             return super().invoke(ctx)
         except LabError as error:
             abort(error)
+        except KeyboardInterrupt:
+            # never click's "Aborted!" with exit 1, which means "the split does not match"
+            click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 @click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,6 @@ from rich.console import Console
 from lab import lifecycle
 from lab.engines import ENGINE_NAMES
 from lab.engines import tutorial as engine_tutorial
-from lab.engines.base import EngineOptions
 from lab.errors import NotConverged, UsageError
 from lab.spec.commands import SHORT_NAMES, tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
@@ -29,6 +29,9 @@ from lab.ui.teaching import Teacher
 
 if TYPE_CHECKING:
     from lab.ui.report import StepRun
+
+# RFC 9110 section 5.6.2: a method is a token
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,8 +147,6 @@ def up_cmd(
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
     step stops the run with its exit code, and a summary table ends the run.
     """
-    if engine != "cluster" and (context or namespace):
-        raise UsageError("--context and --namespace are for --engine cluster")
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
     if check["plot"] is not None and not no_check:
@@ -153,6 +154,7 @@ def up_cmd(
 
         pictures.require(check["plot"])  # before the lab starts: a missing matplotlib fails fast
     choice = lifecycle.choose_engine(engine)
+    lifecycle.check_options(choice, options)
     teacher = Teacher(
         app.console,
         enabled=teach,
@@ -166,47 +168,44 @@ def up_cmd(
             f"  tutorial steps the {choice.name} engine does its own way: {differ} "
             f"(`lab plan {scenario} --engine {choice.name}` shows each)"
         )
+    runner = _UpRun(app, teacher, check, no_check)
     teacher.before_start()
-    runs = _run_steps(app, plan, choice, options, teacher, None if no_check else check)
+    code = lifecycle.run(plan, choice, options, say, runner)
     if len(plan.steps) > 1:
         from lab.ui.report import render_summary
 
-        render_summary(plan, runs, _side_console(app, check["output"]))
-    failed = next((r.outcome for r in runs if r.outcome is not None and r.outcome.exit_code), None)
-    if failed is not None:
-        raise click.exceptions.Exit(int(failed.exit_code))
+        render_summary(plan, runner.runs, _side_console(app, check["output"]))
+    if code:
+        raise click.exceptions.Exit(code)
 
 
-def _run_steps(
-    app: App,
-    plan: Plan,
-    choice: lifecycle.EngineChoice,
-    options: EngineOptions,
-    teacher: Teacher,
-    check: dict[str, Any] | None,
-) -> list[StepRun]:
-    """Bring the lab to each step in order and judge it (unless `check` is None); stop at a failure."""
-    from lab.ui.report import StepRun
+class _UpRun:
+    """What `lab up` does around each step: teaching pauses, endpoints, the check, its report and time."""
 
-    runs: list[StepRun] = []
-    for index, step in enumerate(plan.steps):
-        started = time.monotonic()
-        if index or teacher.enabled:
-            teacher.before_step(step.step.name)
-        state = lifecycle.up(
-            plan, choice, options, say, no_check=check is None, step_name=step.step.name
-        )
+    def __init__(self, app: App, teacher: Teacher, check: dict[str, Any], no_check: bool) -> None:
+        self.app, self.teacher, self.check, self.no_check = app, teacher, check, no_check
+        self.runs: list[StepRun] = []
+        self._started = time.monotonic()
+
+    def before(self, plan: Plan, step: StepPlan, index: int) -> None:
+        """Teaching mode shows the step's route switch first (the first one only when teaching)."""
+        self._started = time.monotonic()
+        if index or self.teacher.enabled:
+            self.teacher.before_step(step.step.name)
+
+    def after(self, state: LabState, plan: Plan, step: StepPlan, index: int) -> int:
+        """Endpoints once, then the step's check (unless --no-check); its exit code."""
+        from lab.ui.report import StepRun
+
         if index == 0:
             _print_endpoints(state, step)
-        if check is None:
-            runs.append(StepRun(step.step.name, None, time.monotonic() - started))
-            continue
-        teacher.before_check(step.step.name)
-        result = _check_and_report(app, state, plan, step, check)
-        runs.append(StepRun.of(result, time.monotonic() - started))
-        if result.outcome.exit_code:
-            break
-    return runs
+        if self.no_check:
+            self.runs.append(StepRun(step.step.name, None, time.monotonic() - self._started))
+            return 0
+        self.teacher.before_check(step.step.name)
+        result = _check_and_report(self.app, state, plan, step, self.check)
+        self.runs.append(StepRun.of(result, time.monotonic() - self._started))
+        return int(result.outcome.exit_code)
 
 
 def _print_endpoints(state: LabState, step: StepPlan) -> None:
@@ -278,6 +277,12 @@ def check_cmd(
     """
     state = lifecycle.running(engine_options(app, state_dir))
     name = scenario or state.scenario
+    if name != state.scenario:
+        raise UsageError(
+            f"the running lab serves {state.scenario}, not {name}: judging {name}'s split against "
+            f"{state.scenario}'s routes would say nothing",
+            fix=f"`lab up {name}` switches the lab to it; `lab check` judges {state.scenario}",
+        )
     plan = make_plan(app.lab_dir, name)
     if step_name is None and name == state.scenario:
         step_name = state.step
@@ -310,6 +315,10 @@ def traffic_cmd(
     output: str,
 ) -> None:
     """Send ad-hoc traffic to the running lab and count who answered (the blog's curl loop, verified)."""
+    if not path.startswith("/"):
+        raise UsageError(f"--path {path!r}: a request path starts with /, e.g. --path /{path}")
+    if not HTTP_TOKEN.fullmatch(method):
+        raise UsageError(f"--method {method!r}: not an HTTP method (letters, digits and !#$%&'*+-.^_`|~ only)")
     state = lifecycle.running(engine_options(app, state_dir))
     plan = make_plan(app.lab_dir, state.scenario)
     step = lifecycle.plan_step(plan, state.step)
@@ -378,10 +387,8 @@ def apply_cmd(app: App, files: tuple[Path, ...], state_dir: Path | None) -> None
 def down_cmd(app: App, state_dir: Path | None) -> None:
     """Stop the lab and free everything it held; with no lab running, say so and exit 0."""
     options = engine_options(app, state_dir)
-    state = lifecycle.down(options, say)
-    if state is None:
+    removed = lifecycle.down(options, say)
+    if not removed:
         click.echo(f"no lab running in {options.state.path}; nothing to do")
-    else:
-        click.echo(f"lab {state.scenario} on the {state.engine} engine is down")
-
-
+    for item in removed:
+        click.echo(f"{item} is down")
