@@ -44,6 +44,8 @@ class Timeouts:
     request: float = 5.0
     # the state folder's lock while another lab command holds it
     state_lock: float = 30.0
+    # a quick question to the OS (`ss` for who holds a port)
+    os_query: float = 3.0
 
 
 DEFAULT = Timeouts()

@@ -13,6 +13,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from lab.timeouts import DEFAULT
+
 _SS_USER = re.compile(r'\("([^"]+)",pid=(\d+)')
 
 
@@ -70,7 +72,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _from_ss(port: int) -> tuple[str, int] | None:
     try:
         out = subprocess.run(
-            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=3, check=False
+            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=DEFAULT.os_query, check=False
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
