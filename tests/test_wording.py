@@ -52,7 +52,7 @@ def held_port() -> Iterator[int]:
 
 
 def test_doctor_names_the_process_holding_a_port(held_port: int) -> None:
-    (check,) = doctor.check_ports([held_port])
+    (check,) = doctor.check_ports([held_port], engines.port_holder)
     assert not check.ok
     assert f"pid {os.getpid()}" in check.detail
     assert "kind delete cluster" not in check.fix  # not blamed on an old kind lab
@@ -80,7 +80,7 @@ def test_doctor_blames_the_embedded_lab_when_it_holds_the_port(tmp_path: Path) -
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        (check,) = doctor.check_ports([port])
+        (check,) = doctor.check_ports([port], engines.port_holder)
         assert not check.ok
         assert f"the embedded lab (pid {proc.pid})" in check.detail
         assert "lab down" in check.fix and "kind delete cluster" not in check.fix

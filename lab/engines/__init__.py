@@ -97,3 +97,19 @@ def decode_record(engine: str, data: Mapping[str, Any]) -> EngineRecord:
 def takes_cluster_options(name: str) -> bool:
     """Whether --context/--namespace mean anything to engine `name` (without importing it)."""
     return name == "cluster"
+
+
+def port_holder(port: int) -> tuple[str, int | None] | None:
+    """Who listens on a host port, for `lab doctor`, and the pid when it is the embedded lab.
+
+    ("nginx (pid 12)", None), or ("the embedded lab (pid 34)", 34); None when the OS does not say.
+    """
+    from lab.engines.local import ports, process
+
+    found = ports.holder(port)
+    if found is None:
+        return None
+    name, pid = found
+    if process.is_lab_process(pid, None):
+        return f"the embedded lab (pid {pid})", pid
+    return f"{name} (pid {pid})", None

@@ -33,3 +33,11 @@ NOTES: Mapping[str, Mapping[str, str]] = {
 def notes(engine: str | None) -> Mapping[str, str]:
     """Step key -> what `engine` does instead; empty for kind (it runs the commands as printed)."""
     return NOTES.get(engine or "", {})
+
+# Engines that pull images (what `lab plan --engine` lists with the prefetch cache).
+PULLS_IMAGES = frozenset({"kind"})
+
+
+def pulls_images(engine: str | None) -> bool:
+    """Whether `engine` pulls container images, so `lab plan` lists them and the prefetch cache."""
+    return engine in PULLS_IMAGES

@@ -10,10 +10,22 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 from lab.errors import UsageError
 from lab.spec.commands import ROUTES, TRAFFIC, CommandStep
-from lab.ui.views import command_step
+
+
+def command_step(number: int, step: CommandStep, note: str | None, console: Console) -> None:
+    """One numbered step as `lab plan` and teaching mode both print it: title, why, note, commands."""
+    title = Text(f"{number}. {step.title}", style="bold")
+    title.append(f"  ({step.stage})", style="dim")
+    console.print(title, soft_wrap=True)
+    console.print(Text(f"   {step.why}", style="italic"), soft_wrap=True)
+    if note:
+        console.print(Text(f"   {note}", style="yellow"), soft_wrap=True)
+    for line in step.shell():
+        console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 class Teacher:

@@ -19,6 +19,7 @@ from lab.spec.plan import Plan
 from lab.spec.registry import ScenarioEntry
 from lab.state import LabState
 from lab.traffic.driver import Tally
+from lab.ui.teaching import command_step
 
 
 def scenarios_table(
@@ -68,18 +69,6 @@ def plan_json(plan: Plan, steps: list[CommandStep], notes: Mapping[str, str]) ->
             for sp in plan.steps
         ],
     }
-
-
-def command_step(number: int, step: CommandStep, note: str | None, console: Console) -> None:
-    """One numbered step as `lab plan` and teaching mode both print it: title, why, note, commands."""
-    title = Text(f"{number}. {step.title}", style="bold")
-    title.append(f"  ({step.stage})", style="dim")
-    console.print(title, soft_wrap=True)
-    console.print(Text(f"   {step.why}", style="italic"), soft_wrap=True)
-    if note:
-        console.print(Text(f"   {note}", style="yellow"), soft_wrap=True)
-    for line in step.shell():
-        console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def plan_text(plan: Plan, steps: list[CommandStep], notes: Mapping[str, str], console: Console) -> None:

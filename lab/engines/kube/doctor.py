@@ -188,31 +188,24 @@ def port_fix(port: int, holder: str | None, embedded_pid: int | None) -> str:
     return f"stop {holder}, or run the lab on another port with --port {port}=OTHER"
 
 
-def _holder(port: int) -> tuple[str | None, int | None]:
-    """Who holds the port, and the pid when it is the embedded lab's background process."""
-    from lab.engines.local import ports as local_ports
-    from lab.engines.local import process
-
-    found = local_ports.holder(port)
-    if found is None:
-        return None, None
-    name, pid = found
-    if process.is_lab_process(pid, None):
-        return f"the embedded lab (pid {pid})", pid
-    return f"{name} (pid {pid})", None
+# Who listens on a host port: ("nginx (pid 12)", None), or ("the embedded lab (pid 34)", 34) when
+# it is the embedded lab's process; None when the OS does not say. Given by the caller
+# (lab.engines.port_holder), so this engine never imports the embedded one.
+PortHolder = Callable[[int], "tuple[str, int | None] | None"]
 
 
-def check_ports(ports: Sequence[int]) -> list[Check]:
-    """The host ports the kind cluster maps are free; a busy one names its holder and the fix."""
+def check_ports(ports: Sequence[int], holder: PortHolder | None = None) -> list[Check]:
+    """The host ports the kind cluster maps are free; a busy one names its holder (when known) and the fix."""
     checks = []
     for port in ports:
         problem = port_problem(port)
         if problem is None:
             checks.append(Check(f"port {port}", True, "free"))
             continue
-        holder, embedded = _holder(port)
-        detail = f"{problem} by {holder}" if holder else problem
-        checks.append(Check(f"port {port}", False, detail, port_fix(port, holder, embedded)))
+        found = holder(port) if holder is not None else None
+        holder_name, embedded = found if found is not None else (None, None)
+        detail = f"{problem} by {holder_name}" if holder_name else problem
+        checks.append(Check(f"port {port}", False, detail, port_fix(port, holder_name, embedded)))
     return checks
 
 
@@ -241,14 +234,15 @@ def run(
     machine: str | None = None,
     which: Callable[[str], str | None] = shutil.which,
     docker_timeout: float = 3.0,
+    holder: PortHolder | None = None,
 ) -> list[Check]:
-    """Every check for an engine ("kind" or "cluster"), Docker first."""
+    """Every check for an engine ("kind" or "cluster"), Docker first; `holder` names who holds a busy port."""
     checks: list[Check] = []
     if engine == "kind":
         docker_checks, _ = check_docker(docker_timeout)
         checks += docker_checks
     checks += check_tools(ENGINE_TOOLS[engine], which, machine)
     if engine == "kind":
-        checks += check_ports(ports)
+        checks += check_ports(ports, holder)
         checks += check_architecture(machine)
     return checks

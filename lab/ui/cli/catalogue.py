@@ -102,7 +102,8 @@ def plan_cmd(
     plan = make_plan(app.lab_dir, scenario)
     steps = tutorial(plan, where(app, engine_options(app, state_dir, ports=ports)), DEFAULT)
     notes = engine_tutorial.notes(engine)
-    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if engine == "kind" else None
+    pulls = engine_tutorial.pulls_images(engine)
+    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if pulls else None
     if output == "json":
         data = views.plan_json(plan, steps, notes)
         if cache is not None:
