@@ -166,7 +166,8 @@ class ScenarioCheck(pytest.Item):
         result = session.check(self.scenario, self.step, self.traffic)
         (check,) = result.checks
         self.user_properties.append(("verdict", check.verdict.outcome.value))
-        self.user_properties.append(("p_value", check.verdict.p_value))
+        if check.verdict.p_value is not None:  # the any-hit rule computes none: no p_value="None"
+            self.user_properties.append(("p_value", check.verdict.p_value))
         if check.verdict.outcome is not Outcome.PASS:
             raise SplitMismatch(render_text(result))
 

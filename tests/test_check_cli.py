@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lab.engines.local.ports import free_port
+from lab.traffic.driver import TRACE_POINTS
 from tests.test_local_cli import ROUTE_0_100, lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +65,14 @@ def test_check_json_carries_every_field(running: Path, tmp_path: Path) -> None:
     assert sum(b["hits"] for b in verdict["backends"]) == one["traffic"]["answered"] == 757
     assert set(one["traffic"]["latency_ms"]) == {"p50", "p95", "p99"}
     assert one["traffic"]["rate_per_s"] > 0
+    # how the split settled: running counts, about TRACE_POINTS of them, ending with the final counts
+    running_counts = one["traffic"]["running"]
+    assert 100 <= len(running_counts["n"]) <= TRACE_POINTS + 1
+    assert running_counts["n"] == sorted(running_counts["n"]) and running_counts["n"][-1] == 757
+    assert {k: v[-1] for k, v in running_counts["hits"].items()} == {
+        b["name"]: b["hits"] for b in verdict["backends"] if b["hits"]
+    }
+    assert one["looks"] == []
 
 
 def test_a_90_10_route_fails_the_99_1_check_naming_the_backend(running: Path, tmp_path: Path) -> None:
@@ -81,6 +91,7 @@ def test_a_90_10_route_fails_the_99_1_check_naming_the_backend(running: Path, tm
         assert code == 1, out
         data = json.loads(out[out.index("{") : out.rindex("}") + 1])
         assert data["checks"][0]["traffic"]["sent"] < 757
+        assert data["checks"][0]["looks"] == [190, 379, 568, 757]  # ceil(757 * i / 4)
     finally:
         lab("apply", str(ROOT / "manifests/routes/canary-99-1.yaml"), "--state-dir", str(running))
 
@@ -116,17 +127,27 @@ def test_new_connection_per_request(running: Path) -> None:
     assert "100 sent" in out
 
 
-def test_plot_draws_a_picture_or_says_what_is_missing(running: Path, tmp_path: Path) -> None:
+def test_plot_draws_a_picture(running: Path, tmp_path: Path) -> None:
     picture = tmp_path / "split.png"
     code, out = check(running, "--requests", "50", "--plot", str(picture))
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        assert code == 4, out
-        assert "--plot needs matplotlib" in out and "pip install 'lab[plot]'" in out
-    else:
-        assert code in (0, 1), out
-        assert picture.read_bytes().startswith(b"\x89PNG")
+    assert code in (0, 1), out
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    assert f"picture written to {picture}" in out
+
+
+def test_without_matplotlib_the_plot_fails_before_any_request(
+    running: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, out = check(running, "--requests", "50", "--plot", str(tmp_path / "split.png"))
+    assert code == 4, out
+    assert "--plot needs matplotlib" in out and "pip install 'gateway-api-lab[plot]'" in out
+    assert "sending" not in out and "verdict" not in out  # no traffic was sent, nothing judged
+    state = tmp_path / "never-started"
+    code, out = lab("up", "canary-99-1", "--engine", "local", "--state-dir", str(state),
+                    "--plot", str(tmp_path / "split.png"))  # fmt: skip
+    assert code == 4, out
+    assert not (state / "state.json").exists()  # the lab was not even started
 
 
 def test_check_without_a_lab_exits_4(tmp_path: Path) -> None:
@@ -138,12 +159,23 @@ def test_check_without_a_lab_exits_4(tmp_path: Path) -> None:
 def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
     state = tmp_path / "state"
     code, out = lab(
-        "up", "blue-green", "--engine", "local", "--state-dir", str(state), "--port", f"8443={free_port()}"
-    )
+        "up", "blue-green", "--engine", "local", "--state-dir", str(state), "--port", f"8443={free_port()}",
+        "--plot", str(tmp_path / "bg.png"),
+    )  # fmt: skip
     try:
         assert code == 0, out
+        for step in ("blue", "green"):  # one picture per step, with the running shares
+            assert (tmp_path / f"bg-{step}.png").read_bytes().startswith(b"\x89PNG")
         assert out.count("check: PASS") == 2
         assert "step blue" in out and "step green" in out
+        assert "blue-green: from step blue to step green" in out
+        assert (
+            "tutorial steps the local engine does its own way: kind cluster, CRDs, Consul (helm), CA secret, "
+            "kubectl apply (`lab plan blue-green --engine local` shows each)"
+        ) in out
+        assert "from blue-green to blue-green" not in out
+        assert re.search(r"blue\W+PASS\W+99\W+0\W+[\d.]+ s", out), out  # the summary table
+        assert re.search(r"total\W+198\W+0\W+[\d.]+ s", out), out
     finally:
         lab("down", "--state-dir", str(state))
 

@@ -36,7 +36,7 @@ def test_plan_shows_chart_port_node_image_and_weights() -> None:
     assert "https://localhost:8443/echo" in out
     assert pins.NODE_IMAGE in out
     assert "echo-1 99" in out and "echo-2 1" in out
-    assert "curl --cacert" in out and " -k" not in out
+    assert "curl -sS --fail --cacert .lab/ca.pem https://localhost:8443/echo" in out and " -k " not in out
 
 
 def test_plan_json_carries_steps_in_order_and_expected_split() -> None:
@@ -51,10 +51,25 @@ def test_plan_json_carries_steps_in_order_and_expected_split() -> None:
         c.startswith("helm install consul consul --repo https://helm.releases.hashicorp.com --version 0.40.0")
         for c in commands
     )
-    assert any("wait --for=condition=Ready --timeout=90s gateway/example-gateway" in c for c in commands)
+    # Timeouts.gateway_ready, the budget the kind engine itself waits (not the tutorial's 90s)
+    assert any("wait --for=condition=Ready --timeout=180s gateway/example-gateway" in c for c in commands)
+    assert [(s["key"], s["scenario_step"]) for s in data["steps"]][-2:] == [
+        ("routes", "canary-99-1"),
+        ("traffic", "canary-99-1"),
+    ]
+    assert all(s["engine_note"] is None for s in data["steps"])
     traffic = data["scenario_steps"][0]["traffic"][0]
     assert traffic["expected_weights"] == {"echo-1": 99, "echo-2": 1}
     assert traffic["url"] == "https://localhost:8443/echo"
+
+
+def test_plan_json_for_the_embedded_engine_notes_each_emulated_step() -> None:
+    code, out = run("plan", "canary-99-1", "--engine", "local", "--output", "json")
+    assert code == 0, out
+    notes = {s["key"]: s["engine_note"] for s in json.loads(out)["steps"]}
+    for key in ("cluster", "crds", "consul"):
+        assert notes[key].startswith("emulated by the embedded engine: ")
+    assert notes["traffic"] is None  # the loop and lab check run as printed
 
 
 def test_unknown_scenario_suggests_the_close_one() -> None:

@@ -1,19 +1,39 @@
-"""Teaching mode: pauses before each step with what, why and the command; refuses without a terminal."""
+"""Teaching mode and `lab plan`: one sequence, with every step's route switch, the lab's own CA path
+and port, the tutorial's curl loop beside `lab check`; teaching mode refuses without a terminal."""
 
 from __future__ import annotations
 
+import functools
 import io
+import re
+import subprocess
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from lab.spec.commands import Where, tutorial
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
+from lab.timeouts import DEFAULT
 from lab.ui.cli import cli
 from lab.ui.teaching import Teacher
+from tests import test_local_cli
+from tests.test_local_cli import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
+local = test_local_cli.local  # a real embedded lab in tmp_path, taken down after the test
+ROUTE_FILES = ("canary-99-1", "canary-90-10", "split-50-50", "blue-green-green")
+
+
+def lab(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def commands(out: str) -> list[str]:
+    return [line.strip()[2:] for line in out.splitlines() if line.strip().startswith("$ ")]
 
 
 def test_refuses_without_a_terminal() -> None:
@@ -24,27 +44,29 @@ def test_refuses_without_a_terminal() -> None:
     assert "standard input is not a terminal" in result.output
 
 
-def test_shows_each_step_with_why_and_command_and_waits() -> None:
+def test_shows_each_part_of_the_sequence_and_waits() -> None:
     plan = make_plan(LabDir(ROOT), "progressive-canary")
     out = io.StringIO()
     prompts: list[str] = []
     teacher = Teacher(
-        Console(file=out, width=200),
+        Console(file=out, width=80),
         enabled=True,
+        steps=tutorial(plan, Where(), DEFAULT),
         wait=lambda p: prompts.append(p) or "",
         is_terminal=lambda: True,
     )
-    teacher.before_start(plan)
+    teacher.before_start()
     for step in plan.steps:
-        teacher.before_step(plan, step)
-        teacher.before_check(step)
+        teacher.before_step(step.step.name)
+        teacher.before_check(step.step.name)
     text = out.getvalue()
     assert len(prompts) == 1 + 2 * len(plan.steps)
     assert "kind create cluster --name lab" in text
     assert "helm install consul consul" in text
     assert "kubectl --kubeconfig .lab/kubeconfig apply -f manifests/routes/canary-90-10.yaml" in text
     assert "the canary looks healthy: 10%" in text
-    assert "curl --cacert .lab/ca.pem https://localhost:8443/echo" in text
+    assert "curl -sS --fail --cacert .lab/ca.pem https://localhost:8443/echo" in text
+    assert commands(text) == [line for s in tutorial(plan, Where(), DEFAULT) for line in s.shell()]
 
 
 def test_disabled_teacher_never_waits() -> None:
@@ -52,9 +74,53 @@ def test_disabled_teacher_never_waits() -> None:
     teacher = Teacher(
         Console(file=io.StringIO()),
         enabled=False,
+        steps=tutorial(plan, Where(), DEFAULT),
         wait=lambda p: (_ for _ in ()).throw(AssertionError(p)),
         is_terminal=lambda: False,
     )
-    teacher.before_start(plan)
-    teacher.before_step(plan, plan.first)
-    teacher.before_check(plan.first)
+    teacher.before_start()
+    teacher.before_step(plan.first.step.name)
+    teacher.before_check(plan.first.step.name)
+
+
+def test_plan_and_teaching_mode_print_the_same_sequence_for_this_lab(
+    local: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, port = local.state_dir, local.port
+    where = ("--state-dir", str(state), "--port", f"8443={port}")
+    code, planned = lab("plan", "progressive-canary", "--engine", "local", *where)
+    assert code == 0, planned
+    prompts: list[str] = []
+    terminal = functools.partial(Teacher, is_terminal=lambda: True, wait=lambda p: prompts.append(p) or "")
+    monkeypatch.setattr("lab.ui.cli.running.Teacher", terminal)
+    code, taught = lab("up", "progressive-canary", "--engine", "local", "--step", *where)
+    assert code == 0, taught
+    assert len(prompts) == 1 + 2 * 4
+
+    assert commands(taught) == commands(planned)
+    lines = commands(taught)
+    for route in ROUTE_FILES:
+        assert f"kubectl --kubeconfig {state}/kubeconfig apply -f manifests/routes/{route}.yaml" in lines
+    loops = [line for line in lines if line.startswith("for i in $(seq ")]
+    assert len(loops) == 4
+    for loop in loops:
+        assert f"curl -sS --fail --cacert {state}/ca.pem https://localhost:{port}/echo; done" in loop
+        assert loop.endswith("| sort | uniq -c")
+    checks = [line for line in lines if line.startswith("lab check ")]
+    assert checks == [
+        f"lab check progressive-canary --step-name {name} --state-dir {state}"
+        for name in ("canary-1", "canary-10", "canary-50", "canary-100")
+    ]
+    for out in (planned, taught):
+        # cluster, CRDs, Consul, CA, services, then each of the 4 route switches
+        assert out.count("emulated by the embedded engine") == 5 + 4
+        assert "no cluster; one background process" in out
+    assert f"CA:      {state}/ca.pem" in taught  # the lab's own CA is the one the commands use
+    assert re.search(r"canary-100\W+PASS\W+99\W+0\W+[\d.]+ s", taught), taught  # the summary table
+
+    # the last loop, run as printed against the lab left at its last step: every answer from echo-2
+    done = subprocess.run(
+        ["bash", "-c", loops[-1]], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["99", "echo-2"], done.stdout + done.stderr

@@ -40,11 +40,12 @@ def auto_engine() -> tuple[str, str]:
     """The engine `auto` picks and why: kind where Docker answers and kind/helm/kubectl exist."""
     missing = [t for t in KIND_TOOLS if shutil.which(t) is None]
     if missing:
-        return "local", f"{', '.join(missing)} not on PATH, so the embedded engine is used"
+        tools = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+        return "local", f"the embedded engine, since {tools} {'are' if len(missing) > 1 else 'is'} not on PATH"
     problem = docker_problem()
     if problem:
-        return "local", f"{problem}, so the embedded engine is used"
-    return "kind", "Docker answers and kind, helm and kubectl are installed"
+        return "local", f"the embedded engine, since {problem}"
+    return "kind", "kind, since Docker answers and kind, helm and kubectl are installed"
 
 
 def create(name: str, options: EngineOptions) -> Engine:
@@ -96,3 +97,19 @@ def decode_record(engine: str, data: Mapping[str, Any]) -> EngineRecord:
 def takes_cluster_options(name: str) -> bool:
     """Whether --context/--namespace mean anything to engine `name` (without importing it)."""
     return name == "cluster"
+
+
+def port_holder(port: int) -> tuple[str, int | None] | None:
+    """Who listens on a host port, for `lab doctor`, and the pid when it is the embedded lab.
+
+    ("nginx (pid 12)", None), or ("the embedded lab (pid 34)", 34); None when the OS does not say.
+    """
+    from lab.engines.local import ports, process
+
+    found = ports.holder(port)
+    if found is None:
+        return None
+    name, pid = found
+    if process.is_lab_process(pid, None):
+        return f"the embedded lab (pid {pid})", pid
+    return f"{name} (pid {pid})", None

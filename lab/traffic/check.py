@@ -36,10 +36,15 @@ class TrafficStats:
     p95: float | None
     p99: float | None
     interrupted: bool
+    # cumulative hits per backend as responses came in (Tally.trace), ending with the final counts
+    running: tuple[Mapping[str, int], ...] = ()
 
     @classmethod
     def of(cls, tally: Tally) -> TrafficStats:
         """Freeze a tally."""
+        running = [dict(t) for t in tally.trace]
+        if tally.hits and (not running or running[-1] != dict(tally.hits)):
+            running.append(dict(tally.hits))
         return cls(
             sent=tally.sent,
             answered=tally.answered,
@@ -53,6 +58,7 @@ class TrafficStats:
             p95=tally.percentile(95),
             p99=tally.percentile(99),
             interrupted=tally.interrupted,
+            running=tuple(running),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +77,13 @@ class TrafficStats:
             "rate_per_s": round(self.rate, 1),
             "latency_ms": {"p50": ms(self.p50), "p95": ms(self.p95), "p99": ms(self.p99)},
             "interrupted": self.interrupted,
+            "running": {
+                "n": [sum(point.values()) for point in self.running],
+                "hits": {
+                    name: [point.get(name, 0) for point in self.running]
+                    for name in sorted({name for point in self.running for name in point})
+                },
+            },
         }
 
 
@@ -84,6 +97,8 @@ class TrafficCheck:
     expected: Mapping[str, int]
     stats: TrafficStats
     verdict: Verdict
+    # sequential checks: the numbers of responses at which the verdict was looked at (else empty)
+    looks: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -94,6 +109,7 @@ class TrafficCheck:
             "expected_weights": dict(self.expected),
             "traffic": self.stats.to_dict(),
             "verdict": self.verdict.to_dict(),
+            "looks": list(self.looks),
         }
 
 
@@ -214,6 +230,7 @@ def check_traffic(
         expected=traffic.expected,
         stats=TrafficStats.of(tally),
         verdict=verdict,
+        looks=stopper.seq.looks_at if stopper is not None else (),
     )
 
 

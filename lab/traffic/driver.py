@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     import aiohttp
 
 
+# About this many running-count snapshots per drive (Tally.trace), whatever the request count.
+TRACE_POINTS = 200
+
+
 @dataclass(frozen=True)
 class DriveSpec:
     """What to send: URL, headers, how many, and how."""
@@ -51,6 +55,17 @@ class Tally:
     interrupted: bool = False
     # set by a hook (sequential mode) to stop sending; requests in flight still count
     stop: bool = False
+    # running counts: a copy of `hits` after every `trace_every` attributed responses (0: none),
+    # so a picture can show how the split settled as responses came in
+    trace_every: int = 0
+    trace: list[dict[str, int]] = field(default_factory=list)
+
+    def hit(self, service: str, pod: str) -> None:
+        """Count one attributed response (and keep the running counts every `trace_every`)."""
+        self.hits[service] += 1
+        self.pods[pod] += 1
+        if self.trace_every and self.answered % self.trace_every == 0:
+            self.trace.append(dict(self.hits))
 
     @property
     def answered(self) -> int:
@@ -126,8 +141,7 @@ async def _worker(
                         "unattributed (no known pod named)" if pod is None else f"unknown pod {pod}"
                     ] += 1
                 else:
-                    tally.hits[service] += 1
-                    tally.pods[pod or "?"] += 1
+                    tally.hit(service, pod or "?")
         if on_response is not None:
             on_response(tally)
 
@@ -143,6 +157,7 @@ async def drive_async(
 
     tally = tally or Tally()
     tally.started = time.monotonic()
+    tally.trace_every = tally.trace_every or max(1, -(-spec.requests // TRACE_POINTS))
 
     def next_ticket() -> bool:
         if tally.stop or tally.sent >= spec.requests:

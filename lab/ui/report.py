@@ -1,14 +1,14 @@
-"""Rendering of verdicts and checks: terminal tables and bars (rich), and an optional picture."""
+"""Rendering of verdicts and checks: terminal tables and bars (rich), and the multi-step summary table."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lab.errors import EnvironmentNotReady, InvalidInput
+from lab.spec.plan import Plan
 from lab.stats.power import format_level, format_share
 from lab.stats.verdict import Outcome, Verdict
 from lab.traffic.check import CheckResult, TrafficCheck
@@ -107,50 +107,51 @@ def render_check(result: CheckResult, console: Console) -> None:
     console.print(line)
 
 
-def plot_check(result: CheckResult, path: Path) -> Path:
-    """Observed versus expected shares with interval whiskers, as PNG or SVG (needs matplotlib)."""
-    try:
-        import matplotlib
+@dataclass(frozen=True)
+class StepRun:
+    """One step of a multi-step `lab up`: its outcome (None: not checked), requests and time."""
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise EnvironmentNotReady(
-            "--plot needs matplotlib, which is not installed",
-            fix="pip install 'lab[plot]' (or pip install matplotlib)",
-        ) from exc
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise InvalidInput(f"--plot {path}: the file must end in .png or .svg")
-    checks = result.checks
-    fig, axes = plt.subplots(1, len(checks), figsize=(4.5 * len(checks), 3.6), squeeze=False)
-    for ax, check in zip(axes[0], checks, strict=True):
-        names = [b.name for b in check.verdict.backends]
-        observed = [b.observed_share for b in check.verdict.backends]
-        expected = [b.expected_share for b in check.verdict.backends]
-        low = [o - b.interval[0] for o, b in zip(observed, check.verdict.backends, strict=True)]
-        high = [b.interval[1] - o for o, b in zip(observed, check.verdict.backends, strict=True)]
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], expected, width=0.4, label="expected", color="#bbbbbb")
-        ax.bar(
-            [x + 0.2 for x in xs],
-            observed,
-            width=0.4,
-            label="observed",
-            color="#3b7dd8",
-            yerr=[low, high],
-            capsize=4,
+    name: str
+    outcome: Outcome | None
+    seconds: float
+    sent: int = 0
+    answered: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, result: CheckResult, seconds: float) -> StepRun:
+        """A checked step, from its check result."""
+        return cls(
+            result.step,
+            result.outcome,
+            seconds,
+            sent=sum(c.stats.sent for c in result.checks),
+            answered=sum(c.stats.answered for c in result.checks),
+            failed=sum(sum(c.stats.failures.values()) for c in result.checks),
         )
-        ax.set_xticks(list(xs), names)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("share of responses")
-        ax.set_title(f"{check.name}: {check.verdict.outcome.value}")
-        ax.legend(loc="upper right", fontsize="small")
-    fig.suptitle(
-        f"{result.scenario} ({result.engine}), {format_level(1 - checks[0].verdict.alpha)} intervals"
-        if checks
-        else result.scenario
+
+
+def render_summary(plan: Plan, runs: list[StepRun], console: Console) -> None:
+    """The end of a multi-step run: every step, whether it passed, its requests and time, and totals."""
+    table = Table(title=f"{plan.scenario.name}: {len(runs)} of {len(plan.steps)} steps run", title_justify="left")
+    for column in ("step", "result", "requests", "failed", "time"):
+        table.add_column(column, justify="left" if column in ("step", "result") else "right")
+    done = {r.name: r for r in runs}
+    for sp in plan.steps:
+        run = done.get(sp.step.name)
+        if run is None:
+            table.add_row(sp.step.name, Text("not run", style="dim"), "-", "-", "-")
+            continue
+        result = Text("up (not checked)") if run.outcome is None else Text(
+            run.outcome.value.upper(), style=_STYLE[run.outcome]
+        )
+        table.add_row(run.name, result, str(run.sent), str(run.failed), f"{run.seconds:.1f} s")
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        str(sum(r.sent for r in runs)),
+        str(sum(r.failed for r in runs)),
+        f"{sum(r.seconds for r in runs):.1f} s",
     )
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    console.print(table)

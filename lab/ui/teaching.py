@@ -1,30 +1,43 @@
 """Teaching mode (`lab up --step`): stop before each step, say what it does, why, and the command.
 
-Instructors project it; it waits for Enter and refuses to run without a terminal.
+Instructors project it; it walks the very sequence `lab plan` prints (lab.spec.commands.tutorial),
+numbered the same, waits for Enter, and refuses to run without a terminal.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from rich.console import Console
-from rich.panel import Panel
 from rich.text import Text
 
 from lab.errors import UsageError
-from lab.spec.commands import CommandStep, drive_step, route_step, tutorial_steps
-from lab.spec.plan import Plan, StepPlan
+from lab.spec.commands import ROUTES, TRAFFIC, CommandStep
+
+
+def command_step(number: int, step: CommandStep, note: str | None, console: Console) -> None:
+    """One numbered step as `lab plan` and teaching mode both print it: title, why, note, commands."""
+    title = Text(f"{number}. {step.title}", style="bold")
+    title.append(f"  ({step.stage})", style="dim")
+    console.print(title, soft_wrap=True)
+    console.print(Text(f"   {step.why}", style="italic"), soft_wrap=True)
+    if note:
+        console.print(Text(f"   {note}", style="yellow"), soft_wrap=True)
+    for line in step.shell():
+        console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 class Teacher:
-    """Pauses before each step when enabled; a no-op otherwise."""
+    """Pauses before each part of the sequence when enabled; a no-op otherwise."""
 
     def __init__(
         self,
         console: Console,
         *,
         enabled: bool,
+        steps: Sequence[CommandStep] = (),
+        notes: Mapping[str, str] | None = None,
         wait: Callable[[str], str] = input,
         is_terminal: Callable[[], bool] = lambda: sys.stdin.isatty(),
     ) -> None:
@@ -35,29 +48,30 @@ class Teacher:
             )
         self.console = console
         self.enabled = enabled
+        self.steps = tuple(steps)
+        self.notes = notes or {}
         self._wait = wait
 
-    def _show(self, steps: list[CommandStep]) -> None:
+    def _show(self, chosen: Callable[[CommandStep], bool]) -> None:
         if not self.enabled:
             return
-        for step in steps:
-            body = Text(f"{step.why}\n")
-            for line in step.shell():
-                body.append(f"\n$ {line}", style="bold")
-            self.console.print(Panel(body, title=f"next: {step.title}", title_align="left"))
-        self._wait("press Enter to run it ")
+        shown = False
+        for number, step in enumerate(self.steps, 1):
+            if chosen(step):
+                self.console.print()
+                command_step(number, step, self.notes.get(step.key), self.console)
+                shown = True
+        if shown:
+            self._wait("press Enter to run it ")
 
-    def before_start(self, plan: Plan) -> None:
-        """The provision, install and base-apply steps, as the tutorial types them."""
-        self._show(
-            [s for s in tutorial_steps(plan) if s.stage in ("provision", "install")]
-            + [tutorial_steps(plan)[3]]
-        )
+    def before_start(self) -> None:
+        """Setting the lab up: cluster, CRDs, Consul, CA, services and Gateway."""
+        self._show(lambda s: s.scenario_step is None)
 
-    def before_step(self, plan: Plan, step: StepPlan) -> None:
-        """Applying one scenario step's routes."""
-        self._show([route_step(plan, step)])
+    def before_step(self, name: str) -> None:
+        """Applying scenario step `name`'s routes (the route switch)."""
+        self._show(lambda s: s.scenario_step == name and s.key == ROUTES)
 
-    def before_check(self, step: StepPlan) -> None:
-        """Driving and judging the step's traffic."""
-        self._show([drive_step(step)])
+    def before_check(self, name: str) -> None:
+        """Driving and judging step `name`'s traffic."""
+        self._show(lambda s: s.scenario_step == name and s.key == TRAFFIC)

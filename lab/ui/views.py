@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lab.engines.base import StatusRow
 from lab.engines.kube.doctor import Check
@@ -18,6 +19,7 @@ from lab.spec.plan import Plan
 from lab.spec.registry import ScenarioEntry
 from lab.state import LabState
 from lab.traffic.driver import Tally
+from lab.ui.teaching import command_step
 
 
 def scenarios_table(
@@ -51,13 +53,13 @@ def scenarios_json(entries: dict[str, ScenarioEntry], broken: Mapping[str, LabEr
     return sorted(good + bad, key=lambda item: str(item["name"]))
 
 
-def plan_json(plan: Plan, steps: list[CommandStep]) -> dict[str, Any]:
+def plan_json(plan: Plan, steps: list[CommandStep], notes: Mapping[str, str]) -> dict[str, Any]:
     """The plan as JSON: scenario, pins, the steps with their commands, the expected splits."""
     return {
         "scenario": plan.scenario.name,
         "summary": plan.scenario.summary,
         "pins": [{"what": p.what, "value": p.value, "source": p.source} for p in pins.pins()],
-        "steps": [s.to_dict() for s in steps],
+        "steps": [{**s.to_dict(), "engine_note": notes.get(s.key)} for s in steps],
         "scenario_steps": [
             {
                 "name": sp.step.name,
@@ -69,7 +71,7 @@ def plan_json(plan: Plan, steps: list[CommandStep]) -> dict[str, Any]:
     }
 
 
-def plan_text(plan: Plan, steps: list[CommandStep], console: Console) -> None:
+def plan_text(plan: Plan, steps: list[CommandStep], notes: Mapping[str, str], console: Console) -> None:
     """The plan as an instructor would project it: pins, numbered steps and their commands."""
     console.print(f"[bold]lab plan {plan.scenario.name}[/bold]: {plan.scenario.summary}")
     pin_table = Table(title="Pinned versions", title_justify="left")
@@ -79,17 +81,19 @@ def plan_text(plan: Plan, steps: list[CommandStep], console: Console) -> None:
     for p in pins.pins():
         pin_table.add_row(p.what, p.value, p.source)
     console.print(pin_table)
+    console.print(Text(f"commands run from {plan.lab_dir.root}", style="dim"), soft_wrap=True)
     for i, step in enumerate(steps, 1):
-        console.print(f"\n[bold]{i}. {step.title}[/bold]  [dim]({step.stage})[/dim]")
-        console.print(f"   [italic]{step.why}[/italic]")
-        for line in step.shell():
-            console.print(f"   $ {line}", highlight=False, markup=False, soft_wrap=True)
+        console.print()
+        command_step(i, step, notes.get(step.key), console)
     for sp in plan.steps:
         label = f"step {sp.step.name}: " if len(plan.steps) > 1 else ""
         for t in sp.traffic:
             total = sum(t.expected.values())
             split = " / ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in t.expected.items())
-            console.print(f"\n{label}expected split for {t.url()}: {split}; {t.requests} requests")
+            console.print(
+                Text(f"\n{label}expected split for {t.traffic.path}: {split}; {t.requests} requests"),
+                soft_wrap=True,
+            )
 
 
 def status_table(state: LabState, rows: list[StatusRow], console: Console) -> None:

@@ -176,16 +176,36 @@ def port_problem(port: int) -> str | None:
     return None
 
 
-def check_ports(ports: Sequence[int]) -> list[Check]:
-    """The host ports the kind cluster maps are free."""
+def port_fix(port: int, holder: str | None, embedded_pid: int | None) -> str:
+    """How to free `port`, given who holds it (as the OS tells) and whether it is the embedded lab."""
+    if embedded_pid is not None:
+        return f"the embedded lab serves it: `lab down` (with its --state-dir) stops it, or use --port {port}=OTHER"
+    old_kind = f"an old kind lab: `kind delete cluster --name {pins.CLUSTER_NAME}`"
+    if holder is None:
+        return f"find what holds it with `sudo lsof -nP -iTCP:{port} -sTCP:LISTEN` and stop it (if it is {old_kind})"
+    if "docker" in holder.lower():
+        return f"Docker publishes it, probably for {old_kind}"
+    return f"stop {holder}, or run the lab on another port with --port {port}=OTHER"
+
+
+# Who listens on a host port: ("nginx (pid 12)", None), or ("the embedded lab (pid 34)", 34) when
+# it is the embedded lab's process; None when the OS does not say. Given by the caller
+# (lab.engines.port_holder), so this engine never imports the embedded one.
+PortHolder = Callable[[int], "tuple[str, int | None] | None"]
+
+
+def check_ports(ports: Sequence[int], holder: PortHolder | None = None) -> list[Check]:
+    """The host ports the kind cluster maps are free; a busy one names its holder (when known) and the fix."""
     checks = []
     for port in ports:
         problem = port_problem(port)
-        fix = (
-            f"find what holds it with `sudo lsof -nP -iTCP:{port} -sTCP:LISTEN` and stop it "
-            f"(an old lab: `kind delete cluster --name {pins.CLUSTER_NAME}`)"
-        )
-        checks.append(Check(f"port {port}", problem is None, problem or "free", fix if problem else ""))
+        if problem is None:
+            checks.append(Check(f"port {port}", True, "free"))
+            continue
+        found = holder(port) if holder is not None else None
+        holder_name, embedded = found if found is not None else (None, None)
+        detail = f"{problem} by {holder_name}" if holder_name else problem
+        checks.append(Check(f"port {port}", False, detail, port_fix(port, holder_name, embedded)))
     return checks
 
 
@@ -214,14 +234,15 @@ def run(
     machine: str | None = None,
     which: Callable[[str], str | None] = shutil.which,
     docker_timeout: float = 3.0,
+    holder: PortHolder | None = None,
 ) -> list[Check]:
-    """Every check for an engine ("kind" or "cluster"), Docker first."""
+    """Every check for an engine ("kind" or "cluster"), Docker first; `holder` names who holds a busy port."""
     checks: list[Check] = []
     if engine == "kind":
         docker_checks, _ = check_docker(docker_timeout)
         checks += docker_checks
     checks += check_tools(ENGINE_TOOLS[engine], which, machine)
     if engine == "kind":
-        checks += check_ports(ports)
+        checks += check_ports(ports, holder)
         checks += check_architecture(machine)
     return checks

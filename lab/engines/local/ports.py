@@ -69,7 +69,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _from_ss(port: int) -> str | None:
+def _from_ss(port: int) -> tuple[str, int] | None:
     try:
         out = subprocess.run(
             ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=DEFAULT.os_query, check=False
@@ -78,7 +78,7 @@ def _from_ss(port: int) -> str | None:
         return None
     found = _SS_USER.search(out)
     if found:
-        return f"{found.group(1)} (pid {found.group(2)})"
+        return found.group(1), int(found.group(2))
     return None
 
 
@@ -93,7 +93,7 @@ def _socket_inodes(port: int) -> set[str]:
     return inodes
 
 
-def _from_proc(port: int) -> str | None:
+def _from_proc(port: int) -> tuple[str, int] | None:
     inodes = _socket_inodes(port)
     if not inodes:
         return None
@@ -103,11 +103,17 @@ def _from_proc(port: int) -> str | None:
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 with contextlib.suppress(OSError):
                     if os.readlink(f"/proc/{pid}/fd/{fd}") in targets:
-                        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-                        return f"{comm} (pid {pid})"
+                        return Path(f"/proc/{pid}/comm").read_text().strip(), int(pid)
     return None
+
+
+def holder(port: int) -> tuple[str, int] | None:
+    """(process name, pid) of who listens on a TCP port; None when the OS does not say."""
+    return _from_ss(port) or _from_proc(port)
 
 
 def owner(port: int) -> str | None:
     """Which process listens on a TCP port, e.g. `nginx (pid 123)`; None when the OS does not say."""
-    return _from_ss(port) or _from_proc(port)
+    found = holder(port)
+    return None if found is None else f"{found[0]} (pid {found[1]})"
+

@@ -12,6 +12,7 @@ from rich.console import Console
 from lab import __version__
 from lab.engines.base import EngineOptions
 from lab.errors import LabError
+from lab.spec.commands import Where
 from lab.spec.registry import LabDir
 from lab.state import StateDir
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
@@ -101,6 +102,15 @@ STATE_DIR = click.option(
 )
 
 
+PORTS = click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="LISTENER=LOCAL",
+    help="Serve a Gateway listener port on another local port (repeatable), e.g. 8443=9443.",
+)
+
+
 def _port_map(values: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     out: dict[int, int] = {}
     for value in values:
@@ -134,6 +144,11 @@ def engine_options(
         namespace=namespace,
         seed=seed,
     )
+
+
+def where(app: App, options: EngineOptions) -> Where:
+    """The lab the tutorial's commands are printed for: its state folder and ports."""
+    return Where.of(options.state.path, app.lab_dir.root, dict(options.port_map))
 
 
 def say(message: str) -> None:

@@ -8,11 +8,11 @@ import click
 
 from lab.errors import InvalidInput
 from lab.spec import registry
-from lab.spec.commands import tutorial_steps
+from lab.spec.commands import tutorial
 from lab.spec.findings import Finding
 from lab.spec.plan import make_plan, plan_scenario
 from lab.spec.validation import InvalidPlan
-from lab.ui.cli.app import CACHE_DIR, OUTPUT, App, cli, pass_app
+from lab.ui.cli.app import CACHE_DIR, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, where
 
 
 @cli.command("scenarios")
@@ -95,30 +95,45 @@ def _raise_all(problems: list[InvalidInput]) -> None:
 @click.argument("scenario")
 @click.option(
     "--engine",
-    type=click.Choice(["kind"]),
+    type=click.Choice(["local", "kind", "cluster"]),
     default=None,
-    help="Also list, for this engine, the images to pull and what the prefetch cache holds.",
+    help="Say which steps this engine does differently; with kind, also the images to pull and "
+    "what the prefetch cache holds.",
 )
+@STATE_DIR
+@PORTS
 @CACHE_DIR
 @OUTPUT
 @pass_app
-def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None, output: str) -> None:
-    """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
+def plan_cmd(
+    app: App,
+    scenario: str,
+    engine: str | None,
+    state_dir: Path | None,
+    ports: tuple[str, ...],
+    cache_dir: Path | None,
+    output: str,
+) -> None:
+    """Print the steps of SCENARIO as the shell commands a person would type (the tutorial steps).
+
+    Paths and ports are those of the lab in --state-dir with --port, as `lab up` would use them.
+    """
+    from lab.engines import tutorial as engine_tutorial
     from lab.engines.kube import prefetch
     from lab.timeouts import DEFAULT
     from lab.ui import views
 
     plan = make_plan(app.lab_dir, scenario)
-    steps = tutorial_steps(plan)
-    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if engine else None
+    steps = tutorial(plan, where(app, engine_options(app, state_dir, ports=ports)), DEFAULT)
+    notes = engine_tutorial.notes(engine)
+    pulls = engine_tutorial.pulls_images(engine)
+    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if pulls else None
     if output == "json":
-        data = views.plan_json(plan, steps)
+        data = views.plan_json(plan, steps, notes)
         if cache is not None:
             data["cache"] = views.cache_json(cache)
         app.print_json(data)
     else:
-        views.plan_text(plan, steps, app.console)
+        views.plan_text(plan, steps, notes, app.console)
         if cache is not None:
             views.cache_table(cache, app.console)
-
-

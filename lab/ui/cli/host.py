@@ -14,11 +14,12 @@ from lab.ui.cli.app import CACHE_DIR, App, cli, pass_app
 @pass_app
 def doctor_cmd(app: App, engine: str) -> None:
     """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
+    from lab.engines import port_holder
     from lab.engines.kube import doctor
     from lab.errors import EnvironmentNotReady
     from lab.ui import views
 
-    checks = doctor.run(engine)
+    checks = doctor.run(engine, holder=port_holder)
     views.doctor_table(checks, app.console)
     blocking = [c for c in checks if c.blocks]
     if blocking:

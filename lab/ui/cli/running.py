@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from lab import lifecycle
 from lab.engines import ENGINE_NAMES
+from lab.engines import tutorial as engine_tutorial
 from lab.errors import NotConverged, UsageError
+from lab.spec.commands import SHORT_NAMES, tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
-from lab.ui.cli.app import OUTPUT, STATE_DIR, App, cli, engine_options, pass_app, say
+from lab.ui.cli.app import OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
+
+if TYPE_CHECKING:
+    from lab.ui.report import StepRun
 
 # RFC 9110 section 5.6.2: a method is a token
 HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -74,7 +80,9 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--plot",
                 type=click.Path(dir_okay=False, path_type=Path),
                 default=None,
-                help="Draw observed vs expected shares to FILE.png|svg (needs matplotlib).",
+                help="Draw each backend's deviation from its expected share (and, for sequential or "
+                "multi-step checks, the running shares) to FILE.png|svg; multi-step: FILE-STEP.png. "
+                "Needs matplotlib.",
             ),
         ]
     ):
@@ -93,13 +101,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Where the lab runs; auto picks kind where Docker answers, else local. Env: LAB_ENGINE.",
 )
 @STATE_DIR
-@click.option(
-    "--port",
-    "ports",
-    multiple=True,
-    metavar="LISTENER=LOCAL",
-    help="Serve a Gateway listener port on another local port (repeatable), e.g. 8443=9443.",
-)
+@PORTS
 @click.option(
     "--bind", default="127.0.0.1", show_default=True, help="Address the gateway listens on (local)."
 )
@@ -143,41 +145,69 @@ def up_cmd(
     """Start the lab for SCENARIO (or switch the running lab to it), then check the split.
 
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
-    step stops the run with its exit code.
+    step stops the run with its exit code, and a summary table ends the run.
     """
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
     for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
         click.echo(f"warning: {warning}")
+    if check["plot"] is not None and not no_check:
+        from lab.ui import pictures
+
+        pictures.require(check["plot"])  # before the lab starts: a missing matplotlib fails fast
     choice = lifecycle.choose_engine(engine)
     lifecycle.check_options(choice, options)
+    teacher = Teacher(
+        app.console,
+        enabled=teach,
+        steps=tutorial(plan, where(app, options), options.timeouts, check["requests"]),
+        notes=engine_tutorial.notes(choice.name),
+    )
     click.echo(f"engine: {choice.name} ({choice.reason})")
-    runner = _UpRun(app, Teacher(app.console, enabled=teach), check, no_check)
-    runner.teacher.before_start(plan)
+    if teacher.notes and not teacher.enabled:
+        differ = ", ".join(dict.fromkeys(SHORT_NAMES[key] for key in teacher.notes))
+        click.echo(
+            f"  tutorial steps the {choice.name} engine does its own way: {differ} "
+            f"(`lab plan {scenario} --engine {choice.name}` shows each)"
+        )
+    runner = _UpRun(app, teacher, check, no_check)
+    teacher.before_start()
     code = lifecycle.run(plan, choice, options, say, runner)
+    if len(plan.steps) > 1:
+        from lab.ui.report import render_summary
+
+        render_summary(plan, runner.runs, _side_console(app, check["output"]))
     if code:
         raise click.exceptions.Exit(code)
 
 
 class _UpRun:
-    """What `lab up` does around each step: teaching pauses, endpoints, the check and its report."""
+    """What `lab up` does around each step: teaching pauses, endpoints, the check, its report and time."""
 
     def __init__(self, app: App, teacher: Teacher, check: dict[str, Any], no_check: bool) -> None:
         self.app, self.teacher, self.check, self.no_check = app, teacher, check, no_check
+        self.runs: list[StepRun] = []
+        self._started = time.monotonic()
 
     def before(self, plan: Plan, step: StepPlan, index: int) -> None:
-        """Teaching mode explains the step first (the first one only when teaching)."""
+        """Teaching mode shows the step's route switch first (the first one only when teaching)."""
+        self._started = time.monotonic()
         if index or self.teacher.enabled:
-            self.teacher.before_step(plan, step)
+            self.teacher.before_step(step.step.name)
 
     def after(self, state: LabState, plan: Plan, step: StepPlan, index: int) -> int:
         """Endpoints once, then the step's check (unless --no-check); its exit code."""
+        from lab.ui.report import StepRun
+
         if index == 0:
             _print_endpoints(state, step)
         if self.no_check:
+            self.runs.append(StepRun(step.step.name, None, time.monotonic() - self._started))
             return 0
-        self.teacher.before_check(step)
-        return int(_check_and_report(self.app, state, plan, step, self.check).outcome.exit_code)
+        self.teacher.before_check(step.step.name)
+        result = _check_and_report(self.app, state, plan, step, self.check)
+        self.runs.append(StepRun.of(result, time.monotonic() - self._started))
+        return int(result.outcome.exit_code)
 
 
 def _print_endpoints(state: LabState, step: StepPlan) -> None:
@@ -188,6 +218,11 @@ def _print_endpoints(state: LabState, step: StepPlan) -> None:
         click.echo(f"  gateway: {url}")
         click.echo(f"  CA:      {state.ca_file}")
         click.echo(f"  try:     curl --cacert {state.ca_file} {headers + ' ' if headers else ''}{url}")
+
+
+def _side_console(app: App, output: str) -> Console:
+    """Where progress and notes go: the terminal, or stderr when stdout carries JSON."""
+    return app.console if output == "text" else Console(stderr=True, highlight=False)
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
@@ -204,11 +239,14 @@ def _check_and_report(
     app: App, state: LabState, plan: Plan, step: StepPlan, check: dict[str, Any]
 ) -> CheckResult:
     """Drive, judge and report one step; writes --report and --plot when asked."""
-    from lab.ui.report import plot_check, render_check
+    from lab.ui import pictures
+    from lab.ui.report import render_check
 
     options = _check_options(check)
     output = check["output"]
-    console = app.console if output == "text" else Console(stderr=True, highlight=False)
+    console = _side_console(app, output)
+    if check["plot"] is not None:
+        pictures.require(check["plot"])  # before any request: a missing matplotlib fails fast
     with DriveProgress(console, options.requests) as progress:
         result = run_check(state, step, plan.scenario.name, options, progress)
     if output == "json":
@@ -217,10 +255,12 @@ def _check_and_report(
         render_check(result, app.console)
     if check["report"] is not None:
         check["report"].write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        console.print(f"report written to {check['report']}")
+        console.print(f"report written to {check['report']}", soft_wrap=True)
     if check["plot"] is not None:
-        plot_check(result, check["plot"])
-        console.print(f"picture written to {check['plot']}")
+        names = [s.step.name for s in plan.steps]
+        path = pictures.step_path(check["plot"], step.step.name, names)
+        pictures.plot_check(result, path, running=options.sequential or len(names) > 1)
+        console.print(f"picture written to {path}", soft_wrap=True)
     return result
 
 

@@ -1,0 +1,43 @@
+"""What each engine does instead of some tutorial steps, one line each, for `lab plan` and teaching mode.
+
+The tutorial's commands (lab.spec.commands) are what the kind engine runs; the others say where
+they differ, so a workshop attendee on the embedded engine knows which steps were emulated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lab.spec import commands as c
+
+_EMBEDDED = "emulated by the embedded engine: "
+
+NOTES: Mapping[str, Mapping[str, str]] = {
+    "local": {
+        c.CLUSTER: _EMBEDDED + "no cluster; one background process on this machine plays it",
+        c.CRDS: _EMBEDDED + "no CRDs to install; the Gateway API v1alpha2 (v0.4.0) routing model is built in",
+        c.CONSUL: _EMBEDDED + "no Consul; its HTTPS listener with Gateway API semantics plays the API gateway",
+        c.CA: _EMBEDDED + "no secret to read; the lab made its own CA at that path when it started",
+        c.SERVICES: _EMBEDDED + "lab loads the same YAML into its process (no kubectl); each Service's "
+        "pods answer like their image",
+        c.ROUTES: _EMBEDDED + "lab loads the same YAML into its process (no kubectl) and swaps its routing table",
+    },
+    "cluster": {
+        c.CLUSTER: "the cluster engine uses the existing cluster of your kubeconfig context (no kind "
+        "cluster); kubectl talks to that context, in the lab's namespace",
+        c.CONSUL: "the cluster engine installs Consul once per cluster and reuses it",
+    },
+}
+
+
+def notes(engine: str | None) -> Mapping[str, str]:
+    """Step key -> what `engine` does instead; empty for kind (it runs the commands as printed)."""
+    return NOTES.get(engine or "", {})
+
+# Engines that pull images (what `lab plan --engine` lists with the prefetch cache).
+PULLS_IMAGES = frozenset({"kind"})
+
+
+def pulls_images(engine: str | None) -> bool:
+    """Whether `engine` pulls container images, so `lab plan` lists them and the prefetch cache."""
+    return engine in PULLS_IMAGES

@@ -1,0 +1,134 @@
+"""The pictures (`--plot`): a 1% canary's deviation at a readable scale with its numbers, the band the
+test accepts, the running shares of a sequential check; matplotlib checked before any traffic."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from lab.errors import EnvironmentNotReady, InvalidInput
+from lab.stats.power import acceptance_region
+from lab.stats.verdict import judge
+from lab.traffic.check import CheckResult, TrafficCheck, TrafficStats
+from lab.ui import pictures
+
+matplotlib = pytest.importorskip("matplotlib")
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+CANARY = {"echo-1": 99, "echo-2": 1}
+
+
+def stats(running: list[Mapping[str, int]]) -> TrafficStats:
+    last = dict(running[-1])
+    n = sum(last.values())
+    return TrafficStats(n, n, last, {}, {}, {200: n}, 1.0, float(n), None, None, None, False, tuple(running))
+
+
+def canary_check(hits: Mapping[str, int], alpha: float = 0.001, looks: tuple[int, ...] = ()) -> TrafficCheck:
+    running = [{k: v * i // 50 for k, v in hits.items()} for i in range(1, 51)]
+    verdict = judge(CANARY, hits, alpha=alpha)
+    return TrafficCheck("default", "https://localhost:8443/echo", {}, CANARY, stats(running), verdict, looks)
+
+
+@pytest.fixture
+def figures() -> Iterator[list[Figure]]:
+    made: list[Figure] = []
+    yield made
+    import matplotlib.pyplot as plt
+
+    for fig in made:
+        plt.close(fig)
+
+
+def texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_the_1_percent_canary_is_drawn_at_a_readable_scale_with_its_numbers(figures: list[Figure]) -> None:
+    result = CheckResult("canary-99-1", "canary-99-1", "local", (canary_check({"echo-1": 751, "echo-2": 6}),))
+    fig = pictures.figure(result, running=False)
+    figures.append(fig)
+    (ax,) = fig.axes
+    # rows: echo-2 at y=0 (bottom), echo-1 at y=1; labels name weight and expected share
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["echo-2\nweight 1, 1.0%", "echo-1\nweight 99, 99.0%"]
+    assert ax.get_xlabel() == "observed - expected share (percentage points)"
+    low, high = ax.get_xlim()
+    assert -5 < low < -1 and 1 < high < 5  # points, not a 0..1 share axis where 1% vanishes
+    assert "-0.21 pts: 0.79% vs 1.0% (6 of 757)" in texts(fig)
+    assert "+0.21 pts: 99.2% vs 99.0% (751 of 757)" in texts(fig)
+    # echo-2's mark and its interval whiskers, in points from its expected 1%
+    verdict = result.checks[0].verdict
+    lo, hi = verdict.backend("echo-2").interval
+    marks = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [(round(x, 3), y) for line in marks for x, y in zip(*line.get_data(), strict=True)] == [
+        (round(100 * (6 / 757 - 0.01), 3), 0),
+        (round(100 * (751 / 757 - 0.99), 3), 1),
+    ]
+    (whiskers, *_) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    (x0, _), (x1, _) = whiskers.get_segments()[0]
+    assert (x0, x1) == pytest.approx((100 * (lo - 0.01), 100 * (hi - 0.01)))
+    # the band: the canary hit counts the exact binomial test accepts at n = 757
+    accepted_lo, accepted_hi = acceptance_region(757, 0.01, 0.001)
+    bands = sorted((r for r in ax.patches if isinstance(r, Rectangle)), key=lambda r: r.get_y())
+    assert bands[0].get_x() == pytest.approx(100 * (accepted_lo / 757 - 0.01))
+    assert bands[0].get_width() == pytest.approx(100 * (accepted_hi - accepted_lo) / 757)
+    assert ax.get_title() == "default /echo: PASS (n = 757, p = 0.71)"
+    assert ax.get_legend() is None  # the legend sits under the axes, never over a whisker
+    assert fig.legends
+
+
+def test_a_split_outside_the_band_is_drawn_red(figures: list[Figure]) -> None:
+    result = CheckResult("canary-99-1", "canary-99-1", "local", (canary_check({"echo-1": 682, "echo-2": 75}),))
+    fig = pictures.figure(result, running=False)
+    figures.append(fig)
+    marks = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert {line.get_color() for line in marks} == {"#c62828"}
+    assert fig.axes[0].get_title().startswith("default /echo: FAIL")
+
+
+def test_sequential_checks_show_the_running_share_inside_the_narrowing_band(figures: list[Figure]) -> None:
+    check = canary_check({"echo-1": 751, "echo-2": 6}, alpha=0.001 / 4, looks=(190, 379, 568, 757))
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=True)
+    figures.append(fig)
+    _deviation, echo1, echo2 = fig.axes
+    assert echo1.get_ylabel() == "echo-1 share (%)"
+    assert echo2.get_ylabel() == "echo-2 share (%)" and echo2.get_xlabel() == "responses so far"
+    (fill,) = echo2.collections
+    paths = fill.get_paths()[0].vertices
+    widths = {}  # band width (points) at each n, from the filled polygon's upper and lower edges
+    for x, y in paths:
+        widths.setdefault(round(x), []).append(y)
+    spans = [max(v) - min(v) for _, v in sorted(widths.items())]
+    assert spans[0] > 2 * spans[-1]  # the band narrows as responses come in
+    (line,) = [li for li in echo2.lines if li.get_linestyle() == "-" and len(li.get_xdata()) > 2]
+    assert list(line.get_xdata())[-1] == 757 and list(line.get_ydata())[-1] == pytest.approx(100 * 6 / 757)
+    assert [t for t in texts(fig) if t.startswith("look ")] == ["look 1", "look 2", "look 3", "look 4"] * 2
+    assert "0.79% at n = 757" in [t.get_text() for t in echo2.texts]
+    low, high = echo2.get_ylim()
+    assert low < 1 < high < 10  # the 1% canary's own scale, not 0..100
+    assert "per look" in fig.legends[0].get_texts()[0].get_text()
+
+
+def test_a_missing_matplotlib_is_reported_before_any_traffic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(EnvironmentNotReady) as info:
+        pictures.require(tmp_path / "split.png")
+    assert "pip install 'gateway-api-lab[plot]'" in str(info.value)
+
+
+def test_the_file_must_be_png_or_svg_in_an_existing_folder(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"\.png or \.svg"):
+        pictures.require(tmp_path / "split.pdf")
+    with pytest.raises(InvalidInput, match="does not exist"):
+        pictures.require(tmp_path / "nowhere" / "split.png")
+    pictures.require(tmp_path / "split.svg")
+
+
+def test_multi_step_runs_write_one_picture_per_step(tmp_path: Path) -> None:
+    assert pictures.step_path(tmp_path / "a.png", "blue", ["blue", "green"]) == tmp_path / "a-blue.png"
+    assert pictures.step_path(tmp_path / "a.png", "only", ["only"]) == tmp_path / "a.png"
