@@ -8,6 +8,7 @@ switched between scenarios by applying only what differs. A thin adapter over la
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,10 @@ class LabNotReady(Exception):
     """The lab did not start or converge; the split was never judged."""
 
 
+class LabCrashed(Exception):
+    """lab itself raised an unexpected exception: a bug in lab, neither a verdict nor a lab problem."""
+
+
 class ScenarioCheck(pytest.Item):
     """One generated split check: bring the lab to the step, drive, judge."""
 
@@ -160,9 +165,11 @@ class ScenarioCheck(pytest.Item):
         session = self.config.stash[_SESSION]
         try:
             session.ensure(self.scenario, self.step)
+            result = session.check(self.scenario, self.step, self.traffic)
         except LabError as error:
             raise LabNotReady(str(error)) from error
-        result = session.check(self.scenario, self.step, self.traffic)
+        except Exception as error:  # a bug in lab must not read as a verdict
+            raise LabCrashed("".join(traceback.format_exception(error))) from error
         (check,) = result.checks
         self.user_properties.append(("verdict", check.verdict.outcome.value))
         self.user_properties.append(("p_value", check.verdict.p_value))
@@ -175,6 +182,11 @@ class ScenarioCheck(pytest.Item):
             return f"split check {self.scenario} / {self.step} / {self.traffic}:\n{excinfo.value}"
         if isinstance(excinfo.value, LabNotReady):
             return f"lab not ready for {self.scenario} / {self.step} (the split was not judged):\n{excinfo.value}"
+        if isinstance(excinfo.value, LabCrashed):
+            return (
+                f"lab crashed while checking {self.scenario} / {self.step} / {self.traffic}: "
+                f"this is a bug in lab, not a split mismatch (the split was not judged):\n{excinfo.value}"
+            )
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:

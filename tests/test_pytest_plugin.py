@@ -80,3 +80,19 @@ def test_junitxml_has_one_case_per_check(lab_project: pytest.Pytester) -> None:
     result = run(lab_project, "scenarios/", f"--junitxml={report}")
     result.assert_outcomes(passed=3)
     assert report.read_text().count("<testcase") == 3
+
+
+def test_a_crash_in_lab_is_reported_as_a_bug_not_a_split_mismatch(lab_project: pytest.Pytester) -> None:
+    lab_project.makeconftest(
+        "import lab.session\n"
+        "def _boom(*args, **kwargs):\n"
+        "    raise RuntimeError('forced internal error')\n"
+        "lab.session.check_traffic = _boom\n"
+    )
+    result = run(lab_project, "scenarios/canary_99_1.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*lab crashed while checking canary-99-1*this is a bug in lab, not a split mismatch*",
+         "*RuntimeError: forced internal error*"]
+    )  # fmt: skip
+    assert "verdict:" not in result.stdout.str()
