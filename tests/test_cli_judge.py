@@ -123,3 +123,62 @@ def test_sample_size_accepts_names_and_rejects_junk() -> None:
     assert run("sample-size", "--expect", "echo-1=99,echo-2=1")[1].splitlines()[0] == "757"
     code, out = run("sample-size", "--expect", "99,x")
     assert code == 3, out
+
+
+# Peak memory of this process image: VmHWM (Linux), not getrusage's ru_maxrss, which also counts
+# the parent's pages held at fork time (Linux keeps the pre-exec peak in ru_maxrss).
+_MEASURED = """
+import re, resource, sys
+from pathlib import Path
+from lab.ui.cli import cli
+try:
+    cli(args=sys.argv[1:], prog_name="lab")
+except SystemExit as done:
+    code = done.code
+status = Path("/proc/self/status")
+found = re.search(r"VmHWM:\\s+(\\d+) kB", status.read_text()) if status.exists() else None
+peak = int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("exit", code, "peak_kb", peak)
+"""
+
+
+def _measured(*args: str) -> tuple[int, int, str]:
+    """Run a lab command in a fresh interpreter: (exit code, peak memory in KB, output)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _MEASURED, *args], capture_output=True, text=True, check=False)
+    words = done.stdout.split()
+    return int(words[-3]), int(words[-1]), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("judge", "--expect", "50,50", "--observed", "500000000,500000000"),
+        ("judge", "--expect", "99,1", "--observed", "990000000,10000000"),
+        ("sample-size", "--expect", "50,50", "--detect", "0.002"),
+    ],
+)
+def test_a_billion_responses_fit_in_100_mb(args: tuple[str, ...]) -> None:
+    code, peak_kb, out = _measured(*args)
+    assert code == 0, out
+    assert peak_kb < 100 * 1024, (peak_kb, out)
+
+
+def test_a_billion_responses_get_a_sharp_power_sentence() -> None:
+    code, out = run("judge", "--expect", "50,50", "--observed", "500000000,500000000")
+    assert code == 0, out
+    assert "below 49.99" in out and "above 50.00" in out  # digits enough to see the shift
+
+
+def test_counts_beyond_exact_computation_exit_3_saying_so() -> None:
+    code, out = run("judge", "--expect", "50,50", "--observed", "10000000000000000000000,1")
+    assert code == 3, out
+    assert "exactly up to 1e+10 responses" in out
+
+
+def test_bare_and_named_lists_do_not_mix() -> None:
+    code, out = run("judge", "--expect", "echo-1=50,echo-2=50", "--observed", "500,500")
+    assert code == 3, out
+    assert "both name the backends or both be bare" in out

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lab.errors import InvalidInput
 from lab.stats import binomial
+from lab.stats.formats import format_level, format_share, format_share_near
 
 # scipy.stats.binomtest counts an outcome as "at most as likely" with this relative tolerance;
 # the acceptance region below uses the same rule so that both always agree.
@@ -27,20 +29,6 @@ NONCENTRAL_CHI_SQUARE = "noncentral chi-square approximation, moment-matched"
 ZERO_HIT_RULE = "any-hit rule on backends with weight 0"
 
 
-def format_share(share: float) -> str:
-    """A share as a percentage: one decimal from 1% up, two significant digits below."""
-    percent = share * 100
-    if percent == 0 or percent >= 1:
-        return f"{percent:.1f}%"
-    digits = 1 - math.floor(math.log10(percent))
-    return f"{percent:.{digits}f}%"
-
-
-def format_level(probability: float) -> str:
-    """A confidence or power level as a short percentage: 0.999 -> '99.9%', 0.95 -> '95%'."""
-    return f"{probability * 100:.10g}%"
-
-
 def _check_level(name: str, value: float) -> None:
     if not 0 < value < 1:
         raise InvalidInput(f"{name} must be strictly between 0 and 1, got {value}")
@@ -51,9 +39,12 @@ def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
     """The hit counts that the exact two-sided binomial test does not reject.
 
     Identical to `lab.stats.binomial.two_sided_p_value(k, n, share) > alpha` and to
-    `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, but computed
-    for all k at once from the sorted probability masses (the test is "minimum likelihood": the
-    p-value of k is the total probability of outcomes at most as likely as k).
+    `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, because it is found with
+    that p-value: the test is "minimum likelihood" (the p-value of k is the total probability of
+    the outcomes at most as likely as k), so the p-value only grows towards the mode, where it is
+    1, and the accepted counts are one interval around the mode. Each end is found by a
+    galloping search from the normal approximation, then bisection: about 2 log2(sd) p-values,
+    never the whole pmf (bounded memory at any n).
 
     Args:
         n: Number of trials (successful responses), at least 1.
@@ -63,16 +54,60 @@ def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
     Returns:
         (lo, hi): k is accepted iff lo <= k <= hi.
     """
-    import numpy as np
 
-    pmf = binomial.pmf(0, n, n, share)
-    order = np.sort(pmf)
-    cumulative = np.cumsum(order)
-    index = np.searchsorted(order, pmf * _PMF_RELATIVE_TOLERANCE, side="right") - 1
-    p_values = np.minimum(cumulative[index], 1.0)
-    accepted = np.flatnonzero(p_values > alpha)
-    # The pmf is unimodal, so the accepted set is one interval around the mode.
-    return int(accepted[0]), int(accepted[-1])
+    def accepted(k: int) -> bool:
+        return binomial.two_sided_p_value(k, n, share) > alpha
+
+    mode = min(max(math.floor((n + 1) * share), 0), n)
+    sd = math.sqrt(n * share * (1.0 - share))
+    z = statistics.NormalDist().inv_cdf(1.0 - alpha / 2)
+    step = 2  # the normal approximation is within a few counts once sd is large
+    lo = _edge(accepted, mode, math.floor(n * share - z * sd), -1, 0, step)
+    hi = _edge(accepted, mode, math.ceil(n * share + z * sd), 1, n, step)
+    return lo, hi
+
+
+def _edge(accepted: Callable[[int], bool], inside: int, guess: int, direction: int, end: int, step: int) -> int:
+    """The last accepted count going from `inside` (accepted) towards `end`, searching from `guess`.
+
+    `accepted` holds on a run of counts from `inside` outward and fails from some count on.
+    Distances d from `inside`: gallop from the guess (doubling steps) to bracket the last
+    accepted distance, then bisect.
+    """
+    span = abs(end - inside)
+
+    def ok(d: int) -> bool:
+        return accepted(inside + direction * d)
+
+    d = min(max(direction * (guess - inside), 0), span)
+    if ok(d):
+        good, bad, probe = d, span + 1, d + step
+        while probe <= span:
+            if not ok(probe):
+                bad = probe
+                break
+            good, step = probe, step * 2
+            probe = good + step
+    else:
+        good, bad, probe = 0, d, d - step
+        while probe > 0:
+            if ok(probe):
+                good = probe
+                break
+            bad, step = probe, step * 2
+            probe = bad - step
+    return inside + direction * _boundary(ok, good, bad)
+
+
+def _boundary(holds: Callable[[int], bool], yes: int, no: int) -> int:
+    """Bisect between a count where `holds` is true and one where it is false: the last true one."""
+    while abs(yes - no) > 1:
+        middle = (yes + no) // 2
+        if holds(middle):
+            yes = middle
+        else:
+            no = middle
+    return yes
 
 
 def binomial_power(n: int, share: float, alpha: float, true_share: float) -> float:
@@ -159,9 +194,9 @@ class Detectable:
             )
         sides = []
         if self.below is not None:
-            sides.append(f"below {format_share(self.below)}")
+            sides.append(f"below {format_share_near(self.below, self.expected_share)}")
         if self.above is not None:
-            sides.append(f"above {format_share(self.above)}")
+            sides.append(f"above {format_share_near(self.above, self.expected_share)}")
         how = f"; {self.method}, other backends shifted in proportion"
         if self.method == EXACT_BINOMIAL:
             how = f"; {self.method}"
@@ -183,16 +218,25 @@ def detectable_binomial(
 ) -> Detectable:
     """Exact: the shares below / above `share` that the binomial test flags with `probability`.
 
-    Each is the root of power - probability on its side of `share`, by bisection to ~1e-14
-    relative (the power is P(X outside the acceptance region), summed by lab.stats.binomial).
+    Each is the root of power - probability on its side of `share` (the power is
+    P(X outside the acceptance region), summed by lab.stats.binomial), by Newton steps kept in
+    a bracket, to ~1e-14 relative: the slope of P(lo <= X <= hi) in the true share t is
+    n (f(lo - 1) - f(hi)), f the pmf of Binomial(n - 1, t).
     """
     lo, hi = acceptance_region(n, share, alpha)
 
-    def gap(true_share: float) -> float:
-        return 1.0 - binomial.mass(lo, hi, n, true_share) - probability
+    def gap(true_share: float) -> tuple[float, float]:
+        accept = binomial.mass(lo, hi, n, true_share)
+        slope = n * (binomial.pmf_at(lo - 1, n - 1, true_share) - binomial.pmf_at(hi, n - 1, true_share))
+        return (1.0 - accept - probability, -slope)
 
-    below = None if lo == 0 else binomial.bisect(gap, 0.0, share)
-    above = None if hi == n else binomial.bisect(gap, share, 1.0)
+    spread = math.sqrt(share * (1.0 - share) / n) * 4.0
+    below = above = None
+    if lo > 0:
+        below = binomial.newton_in_bracket(gap, 0.0, share, max(share - spread, share / 2), increasing=False)
+    if hi < n:
+        start = min(share + spread, (1.0 + share) / 2)
+        above = binomial.newton_in_bracket(gap, share, 1.0, start, increasing=True)
     return Detectable(backend, share, n, alpha, probability, below, above, EXACT_BINOMIAL)
 
 
@@ -308,14 +352,7 @@ def _smallest_n(enough: Callable[[int], bool]) -> int:
                 f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
                 fix="ask for a larger --detect, a lower --power or a larger --alpha",
             )
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if enough(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _boundary(enough, hi, hi // 2)
 
 
 def sample_size_sentence(
