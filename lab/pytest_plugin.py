@@ -44,9 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed of the embedded engine's random choices, for reproducible checks (env LAB_SEED)",
     )
     group.addoption(
-        "--lab-requests", type=int, default=None, help="requests per check (default: the planner's n)"
+        "--lab-requests",
+        type=int,
+        default=None,
+        help="answers per check: the sequential check's cap, or n with --lab-fixed (default: planned)",
     )
     group.addoption("--lab-alpha", type=float, default=DEFAULT_ALPHA, help="false-fail rate of each check")
+    group.addoption(
+        "--lab-fixed",
+        action="store_true",
+        help="the fixed-n test instead of the sequential check (which stops once the verdict is clear)",
+    )
     group.addoption(
         "--lab-dir", default=os.environ.get("LAB_DIR"), help="lab folder (env LAB_DIR; default: rootdir)"
     )
@@ -58,6 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "kind: needs a Docker daemon and kind (skipped elsewhere with the reason)"
     )
     config.addinivalue_line("markers", "lab_scenario: a generated split check of a lab scenario")
+    alpha = config.getoption("--lab-alpha")
+    if not 0 < alpha < 1:
+        raise pytest.UsageError(f"--lab-alpha must be strictly between 0 and 1, got {alpha}")
     lab_dir = Path(config.getoption("--lab-dir") or config.rootpath).resolve()
     config.stash[_SESSION] = LabSession(
         lab_dir=LabDir(lab_dir),
@@ -65,7 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
         keep=config.getoption("--lab-keep"),
         seed=config.getoption("--lab-seed"),
         check_options=CheckOptions(
-            requests=config.getoption("--lab-requests"), alpha=config.getoption("--lab-alpha")
+            requests=config.getoption("--lab-requests"),
+            alpha=alpha,
+            sequential=not config.getoption("--lab-fixed"),
         ),
     )
 

@@ -61,8 +61,10 @@ def calibration(request: pytest.FixtureRequest, record_property: Callable[[str, 
     def record(name: str, measured: float, target: float, draws: int) -> None:
         record_property(name, measured)
         figures = request.config.stash.setdefault(_CALIBRATION, {})
-        how = "computed exactly" if draws == 0 else f"{draws} simulated checks"
-        figures[name] = f"measured {measured:.4f}  target {target:.4f}  ({how})"
+        if draws == 0:
+            figures[name] = f"exact    {measured:.6f}  target {target:.4f}  (computed exactly)"
+        else:
+            figures[name] = f"measured {measured:.4f}  target {target:.4f}  ({draws} simulated checks)"
 
     return record
 

@@ -46,7 +46,11 @@ def test_an_internal_error_exits_70_never_1(
     monkeypatch.setattr(target, _boom)
     monkeypatch.setenv("LAB_CRASH_DIR", str(tmp_path / "crashes"))
     monkeypatch.chdir(repo_root)
-    state = ("--state-dir", str(tmp_path / "state")) if command in {"check", "traffic", "status", "apply", "down", "up"} else ()
+    state = (
+        ("--state-dir", str(tmp_path / "state"))
+        if command in {"check", "traffic", "status", "apply", "down", "up"}
+        else ()
+    )
     result = CliRunner().invoke(cli, ["--lab-dir", str(repo_root), command, *args, *state])
     assert result.exit_code == ExitCode.CRASH == 70, result.output
     assert "this is a bug in lab" in result.output

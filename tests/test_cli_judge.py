@@ -182,3 +182,31 @@ def test_bare_and_named_lists_do_not_mix() -> None:
     code, out = run("judge", "--expect", "echo-1=50,echo-2=50", "--observed", "500,500")
     assert code == 3, out
     assert "both name the backends or both be bare" in out
+
+
+def test_sample_size_sequential_prints_max_n_and_expected_answers() -> None:
+    code, out = run("sample-size", "--expect", "99,1", "--sequential")
+    assert code == 0, out
+    first = out.splitlines()[0]
+    from lab.stats.sequential_check import SequentialCheck
+
+    check = SequentialCheck({"a": 99, "b": 1}, detect=0.03)
+    assert check.design is not None and int(first) == check.n_max
+    assert "the fixed-n test needs 757" in out
+    assert f"{check.design.expected_at(0.01):.0f} at the weights" in out
+    assert "at 0.0%" in out and "at 4.0%" in out and "if backend-2 gets nothing" in out
+    assert "false-fail rate" in out
+
+
+def test_sample_size_sequential_with_three_backends_says_fixed_n() -> None:
+    code, out = run("sample-size", "--expect", "50,30,20", "--sequential")
+    assert code == 0, out
+    assert out.splitlines()[0] == "5063"
+    assert "the sequential design covers two" in out
+
+
+@pytest.mark.parametrize("command", [("judge", "--observed", "990,10"), ("sample-size",), ("sample-size", "--sequential")])
+def test_bad_alpha_exits_3_everywhere(command: tuple[str, ...]) -> None:
+    code, out = run(*command[:1], "--expect", "99,1", *command[1:], "--alpha", "0")
+    assert code == 3, out
+    assert "alpha must be strictly between 0 and 1" in out

@@ -63,7 +63,9 @@ def test_the_monte_carlo_p_value_is_b_plus_1_over_m_plus_1() -> None:
 
 
 @pytest.mark.parametrize("alpha", [0.05, 0.01, 0.001])
-def test_the_monte_carlo_test_has_size_at_most_alpha_computed_exactly(alpha: float, calibration: Record) -> None:
+def test_the_monte_carlo_test_has_size_at_most_alpha_computed_exactly(
+    alpha: float, calibration: Record
+) -> None:
     """Fresh draws per check: P(p <= alpha) = sum over outcomes x of P0(x) P(B <= alpha (m+1) - 1),
     B ~ Binomial(m, exact p-value of x), summed over every outcome (not simulated)."""
     n, shares, m = 60, (0.9, 0.05, 0.05), multinomial.MONTE_CARLO_DRAWS

@@ -6,6 +6,7 @@ Plain frozen values, JSON-ready; lab.stats.verdict computes them, lab.ui renders
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,26 @@ from lab.errors import ExitCode
 from lab.stats.power import Detectable
 
 SCHEMA_VERSION = 1
+
+
+class ResponseCounts:
+    """Answers per backend (`hits`) and failed requests per cause (`failures`), with their totals.
+
+    Shared by the traffic driver's tally and the sequential check: one name per concept.
+    """
+
+    hits: Counter[str]
+    failures: Counter[str]
+
+    @property
+    def answered(self) -> int:
+        """Answers attributed to a backend (successful responses)."""
+        return sum(self.hits.values())
+
+    @property
+    def failed(self) -> int:
+        """Failed requests, any cause (never answers)."""
+        return sum(self.failures.values())
 
 
 def share_of(part: int, whole: int) -> float:
@@ -93,7 +114,8 @@ class TestResult:
     """The test that ran, and what it could detect.
 
     `p_value` is None for a rule or a sequential design; `finding` says what the test found in
-    words (None for the any-hit rule).
+    words (None for the any-hit rule); `decided` is False when a sequential check stopped
+    (interrupted) before its design reached a verdict.
     """
 
     name: str
@@ -102,6 +124,7 @@ class TestResult:
     finding: str | None
     power: str
     detectable: Detectable | None
+    decided: bool = True  # False: a sequential check that stopped before its design decided
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,9 @@ def fixed_test(counts: Counts, backends: Sequence[BackendResult]) -> TestResult 
         result = multinomial.multinomial_test([b.hits for b in positive], list(shares))
         p_value, name = result.p_value, result.name
         if result.kind == "exact":
-            detectable = multinomial.detectable_exact(smallest.name, n_test, shares, index, alpha, POWER_LEVEL)
+            detectable = multinomial.detectable_exact(
+                smallest.name, n_test, shares, index, alpha, POWER_LEVEL
+            )
         else:
             detectable = detectable_chi_square(smallest.name, n_test, shares, index, alpha, POWER_LEVEL)
         if result.kind == "monte-carlo":
@@ -170,15 +172,17 @@ def _restated(detectable: Detectable, method: str) -> Detectable:
     )
 
 
-def decide(*, misrouted: bool, answered: int, too_many_failed: bool, rejected: bool) -> Outcome:
-    """The outcome, a pure function of four facts.
+def decide(
+    *, misrouted: bool, answered: int, too_many_failed: bool, rejected: bool, decided: bool = True
+) -> Outcome:
+    """The outcome, a pure function of five facts.
 
-    In order: a misrouted response fails; no answer or too many failed requests is
-    inconclusive; a rejecting test fails; otherwise pass.
+    In order: a misrouted response fails; no answer, too many failed requests or a test that
+    did not decide is inconclusive; a rejecting test fails; otherwise pass.
     """
     if misrouted:
         return Outcome.FAIL
-    if answered == 0 or too_many_failed:
+    if answered == 0 or too_many_failed or not decided:
         return Outcome.INCONCLUSIVE
     return Outcome.FAIL if rejected else Outcome.PASS
 
@@ -205,8 +209,9 @@ def verdict_of(
     backends: tuple[BackendResult, ...],
     test: TestResult | None,
     sequential: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
 ) -> Verdict:
-    """The verdict from the validated counts, the backend lines and the test that ran."""
+    """The verdict from the validated counts, the backend lines and the test that ran (plus notes)."""
     misrouted = misroute_reasons(counts, backends)
     rejected = test is not None and test.rejected
     outcome = decide(
@@ -214,9 +219,11 @@ def verdict_of(
         answered=counts.answered,
         too_many_failed=counts.too_many_failed,
         rejected=rejected,
+        decided=test is None or test.decided,
     )
     reasons = misrouted + _failed_reasons(counts) + _backend_reasons(counts, backends, test)
     reasons.append(_conclusion(outcome, counts, backends, test, misrouted=bool(misrouted)))
+    reasons.extend(notes)
     none = "none (no successful responses from a backend with weight above 0)"
     return Verdict(
         outcome=outcome,
@@ -284,6 +291,8 @@ def _conclusion(
         stated = ""
     if misrouted:
         return stated or "A misrouted response fails the check whatever the split."
+    if test is not None and not test.decided:
+        return f"{test.finding}: inconclusive, not a pass."
     if counts.too_many_failed:
         alone = "" if not stated else f" (the test alone: {stated[:-1]})"
         return (
@@ -318,6 +327,7 @@ def judge(
     failed: int | Mapping[str, int] = 0,
     alpha: float = DEFAULT_ALPHA,
     max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
+    notes: Sequence[str] = (),
 ) -> Verdict:
     """Judge observed response counts against the expected weights with the fixed-n test.
 
@@ -328,6 +338,7 @@ def judge(
             cause. Reported apart, never added to a backend.
         alpha: False-fail rate of the test (and 1 - confidence of the intervals).
         max_failed_share: Above this share of failed requests the verdict is inconclusive.
+        notes: Sentences added after the reasons (how the check was run).
 
     Returns:
         The verdict (`decide`): fail if a backend with weight 0 or not expected received any
@@ -341,4 +352,4 @@ def judge(
     """
     counts = validate(expected, observed, failed, alpha, max_failed_share)
     backends = backend_results(counts)
-    return verdict_of(counts, backends, fixed_test(counts, backends))
+    return verdict_of(counts, backends, fixed_test(counts, backends), notes=notes)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lab.stats.results import ResponseCounts
 from lab.traffic.attribution import Attributor
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class DriveSpec:
 
 
 @dataclass
-class Tally:
+class Tally(ResponseCounts):
     """Counts as they arrive (mutable so an interrupted run still reports what it collected)."""
 
     hits: Counter[str] = field(default_factory=Counter)
@@ -50,16 +51,6 @@ class Tally:
     interrupted: bool = False
     # set by a hook (sequential mode) to stop sending; requests in flight still count
     stop: bool = False
-
-    @property
-    def answered(self) -> int:
-        """Responses attributed to a backend."""
-        return sum(self.hits.values())
-
-    @property
-    def failed(self) -> int:
-        """Requests that failed, any cause."""
-        return sum(self.failures.values())
 
     @property
     def elapsed(self) -> float:

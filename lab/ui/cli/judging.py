@@ -106,13 +106,29 @@ def judge(
 @click.option("--detect", type=float, default=0.03, show_default=True, help="Absolute shift.")
 @click.option("--power", type=float, default=0.95, show_default=True, help="Detection rate.")
 @click.option("--alpha", type=float, default=0.001, show_default=True, help="False-fail rate.")
-def sample_size(expect: str, detect: float, power: float, alpha: float) -> None:
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="The sequential check instead: its maximum n (first line), expected answers, exact figures.",
+)
+def sample_size(expect: str, detect: float, power: float, alpha: float, sequential: bool) -> None:
     """Print the successful responses needed to detect a shift of the smallest share."""
     from lab.stats.power import required_sample_size, sample_size_sentence
 
     weights = _parse_pairs(expect, "--expect", allow_bare=True)
     n = required_sample_size(weights, detect=detect, power=power, alpha=alpha)
-    click.echo(str(n))
+    if sequential:
+        from lab.stats.sequential_check import THREE_OR_MORE, SequentialCheck, covers, plan_sentences
+
+        if covers(weights):
+            check = SequentialCheck(weights, detect=detect, power=power, alpha=alpha)
+            click.echo(str(check.n_max))
+            click.echo("\n".join(plan_sentences(check)))
+            return
+        click.echo(str(n))
+        click.echo(THREE_OR_MORE)
+    else:
+        click.echo(str(n))
     click.echo(sample_size_sentence(weights, n, detect=detect, power=power, alpha=alpha))
 
 

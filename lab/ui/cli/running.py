@@ -15,7 +15,7 @@ from lab.engines import ENGINE_NAMES
 from lab.errors import NotConverged, UsageError
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
-from lab.stats.verdict import DEFAULT_ALPHA
+from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
@@ -33,19 +33,22 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
                 "-n",
                 type=click.IntRange(min=1),
                 default=None,
-                help="Requests per traffic class (default: the planner's n).",
+                help="Answers per traffic class: the cap of the sequential check, or n of --fixed "
+                "(default: the design's maximum / the planner's n).",
             ),
             click.option(
                 "--alpha",
-                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                type=float,
                 default=DEFAULT_ALPHA,
                 show_default=True,
-                help="False-fail rate of the test.",
+                help="False-fail rate of the test, strictly between 0 and 1 (else exit 3).",
             ),
             click.option(
-                "--sequential",
-                is_flag=True,
-                help="Stop as soon as the verdict is clear (false-fail rate still <= alpha).",
+                "--sequential/--fixed",
+                default=True,
+                show_default=True,
+                help="Sequential (default): stop as soon as the verdict is clear, false-fail rate "
+                "<= alpha, power as planned. --fixed: the classical test at a fixed n.",
             ),
             click.option(
                 "--new-connection",
@@ -143,6 +146,7 @@ def up_cmd(
     """
     if engine != "cluster" and (context or namespace):
         raise UsageError("--context and --namespace are for --engine cluster")
+    _check_options(check)  # a bad --alpha stops here, before the lab starts
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
     teacher = Teacher(app.console, enabled=teach)
@@ -177,6 +181,7 @@ def _print_endpoints(state: LabState, step: StepPlan) -> None:
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
+    check_alpha(check["alpha"], "--alpha")
     return CheckOptions(
         requests=check["requests"],
         alpha=check["alpha"],
@@ -195,7 +200,7 @@ def _check_and_report(
     options = _check_options(check)
     output = check["output"]
     console = app.console if output == "text" else Console(stderr=True, highlight=False)
-    with DriveProgress(console, options.requests) as progress:
+    with DriveProgress(console, None if options.sequential else options.requests, options.sequential) as progress:
         result = run_check(state, step, plan.scenario.name, options, progress)
     if output == "json":
         app.print_json(result.to_dict())
