@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.ui.cli import cli
+from tests.memory import CLI, peak_kb
 
 EXPECT = "echo-1=99,echo-2=1"
 
@@ -125,33 +126,6 @@ def test_sample_size_accepts_names_and_rejects_junk() -> None:
     assert code == 3, out
 
 
-# Peak memory of this process image: VmHWM (Linux), not getrusage's ru_maxrss, which also counts
-# the parent's pages held at fork time (Linux keeps the pre-exec peak in ru_maxrss).
-_MEASURED = """
-import re, resource, sys
-from pathlib import Path
-from lab.ui.cli import cli
-try:
-    cli(args=sys.argv[1:], prog_name="lab")
-except SystemExit as done:
-    code = done.code
-status = Path("/proc/self/status")
-found = re.search(r"VmHWM:\\s+(\\d+) kB", status.read_text()) if status.exists() else None
-peak = int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print("exit", code, "peak_kb", peak)
-"""
-
-
-def _measured(*args: str) -> tuple[int, int, str]:
-    """Run a lab command in a fresh interpreter: (exit code, peak memory in KB, output)."""
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", _MEASURED, *args], capture_output=True, text=True, check=False)
-    words = done.stdout.split()
-    return int(words[-3]), int(words[-1]), done.stdout + done.stderr
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -161,9 +135,9 @@ def _measured(*args: str) -> tuple[int, int, str]:
     ],
 )
 def test_a_billion_responses_fit_in_100_mb(args: tuple[str, ...]) -> None:
-    code, peak_kb, out = _measured(*args)
-    assert code == 0, out
-    assert peak_kb < 100 * 1024, (peak_kb, out)
+    peak, out = peak_kb(CLI, *args)
+    assert "exit 0" in out, out
+    assert peak < 100 * 1024, (peak, out)
 
 
 def test_a_billion_responses_get_a_sharp_power_sentence() -> None:

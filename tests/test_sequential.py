@@ -19,6 +19,7 @@ from lab.spec.registry import LabDir
 from lab.stats import sequential
 from lab.stats.sequential_check import SequentialCheck, covers
 from lab.stats.verdict import Outcome
+from tests.memory import peak_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 Record = Callable[[str, float, float, int], None]
@@ -230,3 +231,14 @@ def test_three_or_more_weighted_backends_are_not_covered() -> None:
 def test_bad_alpha_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="alpha"):
         SequentialCheck(CANARY, detect=0.03, alpha=1.5)
+
+
+def test_a_check_capped_at_a_billion_answers_plans_in_bounded_memory() -> None:
+    """`lab check --requests 1000000000`: the cap is above the design's own maximum, so nothing grows."""
+    code = (
+        "from lab.stats.sequential_check import SequentialCheck\n"
+        "check = SequentialCheck({'echo-1': 50, 'echo-2': 50}, detect=0.03, max_n=10**9)\n"
+        "assert check.n_max < 20_000 and check.budget < 21_000, check.n_max\n"
+    )
+    peak, out = peak_kb(code)
+    assert peak < 100 * 1024, (peak, out)

@@ -139,13 +139,12 @@ def boundaries(share: float, below: float, above: float, a: float, b: float, las
 class Lattice:
     """What the recursion found, per true share (rows) and n (columns 0..last).
 
-    `failed[i, n]` / `passed[i, n]`: probability the check has stopped with that outcome by n;
-    `undecided[i, n]`: probability it is still running after n answers.
+    `failed[i, n]`: probability the check has stopped with FAIL by n answers;
+    `undecided[i, n]`: probability it is still running after n answers (the rest has passed).
     """
 
     shares: tuple[float, ...]
     failed: npt.NDArray[np.float64]
-    passed: npt.NDArray[np.float64]
     undecided: npt.NDArray[np.float64]
 
     def expected_n(self, n_max: int) -> list[float]:
@@ -166,7 +165,7 @@ def run_lattice(
     Each step moves the undecided mass from (n-1, k) to (n, k) and (n, k+1), then takes off
     what lies in the FAIL and PASS regions at n. Only the band of k that can still be
     undecided is touched. With `stop_when`, stops at the first n where the FAIL probability
-    of every share in `watch` (indices) reaches it.
+    of every share in `watch` (indices) reaches it. Memory: three arrays of len(shares) x last.
     """
     import numpy as np
 
@@ -175,7 +174,7 @@ def run_lattice(
     mass = np.zeros((len(shares), last + 2))
     mass[:, 0] = 1.0
     failed = np.zeros((len(shares), last + 1))
-    passed = np.zeros((len(shares), last + 1))
+    undecided = np.ones((len(shares), last + 1))
     lo, hi, end = 0, 0, last
     for n in range(1, last + 1):
         hi += 1
@@ -193,16 +192,14 @@ def run_lattice(
             mass[:, fail_above : hi + 1] = 0.0
             hi = fail_above - 1
         failed[:, n] = failed[:, n - 1] + out
-        passed[:, n] = passed[:, n - 1]
         first, final = max(pass_from, lo), min(pass_to, hi)
         if n >= min_pass_n and first <= final:
-            passed[:, n] += mass[:, first : final + 1].sum(axis=1)
             mass[:, first : final + 1] = 0.0
+        undecided[:, n] = mass[:, lo : hi + 1].sum(axis=1) if lo <= hi else 0.0
         if lo > hi or (stop_when is not None and all(failed[i, n] >= stop_when for i in watch)):
             end = n
             break
-    failed, passed = failed[:, : end + 1], passed[:, : end + 1]
-    return Lattice(tuple(shares), failed, passed, np.maximum(1.0 - failed - passed, 0.0))
+    return Lattice(tuple(shares), failed[:, : end + 1], undecided[:, : end + 1])
 
 
 def wald_thresholds(alpha: float, power: float) -> tuple[float, float]:
@@ -223,7 +220,8 @@ def plan(
     """The sequential design for a canary expected at `share` (module docstring), computed exactly.
 
     `fixed_n` (the fixed-n test's n for the same promise) bounds the search: n_max is looked for
-    up to 4 fixed_n + 1000. `max_n` caps n_max (the power is then what it is, computed exactly).
+    up to 2 fixed_n + 1000. `max_n` caps n_max when it is lower (the power is then what it is,
+    computed exactly); a larger one changes nothing.
 
     Raises:
         InvalidInput: the fixed-n test needs more than `MAX_SEQUENTIAL_N` answers.
@@ -237,13 +235,13 @@ def plan(
     below, above = max(share - detect, 0.0), min(share + detect, 1.0)
     shares = (share, below, above, 0.0, 1.0, min(share + 2 * detect, 1.0))
     a, b = wald_thresholds(alpha, power)
-    cap = max_n if max_n is not None else 4 * fixed_n + 1000
+    cap = 2 * fixed_n + 1000 if max_n is None else min(2 * fixed_n + 1000, max_n)
     for _ in range(_MAX_TIGHTENINGS):
         bounds = boundaries(share, below, above, a, b, cap)
-        stop = None if max_n is not None else power
-        lattice = run_lattice(shares, bounds, cap, min_pass_n, stop_when=stop, watch=(1, 2, 3, 4))
+        lattice = run_lattice(shares, bounds, cap, min_pass_n, stop_when=power, watch=(1, 2, 3, 4))
         fails = lattice.failed[:, -1]
-        if max_n is None and min(fails[1:5]) < power:
+        capped = max_n is not None and lattice.failed.shape[1] - 1 == max_n
+        if not capped and min(fails[1:5]) < power:
             b += _B_STEP  # the power levels off below the promise: make passing harder
         elif fails[0] > alpha:
             a += _A_STEP  # too many false fails: make failing harder

@@ -8,6 +8,7 @@ timeouts, connection errors, answers naming no known pod) are counted apart by c
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
 import time
 from collections import Counter
@@ -20,6 +21,11 @@ from lab.traffic.attribution import Attributor
 
 if TYPE_CHECKING:
     import aiohttp
+
+
+# Latencies kept for the percentiles: every one up to this many, then a uniform sample of this
+# size, so that a run of any length holds at most ~4 MB of them.
+LATENCY_SAMPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,10 @@ class Tally(ResponseCounts):
     pods: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    # a uniform sample of at most LATENCY_SAMPLE latencies (all of them up to that many)
     latencies: list[float] = field(default_factory=list)
+    timed: int = 0
+    _sampler: random.Random = field(default_factory=lambda: random.Random(0), repr=False)  # noqa: S311 - sampling, not secrets
     sent: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -63,8 +72,18 @@ class Tally(ResponseCounts):
         done = self.answered + self.failed
         return done / self.elapsed if self.elapsed > 0 else 0.0
 
+    def add_latency(self, seconds: float) -> None:
+        """Keep a latency: reservoir sampling, so memory stays bounded at any request count."""
+        self.timed += 1
+        if len(self.latencies) < LATENCY_SAMPLE:
+            self.latencies.append(seconds)
+            return
+        slot = self._sampler.randrange(self.timed)
+        if slot < LATENCY_SAMPLE:
+            self.latencies[slot] = seconds
+
     def percentile(self, q: float) -> float | None:
-        """Latency percentile in seconds (nearest rank), or None without data."""
+        """Latency percentile in seconds (nearest rank; of a uniform sample past LATENCY_SAMPLE)."""
         if not self.latencies:
             return None
         data = sorted(self.latencies)
@@ -105,7 +124,7 @@ async def _worker(
         except aiohttp.ClientError as exc:
             tally.failures[f"connection error ({type(exc).__name__})"] += 1
         else:
-            tally.latencies.append(time.perf_counter() - begin)
+            tally.add_latency(time.perf_counter() - begin)
             tally.statuses[status] += 1
             if not 200 <= status < 300:
                 tally.failures[f"HTTP {status}"] += 1
