@@ -166,20 +166,11 @@ def test_measured_power_reaches_declared_power_three_way(direction: int, calibra
     assert measured >= 0.95 - 3 * _se(0.95, DRAWS)
 
 
-def _region_from_the_whole_pmf(n: int, share: float, alpha: float) -> tuple[int, int]:
-    """The former algorithm (every p-value at once from the sorted pmf): a reference for small n."""
-    from lab.stats import binomial
-
-    pmf = binomial.pmf(0, n, n, share)
-    order = np.sort(pmf)
-    cumulative = np.cumsum(order)
-    index = np.searchsorted(order, pmf * binomial.PMF_RELATIVE_TOLERANCE, side="right") - 1
-    accepted = np.flatnonzero(np.minimum(cumulative[index], 1.0) > alpha)
-    return int(accepted[0]), int(accepted[-1])
-
-
 @pytest.mark.parametrize("n", [2, 19, 757, 2701, 6770, 100_003])
 @pytest.mark.parametrize("share", [0.001, 0.01, 0.1, 0.37, 0.5, 0.99])
 @pytest.mark.parametrize("alpha", [0.05, 0.001, 1e-6])
 def test_acceptance_region_by_search_equals_the_whole_pmf_way(n: int, share: float, alpha: float) -> None:
+    from lab.stats.acceptance import _region_by_search, _region_from_the_whole_pmf
+
+    assert _region_by_search(n, share, alpha) == _region_from_the_whole_pmf(n, share, alpha)
     assert acceptance_region(n, share, alpha) == _region_from_the_whole_pmf(n, share, alpha)

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import functools
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lab.errors import InvalidInput
 from lab.stats import binomial
+from lab.stats.acceptance import acceptance_region, boundary
 from lab.stats.formats import format_level, format_share, format_share_near
-
-# scipy.stats.binomtest counts an outcome as "at most as likely" with this relative tolerance;
-# the acceptance region below uses the same rule so that both always agree.
-_PMF_RELATIVE_TOLERANCE = binomial.PMF_RELATIVE_TOLERANCE
 
 # The sample-size search gives up beyond this many responses (a shift too small to detect).
 MAX_SAMPLE_SIZE = 10_000_000
@@ -32,82 +28,6 @@ ZERO_HIT_RULE = "any-hit rule on backends with weight 0"
 def _check_level(name: str, value: float) -> None:
     if not 0 < value < 1:
         raise InvalidInput(f"{name} must be strictly between 0 and 1, got {value}")
-
-
-@functools.lru_cache(maxsize=1024)
-def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
-    """The hit counts that the exact two-sided binomial test does not reject.
-
-    Identical to `lab.stats.binomial.two_sided_p_value(k, n, share) > alpha` and to
-    `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, because it is found with
-    that p-value: the test is "minimum likelihood" (the p-value of k is the total probability of
-    the outcomes at most as likely as k), so the p-value only grows towards the mode, where it is
-    1, and the accepted counts are one interval around the mode. Each end is found by a
-    galloping search from the normal approximation, then bisection: about 2 log2(sd) p-values,
-    never the whole pmf (bounded memory at any n).
-
-    Args:
-        n: Number of trials (successful responses), at least 1.
-        share: Expected probability of a hit, strictly between 0 and 1.
-        alpha: Significance level; k is rejected when its p-value is <= alpha.
-
-    Returns:
-        (lo, hi): k is accepted iff lo <= k <= hi.
-    """
-
-    def accepted(k: int) -> bool:
-        return binomial.two_sided_p_value(k, n, share) > alpha
-
-    mode = min(max(math.floor((n + 1) * share), 0), n)
-    sd = math.sqrt(n * share * (1.0 - share))
-    z = statistics.NormalDist().inv_cdf(1.0 - alpha / 2)
-    step = 2  # the normal approximation is within a few counts once sd is large
-    lo = _edge(accepted, mode, math.floor(n * share - z * sd), -1, 0, step)
-    hi = _edge(accepted, mode, math.ceil(n * share + z * sd), 1, n, step)
-    return lo, hi
-
-
-def _edge(accepted: Callable[[int], bool], inside: int, guess: int, direction: int, end: int, step: int) -> int:
-    """The last accepted count going from `inside` (accepted) towards `end`, searching from `guess`.
-
-    `accepted` holds on a run of counts from `inside` outward and fails from some count on.
-    Distances d from `inside`: gallop from the guess (doubling steps) to bracket the last
-    accepted distance, then bisect.
-    """
-    span = abs(end - inside)
-
-    def ok(d: int) -> bool:
-        return accepted(inside + direction * d)
-
-    d = min(max(direction * (guess - inside), 0), span)
-    if ok(d):
-        good, bad, probe = d, span + 1, d + step
-        while probe <= span:
-            if not ok(probe):
-                bad = probe
-                break
-            good, step = probe, step * 2
-            probe = good + step
-    else:
-        good, bad, probe = 0, d, d - step
-        while probe > 0:
-            if ok(probe):
-                good = probe
-                break
-            bad, step = probe, step * 2
-            probe = bad - step
-    return inside + direction * _boundary(ok, good, bad)
-
-
-def _boundary(holds: Callable[[int], bool], yes: int, no: int) -> int:
-    """Bisect between a count where `holds` is true and one where it is false: the last true one."""
-    while abs(yes - no) > 1:
-        middle = (yes + no) // 2
-        if holds(middle):
-            yes = middle
-        else:
-            no = middle
-    return yes
 
 
 def binomial_power(n: int, share: float, alpha: float, true_share: float) -> float:
@@ -352,7 +272,7 @@ def _smallest_n(enough: Callable[[int], bool]) -> int:
                 f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
                 fix="ask for a larger --detect, a lower --power or a larger --alpha",
             )
-    return _boundary(enough, hi, hi // 2)
+    return boundary(enough, hi, hi // 2)
 
 
 def sample_size_sentence(
