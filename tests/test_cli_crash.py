@@ -13,8 +13,8 @@ from lab.ui.cli import cli
 # command -> (something the command calls, the arguments that reach it). A command added to the
 # CLI without a line here fails test_every_command_is_covered.
 CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "scenarios": ("lab.spec.registry.discover", ()),
-    "validate": ("lab.spec.registry.discover", ()),
+    "scenarios": ("lab.spec.registry.scan", ()),
+    "validate": ("lab.spec.registry.scan", ()),
     "plan": ("lab.ui.cli.catalogue.make_plan", ("canary-99-1",)),
     "up": ("lab.ui.cli.running.make_plan", ("canary-99-1", "--engine", "local")),
     "check": ("lab.lifecycle.running", ()),

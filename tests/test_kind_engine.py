@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.engines.kube.record import KubeRecord
 from lab.errors import ChartNotFound, ChecksumMismatch, EnvironmentNotReady, ExitCode, NotConverged
+from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
@@ -25,7 +27,7 @@ def plan(name: str = "canary-99-1"):  # type: ignore[no-untyped-def]
 def up(world: World, name: str = "canary-99-1", **kw):  # type: ignore[no-untyped-def]
     p = plan(name)
     messages: list[str] = []
-    state = world.kind_engine(**kw).up(p, p.first, messages.append)
+    state = world.kind_engine(**kw).up(world.start(p), p, p.first, messages.append, world.journal)
     return state, messages
 
 
@@ -70,10 +72,11 @@ def test_full_up_order_arguments_and_transcript(world: World) -> None:
     assert all("fieldManager=lab&force=true" in e["path"] for e in patches)
     # the state
     assert state.engine == "kind" and state.ports == {8443: world.gateway_port}
-    assert state.kubeconfig == str(world.state.path / "kubeconfig") and state.context == "kind-lab"
+    assert isinstance(state.record, KubeRecord)
+    assert state.record.kubeconfig == str(world.state.path / "kubeconfig") and state.record.context == "kind-lab"
+    assert state.record.cluster == "lab"  # lab created it, so `lab down` may delete it
     assert Path(state.ca_file).read_bytes() == world.ca_pem
-    assert "gateway.networking.k8s.io/HTTPRoute/default/example-route-1" in state.applied
-    assert state.extra["pod_backends"]["echo-1"] == "echo-1"
+    assert ObjectKey.parse("gateway.networking.k8s.io/HTTPRoute/default/example-route-1") in state.applied
     assert [m.split(":")[0] for m in messages] == [
         "preflight",
         "cluster",
@@ -182,7 +185,8 @@ def test_each_wait_fails_with_its_name_and_diagnostics(
     assert "release consul" in text
     if stage != "crds":
         assert "consul-server-0: Running" in text and "Started container consul" in text
-    assert world.sleeps and all(s == 0.05 for s in world.sleeps)
+    # every pause is the poll interval, except the last, which lab.waiting cuts to the budget left
+    assert world.sleeps and all(s == 0.05 for s in world.sleeps[:-1]) and 0 <= world.sleeps[-1] <= 0.05
     # nothing is torn down
     assert not any(a[:2] == ["delete", "cluster"] for a in world.argv("kind"))
 
@@ -209,7 +213,7 @@ def test_switch_applies_only_what_differs_and_waits_for_the_new_generation(world
     world.kube.switches.route_lag_gets = 2
     world.log.write_text("")
     messages: list[str] = []
-    new = world.kind_engine().switch(state, p, p.first, messages.append)
+    new = world.kind_engine().switch(state, p, p.first, messages.append, world.journal)
     patches = [e["path"] for e in world.calls("api") if e["method"] == "PATCH"]
     assert len(patches) == 1 and "/httproutes/example-route-1" in patches[0], patches
     route_gets = [
@@ -218,7 +222,7 @@ def test_switch_applies_only_what_differs_and_waits_for_the_new_generation(world
         if e["method"] == "GET" and e["path"].endswith("/httproutes/example-route-1")
     ]
     assert len(route_gets) >= 2  # waited until observedGeneration caught up
-    assert new.step == "split-50-50" and new.extra["objects"] != state.extra["objects"]
+    assert new.step == "split-50-50" and new.record != state.record
     assert any(e["src"] == "gateway" for e in world.calls())
 
 
@@ -233,7 +237,7 @@ def test_switch_deletes_routes_no_longer_wanted(world: World, lab_copy) -> None:
     lab_copy.write("manifests/routes/only-echo.yaml", text)
     p = make_plan(LabDir(lab_copy.root), "only-echo")
     world.log.write_text("")
-    new = world.kind_engine().switch(state, p, p.first, lambda m: None)
+    new = world.kind_engine().switch(state, p, p.first, lambda m: None, world.journal)
     deletes = [e["path"] for e in world.calls("api") if e["method"] == "DELETE"]
     assert deletes == [
         "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/httproutes/example-route-2"
@@ -269,7 +273,7 @@ def test_down_deletes_cluster_and_state_and_is_safe_twice(world: World) -> None:
     world.state.write(state)
     engine = world.kind_engine()
     engine.down(state, lambda m: None)
-    assert world.state.read() is None and not (world.state.path / "kubeconfig").exists()
+    assert not (world.state.path / "kubeconfig").exists()  # state.json is lab.lifecycle's to clear
     assert [
         "delete",
         "cluster",
@@ -299,7 +303,7 @@ def test_cluster_engine_uses_context_and_its_own_namespace(
     )
     monkeypatch.setenv("KUBECONFIG", str(kc))
     p = plan()
-    state = world.cluster_engine(kube_context="workshop").up(p, p.first, lambda m: None)
+    state = world.cluster_engine(kube_context="workshop").up(world.start(p), p, p.first, lambda m: None, world.journal)
     assert world.argv("kind") == []
     upgrade = next(a for a in world.argv("helm") if a[0] == "upgrade")
     assert upgrade[upgrade.index("--namespace") + 1] == "lab"
@@ -312,4 +316,5 @@ def test_cluster_engine_uses_context_and_its_own_namespace(
     assert paths[0].startswith("/api/v1/namespaces/lab?")
     assert any("/namespaces/lab/httproutes/example-route-1" in x for x in paths)
     assert not any("/namespaces/default/" in x for x in paths)
-    assert state.namespace == "lab" and state.context == "workshop"
+    assert isinstance(state.record, KubeRecord)
+    assert state.record.namespace == "lab" and state.record.context == "workshop"

@@ -17,6 +17,7 @@ from lab.spec.plan import PLANNED_POWER, StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.stats.sequential_check import THREE_OR_MORE, SequentialCheck, covers
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
+from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
 from lab.traffic.driver import DriveSpec, Tally, drive
 
@@ -147,7 +148,7 @@ class CheckOptions:
     alpha: float = DEFAULT_ALPHA
     workers: int = 16
     keepalive: bool = True
-    timeout: float = 5.0
+    timeout: float = DEFAULT_TIMEOUTS.request
     sequential: bool = True
 
 

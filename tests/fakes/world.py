@@ -17,7 +17,8 @@ from lab.engines.base import EngineOptions
 from lab.engines.kube import crds
 from lab.engines.kube.engine import ClusterEngine, KindEngine
 from lab.spec import pins
-from lab.state import StateDir
+from lab.spec.plan import Plan
+from lab.state import LabState, StateDir
 from lab.timeouts import Timeouts
 from tests.fakes import docker_api, kube_api, tls, tools
 
@@ -125,6 +126,14 @@ class World:
         return EngineOptions(
             state=self.state, timeouts=kw.pop("timeouts", FAST), port_map=self.port_map, **kw
         )
+
+    def start(self, plan: Plan) -> LabState:
+        """The state lab.lifecycle journals before the engine creates anything."""
+        return LabState.starting("kind", plan.scenario.name, plan.first.step.name, str(plan.lab_dir.root))
+
+    def journal(self, state: LabState) -> None:
+        """lab.lifecycle's journal: persist what the engine reports."""
+        self.state.write(state)
 
     def kind_engine(self, **kw: Any) -> KindEngine:
         return KindEngine(self.options(**kw), sleep=self.sleep, cache=self.cache)

@@ -1,7 +1,7 @@
 """The kind and cluster engines' Kubernetes calls: server-side apply, reads, named waits, diagnostics.
 
 Everything goes through the official client's DynamicClient, so custom resources (Gateway API,
-Consul) apply like built-in ones. Every wait is a named condition polled with tenacity.
+Consul) apply like built-in ones. Every wait is a named condition polled by lab.waiting (tenacity).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
-
+from lab import waiting
 from lab.errors import NotConverged
+from lab.waiting import Pending
 
 Sleep = Callable[[float], None]
 _DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
@@ -50,29 +50,21 @@ class Condition:
 
 
 def wait_for(condition: Condition, *, poll_interval: float, sleep: Sleep = time.sleep) -> None:
-    """Poll `condition` until it holds; NotConverged naming it and the last thing seen on timeout."""
-    last = ["nothing seen yet"]
+    """Poll `condition` until it holds (lab.waiting); NotConverged naming it and the last thing seen."""
 
-    def attempt() -> bool:
+    def look() -> bool | Pending:
         try:
             met, seen = condition.check()
         except Exception as exc:  # an API hiccup while polling is "not yet", not a crash
             met, seen = False, f"{type(exc).__name__}: {exc}"
-        last[0] = seen
-        return met
+        return True if met else Pending(seen)
 
-    retrying = Retrying(
-        stop=stop_after_delay(condition.timeout),
-        wait=wait_fixed(poll_interval),
-        retry=retry_if_result(lambda met: not met),
-        sleep=sleep,
-    )
     try:
-        retrying(attempt)
-    except RetryError:
+        waiting.wait_for(look, what=condition.description, budget=condition.timeout, interval=poll_interval, sleep=sleep)
+    except waiting.WaitTimeout as exc:
         raise NotConverged(
             f"{condition.name}: {condition.description} did not happen within {condition.timeout:g} s; "
-            f"last seen: {last[0]}"
+            f"last seen: {exc.seen or 'nothing seen yet'}"
         ) from None
 
 

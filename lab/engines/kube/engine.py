@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from lab.engines.base import EngineOptions, Progress, StatusRow
+from lab.engines.base import EngineOptions, Journal, Liveness, PortMap, Progress, StatusRow
 from lab.engines.kube import crds, doctor, helm, prefetch
 from lab.engines.kube.client import (
     Condition,
@@ -35,7 +35,9 @@ from lab.engines.kube.client import (
     route_accepted,
     wait_for,
 )
+from lab.engines.kube.record import AppliedObject, KubeRecord
 from lab.errors import EnvironmentNotReady, LabError, NotConverged
+from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import Plan, StepPlan
 from lab.state import LabState
@@ -159,10 +161,36 @@ class Target:
         return helm.HelmTarget(self.helm_path, self.kubeconfig, self.context, self.namespace)
 
 
+def _record(state: LabState) -> KubeRecord:
+    return state.record if isinstance(state.record, KubeRecord) else KubeRecord()
+
+
+def _objects(state: LabState) -> dict[str, list[str]]:
+    return {str(k): [v.api_version, v.digest] for k, v in _record(state).objects.items()}
+
+
+def _with_objects(record: KubeRecord, objects: Mapping[str, Sequence[str]]) -> KubeRecord:
+    applied = {ObjectKey.parse(k): AppliedObject(str(v[0]), str(v[1])) for k, v in objects.items()}
+    return replace(record, objects=applied)
+
+
 class _KubernetesLab:
     """The steps the kind and cluster engines share, from the CRDs onward."""
 
     name: ClassVar[str] = ""
+    takes_cluster_options: ClassVar[bool] = False
+
+    def private_port_map(self, plan: Plan) -> PortMap:
+        """The Gateway's ports are the cluster's (host ports): nothing to remap."""
+        return ()
+
+    def alive(self, state: LabState) -> Liveness:
+        """Assumed alive: `lab status` asks the cluster (a call per command would be slow)."""
+        return Liveness(True)
+
+    def leftovers(self) -> list[str]:
+        """Nothing is found without a record: lab never removes a cluster it has no record of."""
+        return []
 
     def __init__(
         self,
@@ -351,12 +379,14 @@ class _KubernetesLab:
         yield
 
     def _install_and_apply(
-        self, plan: Plan, step: StepPlan, target: Target, progress: Progress, *, context_for_state: str | None
+        self, start: LabState, plan: Plan, step: StepPlan, target: Target, progress: Progress, journal: Journal
     ) -> LabState:
         ctx: dict[str, Any] = {"stage": "connect"}
         kube: Kube | None = None
         try:
             kube = self._connect(target)
+            record = replace(_record(start), release=pins.RELEASE_NAME, release_namespace=target.namespace)
+            journal(replace(start, record=record))
             ctx["stage"] = "crds"
             self._install_crds(kube, progress)
             ctx["stage"] = "consul"
@@ -372,25 +402,14 @@ class _KubernetesLab:
             raise
         except Exception as exc:
             raise self._diagnose(exc, str(ctx["stage"]), kube, target) from exc
-        return LabState(
-            engine=self.name,
-            scenario=plan.scenario.name,
-            step=step.step.name,
-            lab_dir=str(plan.lab_dir.root),
-            started_at=time.time(),
+        return replace(
+            start,
             gateway_host=self.gateway_host,
             ports=ports,
             ca_file=str(ca),
-            kubeconfig=str(target.kubeconfig) if target.kubeconfig else None,
-            context=context_for_state,
-            namespace=target.namespace,
-            applied=tuple(objects),
-            extra={
-                "objects": objects,
-                "release": pins.RELEASE_NAME,
-                "release_namespace": target.namespace,
-                "pod_backends": pod_backends(step),
-            },
+            files=tuple(str(f) for f in (*plan.base_files, *step.files)),
+            applied=tuple(ObjectKey.parse(k) for k in objects),
+            record=_with_objects(record, objects),
         )
 
     def _ports(self, step: StepPlan) -> dict[int, int]:
@@ -400,18 +419,19 @@ class _KubernetesLab:
         helm_path = shutil.which("helm")
         if helm_path is None:
             raise EnvironmentNotReady("helm is not on PATH", fix=doctor.install_command("helm"))
+        record = _record(state)
         return Target(
-            Path(state.kubeconfig) if state.kubeconfig else None,
-            state.context,
-            state.namespace or "default",
+            Path(record.kubeconfig) if record.kubeconfig else None,
+            record.context,
+            record.namespace,
             helm_path,
         )
 
     # -- the protocol methods shared by both engines ------------------------------------------------
-    def switch(self, state: LabState, plan: Plan, step: StepPlan, progress: Progress) -> LabState:
+    def switch(self, state: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal) -> LabState:
         """Apply only what differs for `step` (deleting what it no longer has) and wait until live."""
         target = self._target_from_state(state)
-        previous = dict((state.extra or {}).get("objects") or {})
+        previous = _objects(state)
         stage = "connect"
         kube: Kube | None = None
         try:
@@ -426,10 +446,13 @@ class _KubernetesLab:
             raise
         except Exception as exc:
             raise self._diagnose(exc, stage, kube, target) from exc
-        extra = dict(state.extra or {})
-        extra.update(objects=objects, pod_backends=pod_backends(step))
         return replace(
-            state, scenario=plan.scenario.name, step=step.step.name, applied=tuple(objects), extra=extra
+            state,
+            scenario=plan.scenario.name,
+            step=step.step.name,
+            files=tuple(str(f) for f in (*plan.base_files, *step.files)),
+            applied=tuple(ObjectKey.parse(k) for k in objects),
+            record=_with_objects(_record(state), objects),
         )
 
     def _lab_rows(self, state: LabState, target: Target) -> list[StatusRow]:
@@ -440,7 +463,7 @@ class _KubernetesLab:
             kube = self._connect(target)
         except LabError as exc:
             return [*rows, StatusRow("API server", "down", exc.message)]
-        objects = (state.extra or {}).get("objects") or {}
+        objects = _objects(state)
         for key, (api_version, _) in objects.items():
             _, kind, ns, name = key.split("/", 3)
             if kind not in ("Gateway", "HTTPRoute"):
@@ -541,7 +564,7 @@ class KindEngine(_KubernetesLab):
                 progress(f"images: kind load docker-image {image}")
                 cluster.load_docker_image(image)
 
-    def up(self, plan: Plan, step: StepPlan, progress: Progress) -> LabState:
+    def up(self, start: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal) -> LabState:
         """Preflight, kind cluster (reused if there), cached images, then the shared install steps."""
         progress("preflight: Docker daemon, kind, helm, kubectl")
         tools = self._tools()
@@ -557,6 +580,15 @@ class KindEngine(_KubernetesLab):
                     fix=busy[0].fix,
                 )
         cluster = self._cluster(tools)
+        record = KubeRecord(
+            kubeconfig=str(self.kubeconfig), context=KIND_CONTEXT, namespace="default",
+            cluster=None if exists else pins.CLUSTER_NAME,
+        )
+        if exists and start.record is None:
+            progress(f"cluster: kind cluster {pins.CLUSTER_NAME} exists and lab has no record of creating it; "
+                     "`lab down` will leave it")
+        start = replace(start, record=record)
+        journal(start)
         if exists and not (self.kubeconfig.is_file() and self.kubeconfig.stat().st_size):
             # reusing a cluster with a fresh state folder: pytest-kind expects the kubeconfig there
             self._export_kubeconfig(tools["kind"])
@@ -574,7 +606,7 @@ class KindEngine(_KubernetesLab):
                 f"{pins.CLUSTER_NAME}` and try again",
             ) from exc
         target = Target(self.kubeconfig, None, "default", tools["helm"])
-        return self._install_and_apply(plan, step, target, progress, context_for_state=KIND_CONTEXT)
+        return self._install_and_apply(start, plan, step, target, progress, journal)
 
     def status(self, state: LabState) -> list[StatusRow]:
         """Cluster, Consul release, Gateway and routes."""
@@ -593,6 +625,14 @@ class KindEngine(_KubernetesLab):
     def down(self, state: LabState | None, progress: Progress) -> None:
         """Delete the kind cluster (a missing one is fine) and the state; keeps the first error."""
         first: LabError | None = None
+        cluster = _record(state).cluster if state is not None else None
+        if cluster is None:
+            if state is not None:
+                progress(f"cluster: leaving kind cluster {pins.CLUSTER_NAME} (lab did not create it)")
+            first = _clear_state(self)
+            if first is not None:
+                raise first
+            return
         kind_path, kubectl_path = shutil.which("kind"), shutil.which("kubectl")
         if kind_path is None or kubectl_path is None:
             raise EnvironmentNotReady(
@@ -617,6 +657,7 @@ class ClusterEngine(_KubernetesLab):
     """The lab on an existing cluster (kubeconfig context), isolated in its own namespace."""
 
     name: ClassVar[str] = "cluster"
+    takes_cluster_options: ClassVar[bool] = True
 
     def _target(self) -> Target:
         helm_path = shutil.which("helm")
@@ -626,13 +667,15 @@ class ClusterEngine(_KubernetesLab):
             )
         return Target(None, self.options.kube_context, self.options.namespace or "lab", helm_path)
 
-    def up(self, plan: Plan, step: StepPlan, progress: Progress) -> LabState:
+    def up(self, start: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal) -> LabState:
         """The shared steps on the context's cluster, in the lab's namespace."""
         progress("preflight: helm")
         target = self._target()
         self.options.state.ensure()
         progress(f"cluster: using context {target.context or '(current)'}, namespace {target.namespace}")
-        return self._install_and_apply(plan, step, target, progress, context_for_state=target.context)
+        start = replace(start, record=KubeRecord(context=target.context, namespace=target.namespace))
+        journal(start)
+        return self._install_and_apply(start, plan, step, target, progress, journal)
 
     def status(self, state: LabState) -> list[StatusRow]:
         """Consul release, Gateway and routes in the lab's namespace."""
@@ -643,7 +686,7 @@ class ClusterEngine(_KubernetesLab):
         first: LabError | None = None
         if state is not None:
             target = self._target_from_state(state)
-            objects = (state.extra or {}).get("objects") or {}
+            objects = _objects(state)
             try:
                 kube = self._connect(target)
                 for key in reversed(list(objects)):
@@ -675,10 +718,6 @@ def _docker_problem(timeout: float) -> str | None:
 
 def _clear_state(engine: _KubernetesLab) -> LabError | None:
     first: LabError | None = None
-    try:
-        engine.options.state.clear()
-    except OSError as exc:
-        first = NotConverged(f"cannot remove {engine.options.state.state_file}: {exc}")
     for name in (KUBECONFIG_FILE, CA_FILE, DISCOVERY_CACHE, KIND_CONFIG_FILE):
         try:
             (engine.state_path / name).unlink(missing_ok=True)

@@ -107,7 +107,8 @@ class LabGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # usage errors (2) and the exit codes commands chose
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            # never click's "Aborted!" with exit 1, which means "the split does not match"
+            click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
             raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
         except Exception as error:  # the one place that turns a bug into exit 70
             crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))

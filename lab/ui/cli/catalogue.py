@@ -21,11 +21,22 @@ def scenarios_cmd(app: App, output: str) -> None:
     """List the scenarios of the lab folder."""
     from lab.ui import views
 
-    entries = registry.discover(app.lab_dir)
+    catalogue = _catalogue(app)
     if output == "json":
-        app.print_json(views.scenarios_json(entries))
+        app.print_json(views.scenarios_json(catalogue.entries, catalogue.broken))
     else:
-        views.scenarios_table(entries, app.console)
+        views.scenarios_table(catalogue.entries, catalogue.broken, app.console)
+
+
+def _catalogue(app: App) -> registry.Catalogue:
+    """The lab folder's scenarios; an empty catalogue is invalid input (exit 3)."""
+    catalogue = registry.scan(app.lab_dir)
+    if not catalogue.entries and not catalogue.broken:
+        raise InvalidInput(
+            f"{app.lab_dir.scenarios}: no scenario files",
+            fix="add scenarios/<name>.py files, or point --lab-dir (env LAB_DIR) at a lab folder",
+        )
+    return catalogue
 
 
 @cli.command("validate")
@@ -33,8 +44,8 @@ def scenarios_cmd(app: App, output: str) -> None:
 @pass_app
 def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
     """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid."""
-    entries = registry.discover(app.lab_dir)
-    names = list(scenario_names) or sorted(entries)
+    catalogue = _catalogue(app)
+    names = list(scenario_names) or sorted({*catalogue.entries, *catalogue.broken})
     problems: list[InvalidInput] = []
     for name in names:
         try:
