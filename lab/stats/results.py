@@ -131,7 +131,8 @@ class TestResult:
 class Verdict:
     """The judged split: outcome, the test and its p-value, per-backend figures, reasons, power.
 
-    `n` counts successful responses (all backends); `failed` counts failed requests, apart.
+    `n` is the number answered (successful responses, all backends); `failed` counts failed
+    requests, apart; `hits` per backend sum to `n`.
     Intervals are per-backend Clopper-Pearson (1 - alpha) intervals on the share of `n`.
     `sequential` describes the sequential design and where it stopped (None for a fixed-n test).
     """

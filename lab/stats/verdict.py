@@ -61,14 +61,14 @@ def check_alpha(alpha: float, what: str = "alpha") -> None:
 
 def validate(
     expected: Mapping[str, int],
-    observed: Mapping[str, int],
+    hits: Mapping[str, int],
     failed: int | Mapping[str, int],
     alpha: float,
     max_failed_share: float,
 ) -> Counts:
     """The counts, checked: InvalidInput (exit 3) names what is wrong."""
     _check_counts(expected, "expected weights")
-    _check_counts(observed, "observed counts")
+    _check_counts(hits, "observed counts")
     if not expected or sum(expected.values()) == 0:
         raise InvalidInput(
             f"expected weights: at least one backend needs a weight above 0, got {dict(expected)}"
@@ -84,14 +84,14 @@ def validate(
         raise InvalidInput(f"failed requests must be a non-negative integer, got {failed!r}")
     else:
         causes, failed_total = (), failed
-    answered = sum(observed.values())
+    answered = sum(hits.values())
     if answered > binomial.MAX_EXACT_N:
         raise InvalidInput(
             f"observed counts: {answered} responses in all; lab computes verdicts exactly up to "
             f"{binomial.MAX_EXACT_N:.0e} responses",
             fix="judge the first 10^10 responses (or a random sample of them)",
         )
-    return Counts(dict(expected), dict(observed), failed_total, causes, alpha, max_failed_share)
+    return Counts(dict(expected), dict(hits), failed_total, causes, alpha, max_failed_share)
 
 
 def backend_results(counts: Counts) -> tuple[BackendResult, ...]:
@@ -322,7 +322,7 @@ def _backend_sentence(result: BackendResult, n: int, alpha: float) -> str:
 
 def judge(
     expected: Mapping[str, int],
-    observed: Mapping[str, int],
+    hits: Mapping[str, int],
     *,
     failed: int | Mapping[str, int] = 0,
     alpha: float = DEFAULT_ALPHA,
@@ -333,7 +333,8 @@ def judge(
 
     Args:
         expected: Weight per backend (non-negative integers, at least one above 0).
-        observed: Successful responses per backend; a missing expected backend counts 0.
+        hits: Answers (successful responses) per backend, as observed; a missing expected
+            backend counts 0.
         failed: Failed requests (non-2xx, timeouts, connection errors): a total, or counts per
             cause. Reported apart, never added to a backend.
         alpha: False-fail rate of the test (and 1 - confidence of the intervals).
@@ -350,6 +351,6 @@ def judge(
             alpha / max_failed_share is out of range, or there are too many responses to
             compute exactly (`binomial.MAX_EXACT_N`).
     """
-    counts = validate(expected, observed, failed, alpha, max_failed_share)
+    counts = validate(expected, hits, failed, alpha, max_failed_share)
     backends = backend_results(counts)
     return verdict_of(counts, backends, fixed_test(counts, backends), notes=notes)
