@@ -240,3 +240,15 @@ def test_a_seed_makes_the_embedded_split_reproducible(tmp_path: Path) -> None:
     first, second = once(), once()
     assert first == second
     assert set(first["hits"]) == {"echo-1", "echo-2"}  # type: ignore[arg-type]
+
+
+def test_three_weighted_backends_run_the_fixed_test_and_say_so(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    code, out = lab("up", "three-way", "--engine", "local", "--state-dir", str(state),
+                    "--port", f"8443={free_port()}", "--requests", "300")  # fmt: skip
+    try:
+        assert code in (0, 1), out
+        assert "sequential design covers two, so lab check runs the fixed-n test" in out
+        assert "exact multinomial goodness-of-fit test" in out or "Pearson chi-square" in out
+    finally:
+        lab("down", "--state-dir", str(state))
