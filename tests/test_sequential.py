@@ -242,3 +242,9 @@ def test_a_check_capped_at_a_billion_answers_plans_in_bounded_memory() -> None:
     )
     peak, out = peak_kb(code)
     assert peak < 100 * 1024, (peak, out)
+
+
+def test_the_maximum_n_leaves_room_to_see_a_backend_that_must_get_nothing() -> None:
+    check = SequentialCheck({"a": 50, "b": 50, "c": 0}, detect=0.45, power=0.95)
+    assert check.design is not None
+    assert check.n_max >= check.design.min_pass_n == 6  # (1 - 0.45)^6 <= 0.05

@@ -164,8 +164,9 @@ def run_lattice(
 
     Each step moves the undecided mass from (n-1, k) to (n, k) and (n, k+1), then takes off
     what lies in the FAIL and PASS regions at n. Only the band of k that can still be
-    undecided is touched. With `stop_when`, stops at the first n where the FAIL probability
-    of every share in `watch` (indices) reaches it. Memory: three arrays of len(shares) x last.
+    undecided is touched. With `stop_when`, stops at the first n (from `min_pass_n` on) where the
+    FAIL probability of every share in `watch` (indices) reaches it. Memory: three arrays of
+    len(shares) x last.
     """
     import numpy as np
 
@@ -196,7 +197,8 @@ def run_lattice(
         if n >= min_pass_n and first <= final:
             mass[:, first : final + 1] = 0.0
         undecided[:, n] = mass[:, lo : hi + 1].sum(axis=1) if lo <= hi else 0.0
-        if lo > hi or (stop_when is not None and all(failed[i, n] >= stop_when for i in watch)):
+        reached = stop_when is not None and n >= min_pass_n and all(failed[i, n] >= stop_when for i in watch)
+        if lo > hi or reached:
             end = n
             break
     return Lattice(tuple(shares), failed[:, : end + 1], undecided[:, : end + 1])
