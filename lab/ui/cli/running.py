@@ -19,7 +19,7 @@ from lab.errors import NotConverged, UsageError
 from lab.spec.commands import SHORT_NAMES, tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
-from lab.stats.verdict import DEFAULT_ALPHA
+from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
@@ -43,19 +43,22 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
                 "-n",
                 type=click.IntRange(min=1),
                 default=None,
-                help="Requests per traffic class (default: the planner's n).",
+                help="Answers per traffic class: the cap of the sequential check, or n of --fixed "
+                "(default: the design's maximum / the planner's n).",
             ),
             click.option(
                 "--alpha",
-                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                type=float,
                 default=DEFAULT_ALPHA,
                 show_default=True,
-                help="False-fail rate of the test.",
+                help="False-fail rate of the test, strictly between 0 and 1 (else exit 3).",
             ),
             click.option(
-                "--sequential",
-                is_flag=True,
-                help="Stop as soon as the verdict is clear (false-fail rate still <= alpha).",
+                "--sequential/--fixed",
+                default=True,
+                show_default=True,
+                help="Sequential (default): stop as soon as the verdict is clear, false-fail rate "
+                "<= alpha, power as planned. --fixed: the classical test at a fixed n.",
             ),
             click.option(
                 "--new-connection",
@@ -147,6 +150,7 @@ def up_cmd(
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
     step stops the run with its exit code, and a summary table ends the run.
     """
+    _check_options(check)  # a bad --alpha stops here, before the lab starts
     options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
     plan = make_plan(app.lab_dir, scenario)
     for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
@@ -226,6 +230,7 @@ def _side_console(app: App, output: str) -> Console:
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
+    check_alpha(check["alpha"], "--alpha")
     return CheckOptions(
         requests=check["requests"],
         alpha=check["alpha"],
@@ -247,7 +252,7 @@ def _check_and_report(
     console = _side_console(app, output)
     if check["plot"] is not None:
         pictures.require(check["plot"])  # before any request: a missing matplotlib fails fast
-    with DriveProgress(console, options.requests) as progress:
+    with DriveProgress(console, None if options.sequential else options.requests, options.sequential) as progress:
         result = run_check(state, step, plan.scenario.name, options, progress)
     if output == "json":
         app.print_json(result.to_dict())
