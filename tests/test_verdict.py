@@ -253,3 +253,14 @@ def test_false_fail_rate_three_way_exact(weights: tuple[int, ...], n: int, calib
     label = "/".join(map(str, weights))
     calibration(f"false-fail {label} n={n} alpha={alpha} (exact, judge())", measured, alpha, draws)
     assert measured <= _upper(alpha, draws)
+
+
+def test_a_fixed_check_interrupted_before_its_n_is_inconclusive_never_a_pass() -> None:
+    verdict = judge({"echo-1": 99, "echo-2": 1}, {"echo-1": 300, "echo-2": 3}, complete=False)
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert verdict.reasons[-1] == "interrupted after 303 answers, before the planned n: inconclusive, not a pass."
+
+
+def test_a_misrouted_answer_fails_even_an_interrupted_check() -> None:
+    verdict = judge({"echo-1": 99, "echo-2": 0}, {"echo-1": 300, "echo-2": 3}, complete=False)
+    assert verdict.outcome is Outcome.FAIL

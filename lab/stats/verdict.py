@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from lab.errors import InvalidInput
@@ -328,6 +329,7 @@ def judge(
     alpha: float = DEFAULT_ALPHA,
     max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
     notes: Sequence[str] = (),
+    complete: bool = True,
 ) -> Verdict:
     """Judge observed response counts against the expected weights with the fixed-n test.
 
@@ -340,6 +342,9 @@ def judge(
         alpha: False-fail rate of the test (and 1 - confidence of the intervals).
         max_failed_share: Above this share of failed requests the verdict is inconclusive.
         notes: Sentences added after the reasons (how the check was run).
+        complete: False when the run stopped (Ctrl-C) before its planned n: the test then decides
+            nothing (a test looked at early is not the test declared), so the verdict is
+            inconclusive unless a misrouted response already fails it.
 
     Returns:
         The verdict (`decide`): fail if a backend with weight 0 or not expected received any
@@ -353,4 +358,7 @@ def judge(
     """
     counts = validate(expected, hits, failed, alpha, max_failed_share)
     backends = backend_results(counts)
-    return verdict_of(counts, backends, fixed_test(counts, backends), notes=notes)
+    test = fixed_test(counts, backends)
+    if not complete and test is not None:
+        test = replace(test, decided=False, finding=f"interrupted after {counts.answered} answers, before the planned n")
+    return verdict_of(counts, backends, test, notes=notes)

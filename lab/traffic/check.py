@@ -217,7 +217,12 @@ def check_traffic(
         tally = drive(spec, attributor, None if progress is None else lambda t: progress(traffic, t))
         notes = (THREE_OR_MORE,) if options.sequential else ()
         verdict = judge(
-            traffic.expected, dict(tally.hits), failed=dict(tally.failures), alpha=options.alpha, notes=notes
+            traffic.expected,
+            dict(tally.hits),
+            failed=dict(tally.failures),
+            alpha=options.alpha,
+            notes=notes,
+            complete=not tally.interrupted,
         )
     return TrafficCheck(
         name=traffic.traffic.name,
