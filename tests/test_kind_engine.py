@@ -73,7 +73,6 @@ def test_full_up_order_arguments_and_transcript(world: World) -> None:
     assert state.kubeconfig == str(world.state.path / "kubeconfig") and state.context == "kind-lab"
     assert Path(state.ca_file).read_bytes() == world.ca_pem
     assert "gateway.networking.k8s.io/HTTPRoute/default/example-route-1" in state.applied
-    assert state.extra["pod_backends"]["echo-1"] == "echo-1"
     assert [m.split(":")[0] for m in messages] == [
         "preflight",
         "cluster",

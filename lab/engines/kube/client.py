@@ -1,137 +1,22 @@
-"""The kind and cluster engines' Kubernetes calls: server-side apply, reads, named waits, diagnostics.
+"""The kind and cluster engines' Kubernetes calls: server-side apply, get, list, delete.
 
 Everything goes through the official client's DynamicClient, so custom resources (Gateway API,
-Consul) apply like built-in ones. Every wait is a named condition polled with tenacity.
+Consul) apply like built-in ones.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
-
 from lab.errors import NotConverged
+from lab.spec.objects import ObjectKey
 
-Sleep = Callable[[float], None]
 _DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
-# A condition check: (met, what was seen). What was seen ends up in the error when it times out.
-Check = Callable[[], tuple[bool, str]]
-
-
-def object_key(body: Mapping[str, Any]) -> str:
-    """The key lab records for an applied object: group/kind/namespace/name (core group is "core")."""
-    api_version = str(body.get("apiVersion", ""))
-    group = api_version.rpartition("/")[0] or "core"
-    meta = body.get("metadata") or {}
-    return f"{group}/{body.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}"
-
-
-def digest(body: Mapping[str, Any]) -> str:
-    """A stable digest of a manifest body, to tell whether it changed since the last apply."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One named wait: what it waits for, its timeout and the check polled until it holds."""
-
-    name: str
-    description: str
-    timeout: float
-    check: Check
-
-
-def wait_for(condition: Condition, *, poll_interval: float, sleep: Sleep = time.sleep) -> None:
-    """Poll `condition` until it holds; NotConverged naming it and the last thing seen on timeout."""
-    last = ["nothing seen yet"]
-
-    def attempt() -> bool:
-        try:
-            met, seen = condition.check()
-        except Exception as exc:  # an API hiccup while polling is "not yet", not a crash
-            met, seen = False, f"{type(exc).__name__}: {exc}"
-        last[0] = seen
-        return met
-
-    retrying = Retrying(
-        stop=stop_after_delay(condition.timeout),
-        wait=wait_fixed(poll_interval),
-        retry=retry_if_result(lambda met: not met),
-        sleep=sleep,
-    )
-    try:
-        retrying(attempt)
-    except RetryError:
-        raise NotConverged(
-            f"{condition.name}: {condition.description} did not happen within {condition.timeout:g} s; "
-            f"last seen: {last[0]}"
-        ) from None
-
-
-def conditions_of(obj: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
-    """status.conditions by type."""
-    if not obj:
-        return {}
-    conds = (obj.get("status") or {}).get("conditions") or []
-    return {str(c.get("type")): c for c in conds if isinstance(c, Mapping)}
-
-
-def condition_true(obj: Mapping[str, Any] | None, kind: str) -> tuple[bool, str]:
-    """Whether condition `kind` is True, and a description of what is there."""
-    if obj is None:
-        return False, "the object does not exist"
-    cond = conditions_of(obj).get(kind)
-    if cond is None:
-        return False, f"no {kind} condition yet"
-    ok = cond.get("status") == "True"
-    return (
-        ok,
-        f"{kind}={cond.get('status')} reason={cond.get('reason', '')} {cond.get('message', '')}".strip(),
-    )
-
-
-def route_accepted(obj: Mapping[str, Any] | None) -> tuple[bool, str]:
-    """An HTTPRoute is Accepted by every parent, for its current generation where the status says."""
-    if obj is None:
-        return False, "the route does not exist"
-    generation = (obj.get("metadata") or {}).get("generation")
-    parents = (obj.get("status") or {}).get("parents") or []
-    if not parents:
-        return False, "no status.parents yet (the controller has not seen the route)"
-    for parent in parents:
-        conds = {c.get("type"): c for c in parent.get("conditions") or []}
-        accepted = conds.get("Accepted")
-        ref = (parent.get("parentRef") or {}).get("name", "?")
-        if accepted is None or accepted.get("status") != "True":
-            reason = accepted.get("reason", "") if accepted else "no Accepted condition"
-            return False, f"parent {ref}: not Accepted ({reason})"
-        observed = accepted.get("observedGeneration")
-        if generation is not None and observed is not None and int(observed) < int(generation):
-            return False, f"parent {ref}: Accepted for generation {observed}, route is at {generation}"
-    return True, "Accepted"
-
-
-def pods_ready(pods: Iterable[Mapping[str, Any]]) -> tuple[bool, str]:
-    """At least one pod and every pod Ready."""
-    pods = list(pods)
-    if not pods:
-        return False, "no pods yet"
-    states = []
-    ready_all = True
-    for pod in pods:
-        ready, _ = condition_true(pod, "Ready")
-        ready_all = ready_all and ready
-        phase = (pod.get("status") or {}).get("phase", "?")
-        states.append(f"{(pod.get('metadata') or {}).get('name')} {phase}{' Ready' if ready else ''}")
-    return ready_all, ", ".join(states)
 
 
 class Kube:
@@ -195,7 +80,7 @@ class Kube:
             )
         except DynamicApiError as exc:
             raise NotConverged(
-                f"applying {object_key(body)} failed: HTTP {exc.status} {exc.reason}: {_api_message(exc)}"
+                f"applying {ObjectKey.of(body).ref} failed: HTTP {exc.status} {exc.reason}: {_api_message(exc)}"
             ) from exc
         return dict(obj.to_dict())
 
@@ -237,41 +122,3 @@ def _api_message(exc: Any) -> str:
         return str(json.loads(exc.body).get("message", exc.body))
     except (TypeError, ValueError, AttributeError):
         return str(getattr(exc, "body", exc))
-
-
-def diagnostics(kube: Kube | None, namespace: str | None, *, events: int = 10) -> list[str]:
-    """Pod phases and recent events, best-effort: a failure to read them is itself a line."""
-    lines: list[str] = []
-    if kube is None:
-        return ["(no connection to the API server, so no pods or events)"]
-    try:
-        pods = kube.list("v1", "Pod", namespace)
-        lines.append(f"pods in {namespace or 'all namespaces'}:" if pods else "pods: none")
-        for pod in pods:
-            status = pod.get("status") or {}
-            waiting = [
-                (cs.get("state") or {}).get("waiting", {}).get("reason", "")
-                for cs in status.get("containerStatuses") or []
-            ]
-            ready, _ = condition_true(pod, "Ready")
-            extra = ", ".join(w for w in waiting if w)
-            lines.append(
-                f"  {pod['metadata']['name']}: {status.get('phase', '?')}"
-                f"{' Ready' if ready else ' not Ready'}{f' ({extra})' if extra else ''}"
-            )
-    except Exception as exc:
-        lines.append(f"(could not list pods: {type(exc).__name__}: {exc})")
-    try:
-        evs = kube.list("v1", "Event", namespace)
-        evs.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-        if evs:
-            lines.append(f"last {min(events, len(evs))} events:")
-        for ev in evs[-events:]:
-            obj = ev.get("involvedObject") or {}
-            lines.append(
-                f"  {ev.get('type', '')} {ev.get('reason', '')} {obj.get('kind', '')}/{obj.get('name', '')}: "
-                f"{ev.get('message', '')}"
-            )
-    except Exception as exc:
-        lines.append(f"(could not list events: {type(exc).__name__}: {exc})")
-    return lines

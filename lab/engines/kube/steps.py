@@ -1,0 +1,370 @@
+"""The Kubernetes lab steps the kind and cluster engines share, from the CRDs onward.
+
+CRDs -> Consul (helm) -> manifests -> Gateway -> routes -> CA -> converge probe; each step named
+through `progress`, idempotent, and a failure reported with helm's status, pods and events.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lab.engines.base import EngineOptions, Progress, StatusRow
+from lab.engines.kube import crds, doctor, helm, prefetch
+from lab.engines.kube.client import Kube
+from lab.engines.kube.documents import (
+    BASE,
+    GATEWAY_API,
+    GATEWAYS,
+    ROUTES,
+    applied_record,
+    documents,
+    gateway_ports,
+    phase_of,
+)
+from lab.engines.kube.status import condition_true, diagnostics, pods_ready, route_accepted
+from lab.engines.kube.waits import Condition, wait_for
+from lab.errors import EnvironmentNotReady, LabError, NotConverged
+from lab.spec import pins
+from lab.spec.objects import ObjectKey
+from lab.spec.plan import Plan, StepPlan
+from lab.state import LabState
+from lab.traffic.attribution import Attributor
+from lab.traffic.converge import probe_for, wait_until_serving
+
+Sleep = Callable[[float], None]
+
+KUBECONFIG_FILE = "kubeconfig"
+CA_FILE = "ca.pem"
+DISCOVERY_CACHE = "kube-discovery.json"
+KIND_CONFIG_FILE = "kind-cluster.yaml"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the lab goes: kubeconfig (None: the default one), context, and the lab's namespace."""
+
+    kubeconfig: Path | None
+    context: str | None
+    namespace: str
+    helm_path: str
+
+    @property
+    def helm(self) -> helm.HelmTarget:
+        """The same target for helm (Consul lives in the lab's namespace)."""
+        return helm.HelmTarget(self.helm_path, self.kubeconfig, self.context, self.namespace)
+
+
+class KubernetesLab:
+    """The steps the kind and cluster engines share, from the CRDs onward."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        options: EngineOptions,
+        *,
+        sleep: Sleep = time.sleep,
+        cache: Path | None = None,
+        gateway_host: str = "localhost",
+    ) -> None:
+        self.options = options
+        self.timeouts = options.timeouts
+        self.sleep = sleep
+        self.cache = cache if cache is not None else prefetch.cache_dir()
+        self.gateway_host = gateway_host
+        self.port_map = dict(options.port_map)
+
+    # -- paths in the state folder ---------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        """The state folder."""
+        return self.options.state.path
+
+    def _wait(
+        self, name: str, description: str, timeout: float, check: Callable[[], tuple[bool, str]]
+    ) -> None:
+        wait_for(
+            Condition(name, description, timeout, check),
+            poll_interval=self.timeouts.poll_interval,
+            sleep=self.sleep,
+        )
+
+    def _connect(self, target: Target) -> Kube:
+        return Kube(
+            target.kubeconfig, context=target.context, discovery_cache=self.state_path / DISCOVERY_CACHE
+        )
+
+    # -- install ----------------------------------------------------------------------------------
+    def _install_crds(self, kube: Kube, progress: Progress) -> None:
+        files = crds.all_files()
+        progress(f"crds: Gateway API {pins.GATEWAY_API_VERSION} and GatewayClassConfig ({len(files)} files)")
+        names = []
+        for crd in files:
+            data = crds.load(crd, cache=self.cache, timeout=self.timeouts.download)
+            for doc in crds.documents(crd, data):
+                kube.apply(doc)
+                names.append(str(doc["metadata"]["name"]))
+        for name in names:
+
+            def established(name: str = name) -> tuple[bool, str]:
+                obj = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+                return condition_true(obj, "Established")
+
+            self._wait(
+                "CRDsMustBeEstablished", f"CRD {name} Established", self.timeouts.crd_established, established
+            )
+
+    def _install_consul(self, kube: Kube, target: Target, plan: Plan, progress: Progress) -> str:
+        archive = helm.cached_chart(self.cache)
+        where = f"cached {archive.name}" if archive else pins.CHART_REPO_URL
+        progress(f"consul: helm chart {pins.CHART_NAME} {pins.CHART_VERSION} from {where} (--wait)")
+        outcome, revision = helm.install(
+            target.helm, plan.values, timeout=self.timeouts.helm_install, chart_archive=archive
+        )
+        progress(f"consul: release {pins.RELEASE_NAME} {outcome} (revision {revision}); waiting for pods")
+        for what, selector in pins.CONSUL_POD_SELECTORS.items():
+
+            def ready(selector: str = selector) -> tuple[bool, str]:
+                return pods_ready(kube.list("v1", "Pod", target.namespace, label_selector=selector))
+
+            self._wait(
+                "ConsulPodsMustBeReady", f"{what} pods ({selector}) Ready", self.timeouts.consul_ready, ready
+            )
+
+        def accepted() -> tuple[bool, str]:
+            return condition_true(
+                kube.get(f"{GATEWAY_API}/v1alpha2", "GatewayClass", pins.GATEWAY_CLASS), "Accepted"
+            )
+
+        self._wait(
+            "GatewayClassMustBeAccepted",
+            f"GatewayClass {pins.GATEWAY_CLASS} Accepted",
+            self.timeouts.gateway_class_accepted,
+            accepted,
+        )
+        return outcome
+
+    # -- apply ------------------------------------------------------------------------------------
+    def _apply(
+        self,
+        kube: Kube,
+        step: StepPlan,
+        target: Target,
+        progress: Progress,
+        previous: Mapping[str, Sequence[str]] | None,
+    ) -> dict[str, list[str]]:
+        """Apply what differs from `previous` (everything when None); return key -> [apiVersion, digest]."""
+        docs = documents(step, target.namespace)
+        objects = applied_record(docs)
+        changed = [
+            d
+            for d in docs
+            if previous is None
+            or list(previous.get(str(ObjectKey.of(d))) or []) != objects[str(ObjectKey.of(d))]
+        ]
+        by_phase = {
+            p: [d for d in changed if phase_of(str(d["kind"])) == p] for p in (BASE, GATEWAYS, ROUTES)
+        }
+        if by_phase[BASE]:
+            progress(
+                f"manifests: server-side apply of {len(by_phase[BASE])} objects (services, intentions, RBAC)"
+            )
+            for doc in by_phase[BASE]:
+                kube.apply(doc)
+        gateways = [d for d in docs if d["kind"] == "Gateway"]
+        if by_phase[GATEWAYS]:
+            progress("gateway: " + ", ".join(str(d["metadata"]["name"]) for d in by_phase[GATEWAYS]))
+            for doc in by_phase[GATEWAYS]:
+                kube.apply(doc)
+            for gw in gateways:
+                name, ns = str(gw["metadata"]["name"]), str(gw["metadata"]["namespace"])
+
+                def ready(
+                    name: str = name, ns: str = ns, api: str = str(gw["apiVersion"])
+                ) -> tuple[bool, str]:
+                    return condition_true(kube.get(api, "Gateway", name, ns), "Ready")
+
+                self._wait(
+                    "GatewayMustBeReady", f"Gateway {ns}/{name} Ready", self.timeouts.gateway_ready, ready
+                )
+        if by_phase[ROUTES]:
+            progress("routes: " + ", ".join(str(d["metadata"]["name"]) for d in by_phase[ROUTES]))
+            for doc in by_phase[ROUTES]:
+                kube.apply(doc)
+        if previous is not None:
+            gone = [k for k in previous if k not in objects]
+            for text in reversed(gone):
+                key = ObjectKey.parse(text)
+                progress(f"routes: deleting {key.ref} (no longer in the step)")
+                kube.delete(str(previous[text][0]), key.kind, key.name, key.namespace or None)
+        for route in (d for d in docs if d["kind"] == "HTTPRoute"):
+            name, ns = str(route["metadata"]["name"]), str(route["metadata"]["namespace"])
+
+            def accepted(
+                name: str = name, ns: str = ns, api: str = str(route["apiVersion"])
+            ) -> tuple[bool, str]:
+                return route_accepted(kube.get(api, "HTTPRoute", name, ns))
+
+            self._wait(
+                "HTTPRouteMustBeAccepted",
+                f"HTTPRoute {ns}/{name} Accepted (current generation)",
+                self.timeouts.route_accepted,
+                accepted,
+            )
+        return objects
+
+    def _fetch_ca(self, kube: Kube, namespace: str) -> Path:
+        secret = kube.get("v1", "Secret", pins.CONSUL_CA_SECRET, namespace)
+        data = ((secret or {}).get("data") or {}).get("tls.crt")
+        if not data:
+            raise NotConverged(
+                f"secret {namespace}/{pins.CONSUL_CA_SECRET} has no tls.crt; the chart's TLS init did not run",
+                fix="check global.tls.enabled in the values file and the consul-tls-init job",
+            )
+        self.options.state.ensure()
+        path = self.state_path / CA_FILE
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def _converge(self, step: StepPlan, ports: Mapping[int, int], ca: Path, progress: Progress) -> None:
+        attributor = Attributor.from_resources(step.resources)
+        for t in step.traffic:
+            url = t.url(host=self.gateway_host, port=ports.get(t.port, t.port))
+            progress(f"converge: {url} answers 2xx {self.timeouts.converge_successes} times in a row")
+            wait_until_serving(probe_for(t, url, str(ca), attributor), self.timeouts, sleep=self.sleep)
+
+    def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
+        lines = [f"diagnostics after step {stage!r} failed:"]
+        if target is not None:
+            lines.append("  " + helm.status(target.helm))
+        lines += ["  " + line for line in diagnostics(kube, target.namespace if target else None)]
+        text = "\n".join(lines)
+        if isinstance(error, NotConverged):
+            return type(error)(f"{stage}: {error.message}\n{text}", fix=error.fix)
+        return NotConverged(f"{stage}: {type(error).__name__}: {error}\n{text}")
+
+    @contextlib.contextmanager
+    def _stage(self, holder: dict[str, Any], stage: str) -> Iterator[None]:
+        holder["stage"] = stage
+        yield
+
+    def _install_and_apply(
+        self, plan: Plan, step: StepPlan, target: Target, progress: Progress, *, context_for_state: str | None
+    ) -> LabState:
+        ctx: dict[str, Any] = {"stage": "connect"}
+        kube: Kube | None = None
+        try:
+            kube = self._connect(target)
+            ctx["stage"] = "crds"
+            self._install_crds(kube, progress)
+            ctx["stage"] = "consul"
+            self._install_consul(kube, target, plan, progress)
+            ctx["stage"] = "apply"
+            objects = self._apply(kube, step, target, progress, None)
+            ctx["stage"] = "ca"
+            ca = self._fetch_ca(kube, target.namespace)
+            ctx["stage"] = "converge"
+            ports = self._ports(step)
+            self._converge(step, ports, ca, progress)
+        except (EnvironmentNotReady, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise self._diagnose(exc, str(ctx["stage"]), kube, target) from exc
+        return LabState(
+            engine=self.name,
+            scenario=plan.scenario.name,
+            step=step.step.name,
+            lab_dir=str(plan.lab_dir.root),
+            started_at=time.time(),
+            gateway_host=self.gateway_host,
+            ports=ports,
+            ca_file=str(ca),
+            kubeconfig=str(target.kubeconfig) if target.kubeconfig else None,
+            context=context_for_state,
+            namespace=target.namespace,
+            applied=tuple(objects),
+            extra={"objects": objects, "release": pins.RELEASE_NAME, "release_namespace": target.namespace},
+        )
+
+    def _ports(self, step: StepPlan) -> dict[int, int]:
+        return gateway_ports(step, self.port_map)
+
+    def _target_from_state(self, state: LabState) -> Target:
+        helm_path = shutil.which("helm")
+        if helm_path is None:
+            raise EnvironmentNotReady("helm is not on PATH", fix=doctor.install_command("helm"))
+        return Target(
+            Path(state.kubeconfig) if state.kubeconfig else None,
+            state.context,
+            state.namespace or "default",
+            helm_path,
+        )
+
+    # -- the protocol methods shared by both engines ------------------------------------------------
+    def switch(self, state: LabState, plan: Plan, step: StepPlan, progress: Progress) -> LabState:
+        """Apply only what differs for `step` (deleting what it no longer has) and wait until live."""
+        target = self._target_from_state(state)
+        previous = dict((state.extra or {}).get("objects") or {})
+        stage = "connect"
+        kube: Kube | None = None
+        try:
+            kube = self._connect(target)
+            stage = "switch"
+            progress(f"switch: {state.step} -> {step.step.name}")
+            objects = self._apply(kube, step, target, progress, previous)
+            stage = "converge"
+            ports = dict(state.ports) or self._ports(step)
+            self._converge(step, ports, Path(state.ca_file), progress)
+        except (EnvironmentNotReady, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise self._diagnose(exc, stage, kube, target) from exc
+        extra = dict(state.extra or {})
+        extra.update(objects=objects)
+        return replace(
+            state, scenario=plan.scenario.name, step=step.step.name, applied=tuple(objects), extra=extra
+        )
+
+    def _lab_rows(self, state: LabState, target: Target) -> list[StatusRow]:
+        rows = [
+            StatusRow("Consul", "ok" if "deployed" in (line := helm.status(target.helm)) else "problem", line)
+        ]
+        try:
+            kube = self._connect(target)
+        except LabError as exc:
+            return [*rows, StatusRow("API server", "down", exc.message)]
+        objects = (state.extra or {}).get("objects") or {}
+        for text, (api_version, _) in objects.items():
+            key = ObjectKey.parse(text)
+            if key.kind not in ("Gateway", "HTTPRoute"):
+                continue
+            try:
+                obj = kube.get(api_version, key.kind, key.name, key.namespace or None)
+                ok, seen = condition_true(obj, "Ready") if key.kind == "Gateway" else route_accepted(obj)
+            except Exception as exc:
+                ok, seen = False, f"{type(exc).__name__}: {exc}"
+            rows.append(StatusRow(key.ref, "ok" if ok else "problem", seen))
+        return rows
+
+
+def clear_state(engine: KubernetesLab) -> LabError | None:
+    """Remove state.json and the files the engine keeps in the state folder; the first error."""
+    first: LabError | None = None
+    try:
+        engine.options.state.clear()
+    except OSError as exc:
+        first = NotConverged(f"cannot remove {engine.options.state.state_file}: {exc}")
+    for name in (KUBECONFIG_FILE, CA_FILE, DISCOVERY_CACHE, KIND_CONFIG_FILE):
+        try:
+            (engine.state_path / name).unlink(missing_ok=True)
+        except OSError as exc:
+            first = first or NotConverged(f"cannot remove {engine.state_path / name}: {exc}")
+    shutil.rmtree(engine.state_path / ".pytest-kind", ignore_errors=True)
+    return first
