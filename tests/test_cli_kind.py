@@ -39,7 +39,7 @@ def test_doctor_all_good_on_the_fakes(world: World) -> None:
     assert all(c.ok for c in checks), checks
     shown = {c.name: c.detail for c in checks}
     assert shown["kind"].startswith("kind v0.11.1")
-    assert shown["helm"] == "v3.8.0+gd141386"
+    assert shown["helm"] == "v3.9.4+gdbc6d8e"
     assert shown["kubectl"] == "Client Version: v1.21.1"
     assert shown["Docker memory"].startswith("8.0 GiB")
     versions = [a for a in world.argv("helm") + world.argv("kind") + world.argv("kubectl")]

@@ -104,6 +104,12 @@ print("unknown kind command", argv, file=sys.stderr); sys.exit(2)
 HELM = (
     COMMON
     + r"""
+# Modelled on helm v3.9.4: cmd/helm/upgrade.go (upgrade --install installs when there is no history,
+# L94-128, and wraps errors as "UPGRADE FAILED", L200; cmd/helm/install.go "INSTALLATION FAILED",
+# L127), pkg/action/upgrade.go L182-185 (a pending release refuses: errPending, action.go L62),
+# pkg/action/rollback.go L108-118 (rollback to the previous revision), cmd/helm/uninstall.go L64 and
+# cmd/helm/rollback.go L73 (their output). --wait polls the fake cluster until the release's pods are
+# Ready, measuring --timeout in the fakes' virtual time.
 import urllib.request
 argv = sys.argv[1:]
 mode = os.environ.get("FAKE_HELM_MODE", "")
@@ -113,13 +119,32 @@ if "-" in argv and opt(argv, "--values") == "-":
 log("helm", argv, stdin=json.loads(stdin) if stdin else None)
 METADATA = {"apiVersion": "v2", "name": "consul", "version": "0.40.0", "appVersion": "1.11.2",
             "kubeVersion": ">=1.18.0-0", "description": "Official HashiCorp Consul Chart", "type": "application"}
+VERSION = os.environ.get("FAKE_HELM_VERSION", "v3.9.4")
 release = load("helm.json", None)
 def fail(msg, code=1):
     print(msg, file=sys.stderr); sys.exit(code)
+def cluster(action, namespace):
+    url = f"{os.environ['FAKE_KUBE_URL']}/_fake/helm-{action}?namespace={namespace}"
+    return json.loads(urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=5).read())
+def seconds(text):
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text or 300)
+def status_json(rel):
+    return {"name": "consul", "namespace": rel["namespace"], "version": rel["revision"],
+            "info": {"status": rel["status"], "first_deployed": "2022-02-01T10:00:00Z",
+                     "last_deployed": "2022-02-01T10:00:00Z", "deleted": "", "description": rel["description"]},
+            "chart": {"metadata": METADATA}, "manifest": "", "config": rel["values"]}
+def record(rel, status, description):
+    rel["status"], rel["description"] = status, description
+    rel.setdefault("history", [])
+    rel["history"] = [h for h in rel["history"] if h["revision"] != rel["revision"]]
+    rel["history"].append({"revision": rel["revision"], "updated": "2022-02-01T10:00:00Z", "status": status,
+                           "chart": "consul-0.40.0", "app_version": "1.11.2", "description": description})
+    save("helm.json", rel)
 if argv[:1] == ["version"]:
     if opt(argv, "--template"):
-        sys.stdout.write("v3.8.0"); sys.exit(0)
-    print("v3.8.0+gd141386"); sys.exit(0)
+        sys.stdout.write(VERSION); sys.exit(0)
+    print(VERSION + "+gdbc6d8e"); sys.exit(0)
 if argv[:2] == ["show", "chart"]:
     if mode == "chart-not-found":
         fail('Error: chart "consul" version "0.40.0" not found in https://helm.releases.hashicorp.com repository')
@@ -133,37 +158,62 @@ if argv[:1] == ["pull"]:
         info = tarfile.TarInfo("consul/Chart.yaml"); info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     sys.exit(0)
-def status_json(rel):
-    return {"name": "consul", "namespace": rel["namespace"], "version": rel["revision"],
-            "info": {"status": "deployed", "last_deployed": "2022-02-01T10:00:00Z", "description": rel["description"]},
-            "chart": {"metadata": METADATA}, "manifest": "", "config": rel["values"]}
+if argv[:1] in (["status"], ["get"], ["history"], ["rollback"], ["uninstall"]) and release is None:
+    fail("Error: release: not found" if argv[0] != "uninstall" else "Error: uninstall: Release not loaded: consul: release: not found")
 if argv[:1] == ["status"]:
-    if release is None:
-        fail("Error: release: not found")
     print(json.dumps(status_json(release))); sys.exit(0)
 if argv[:2] == ["get", "values"]:
-    if release is None:
-        fail("Error: release: not found")
     print(json.dumps(release["values"])); sys.exit(0)
+if argv[:1] == ["history"]:
+    print(json.dumps(release.get("history", []))); sys.exit(0)
 if argv[:1] == ["upgrade"]:
-    if mode == "install-fails":
-        fail("Error: UPGRADE FAILED: timed out waiting for the condition")
     namespace = opt(argv, "--namespace") or "default"
-    revision = (release or {}).get("revision", 0) + 1
-    release = {"namespace": namespace, "revision": revision, "values": json.loads(stdin or "{}"),
-               "description": "Install complete" if revision == 1 else "Upgrade complete"}
-    save("helm.json", release)
-    req = urllib.request.Request(os.environ["FAKE_KUBE_URL"] + "/_fake/helm-installed?namespace=" + namespace,
-                                 data=b"{}", method="POST")
-    urllib.request.urlopen(req, timeout=5).read()
+    installing = release is None
+    if not installing and release["status"].startswith("pending-"):
+        fail("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")
+    if not installing:
+        for h in release.get("history", []):
+            if h["status"] == "deployed":
+                h["status"] = "superseded"
+    release = release or {"namespace": namespace, "revision": 0, "history": []}
+    release.update(revision=release["revision"] + 1, values=json.loads(stdin or "{}"))
+    record(release, "pending-install" if installing else "pending-upgrade",
+           "Initial install underway" if installing else "Preparing upgrade")
+    state = cluster("install", namespace)
+    if mode == "interrupt":
+        sys.exit(130)  # killed during --wait: the release stays pending
+    deadline = state["now"] + seconds(opt(argv, "--timeout") or "5m")
+    real_deadline = time.time() + 60  # never outlive a test that stopped moving virtual time
+    while "--wait" in argv and not state["ready"]:
+        if state["now"] > deadline or time.time() > real_deadline:
+            record(release, "failed", f'Release "consul" failed: timed out waiting for the condition')
+            fail(("Error: INSTALLATION FAILED: " if installing else "Error: UPGRADE FAILED: ")
+                 + "timed out waiting for the condition")
+        time.sleep(0.02)
+        state = cluster("ready", namespace)
+    cluster("deployed", namespace)
+    record(release, "deployed", "Install complete" if installing else "Upgrade complete")
     print(json.dumps(status_json(release))); sys.exit(0)
+if argv[:1] == ["rollback"]:
+    target = int(argv[2]) if len(argv) > 2 and argv[2].isdigit() else release["revision"] - 1
+    previous = next((h for h in release.get("history", []) if h["revision"] == target), None)
+    if previous is None:
+        fail("Error: release: not found")
+    for h in release["history"]:
+        if h["status"] in ("deployed", "failed") or h["status"].startswith("pending-"):
+            h["status"] = "superseded" if h["status"] == "deployed" else h["status"]
+    release["revision"] += 1
+    cluster("deployed", release["namespace"])
+    record(release, "deployed", f"Rollback to {target}")
+    print("Rollback was a success! Happy Helming!"); sys.exit(0)
 if argv[:1] == ["uninstall"]:
-    if release is None:
-        fail("Error: uninstall: Release not loaded: consul: release: not found")
-    os.remove(os.path.join(STATE, "helm.json")); sys.exit(0)
+    cluster("uninstall", release["namespace"])
+    os.remove(os.path.join(STATE, "helm.json"))
+    print('release "consul" uninstalled'); sys.exit(0)
 fail(f"unknown helm command {argv}", 2)
 """
 )
+
 
 KUBECTL = (
     COMMON

@@ -19,6 +19,42 @@ from lab.spec.objects import ObjectKey
 _DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
 
 
+class WebhookNotServing(NotConverged):
+    """An admission webhook with failurePolicy Fail refused the object because it does not answer yet."""
+
+
+class ApiTimeout(NotConverged):
+    """The API server did not answer one call within the request timeout."""
+
+
+def _timed_client(api_client: Any, cache_file: str, timeout: float) -> Any:
+    """A DynamicClient whose every request, discovery included, carries `_request_timeout`.
+
+    kubernetes' DynamicClient.request passes `_request_timeout` on to the REST layer, which sets no
+    timeout when it is absent (kubernetes/dynamic/client.py `request`, client/rest.py `request`).
+    """
+    from kubernetes.dynamic import DynamicClient
+
+    class TimedDynamicClient(DynamicClient):
+        def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+            params.setdefault("_request_timeout", timeout)
+            try:
+                return super().request(method, path, body, **params)
+            except Exception as exc:
+                if "timed out" in str(exc).lower() or type(exc).__name__ in (
+                    "ReadTimeoutError",
+                    "TimeoutError",
+                ):
+                    raise ApiTimeout(
+                        f"the API server did not answer {method.upper()} {path} within {timeout:g} s",
+                        fix="check the cluster (`kubectl get --raw /readyz`); the timeout is "
+                        "Timeouts.api_request",
+                    ) from exc
+                raise
+
+    return TimedDynamicClient(api_client, cache_file=cache_file)  # type: ignore[no-untyped-call]
+
+
 class Kube:
     """A DynamicClient on one kubeconfig (and context), with apply/get/list/delete as plain dicts."""
 
@@ -28,9 +64,9 @@ class Kube:
         *,
         context: str | None = None,
         discovery_cache: Path,
+        request_timeout: float,
     ) -> None:
         from kubernetes import config
-        from kubernetes.dynamic import DynamicClient
 
         try:
             api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
@@ -45,7 +81,9 @@ class Kube:
             # the discovery cache defaults to the system temp folder; keep it in the state folder
             with contextlib.suppress(FileNotFoundError):
                 discovery_cache.unlink()
-            self.client = DynamicClient(api_client, cache_file=str(discovery_cache))  # type: ignore[no-untyped-call]
+            self.client = _timed_client(api_client, str(discovery_cache), request_timeout)
+        except ApiTimeout:
+            raise
         except Exception as exc:
             where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
             raise NotConverged(
@@ -75,12 +113,14 @@ class Kube:
         res = self.resource(str(body["apiVersion"]), str(body["kind"]))
         namespace = (body.get("metadata") or {}).get("namespace") if res.namespaced else None
         try:
-            obj = self.client.server_side_apply(  # type: ignore[no-untyped-call]
+            obj = self.client.server_side_apply(
                 res, body=dict(body), namespace=namespace, field_manager="lab", force_conflicts=True
             )
         except DynamicApiError as exc:
-            raise NotConverged(
-                f"applying {ObjectKey.of(body).ref} failed: HTTP {exc.status} {exc.reason}: {_api_message(exc)}"
+            message = _api_message(exc)
+            error = WebhookNotServing if "failed calling webhook" in message else NotConverged
+            raise error(
+                f"applying {ObjectKey.of(body).ref} failed: HTTP {exc.status} {exc.reason}: {message}"
             ) from exc
         return dict(obj.to_dict())
 
@@ -92,7 +132,7 @@ class Kube:
 
         res = self.resource(api_version, kind)
         try:
-            obj = self.client.get(res, name=name, namespace=namespace if res.namespaced else None)  # type: ignore[no-untyped-call]
+            obj = self.client.get(res, name=name, namespace=namespace if res.namespaced else None)
         except NotFoundError:
             return None
         return dict(obj.to_dict())
@@ -102,7 +142,7 @@ class Kube:
     ) -> list[dict[str, Any]]:
         """Objects of a kind (in a namespace, matching a label selector)."""
         res = self.resource(api_version, kind)
-        out = self.client.get(res, namespace=namespace, label_selector=label_selector)  # type: ignore[no-untyped-call]
+        out = self.client.get(res, namespace=namespace, label_selector=label_selector)
         return [dict(item) for item in out.to_dict().get("items") or []]
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
@@ -111,7 +151,7 @@ class Kube:
 
         res = self.resource(api_version, kind)
         try:
-            self.client.delete(res, name=name, namespace=namespace if res.namespaced else None)  # type: ignore[no-untyped-call]
+            self.client.delete(res, name=name, namespace=namespace if res.namespaced else None)
         except NotFoundError:
             return False
         return True

@@ -94,3 +94,46 @@ def gateway_ports(step: StepPlan, port_map: Mapping[int, int]) -> dict[int, int]
                 port = int(listener["port"])
                 ports[port] = port_map.get(port, port)
     return ports
+
+
+# consul-api-gateway v0.1.0-beta has no ReferencePolicy code: a backendRef into another namespace
+# is resolved whether or not a ReferencePolicy allows it (internal/k8s/service/resolver.go Resolve
+# only reads ref.Namespace, L200-223 at v0.1.0-beta).
+REFERENCE_POLICY_NOTE = (
+    "consul-api-gateway v0.1.0-beta does not enforce ReferencePolicy: the backendRefs of {routes} "
+    "reach another namespace's Service with or without a ReferencePolicy on the kind and cluster engines "
+    "(the embedded engine enforces it, as Gateway API v0.4.0 specifies)"
+)
+
+
+def cross_namespace_refs(route: Mapping[str, Any]) -> list[str]:
+    """`namespace/name` of a route's backendRefs that point into another namespace."""
+    own = str((route.get("metadata") or {}).get("namespace") or "default")
+    refs = []
+    for rule in (route.get("spec") or {}).get("rules") or []:
+        for ref in rule.get("backendRefs") or []:
+            if ref.get("namespace") and str(ref["namespace"]) != own:
+                refs.append(f"{ref['namespace']}/{ref['name']}")
+    return refs
+
+
+def engine_notes_for_route(route: Mapping[str, Any]) -> list[str]:
+    """What differs on this engine for one route (cross-namespace references are not checked)."""
+    if not cross_namespace_refs(route):
+        return []
+    meta = route.get("metadata") or {}
+    return [
+        REFERENCE_POLICY_NOTE.format(
+            routes=f"HTTPRoute {meta.get('namespace') or 'default'}/{meta.get('name')}"
+        )
+    ]
+
+
+def engine_notes(step: StepPlan) -> list[str]:
+    """What differs on the kind and cluster engines for a step, one sentence each."""
+    routes = [
+        f"HTTPRoute {r.namespace or 'default'}/{r.name}"
+        for r in step.resources
+        if r.kind == "HTTPRoute" and cross_namespace_refs({**r.body, "metadata": {"namespace": r.namespace}})
+    ]
+    return [REFERENCE_POLICY_NOTE.format(routes=", ".join(routes))] if routes else []

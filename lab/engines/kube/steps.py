@@ -7,29 +7,23 @@ through `progress`, idempotent, and a failure reported with helm's status, pods 
 from __future__ import annotations
 
 import base64
-import contextlib
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import requests
+
 from lab.engines.base import EngineOptions, Progress, StatusRow
-from lab.engines.kube import crds, doctor, helm, prefetch
+from lab.engines.kube import doctor, helm, prefetch
+from lab.engines.kube.apply import Applier
 from lab.engines.kube.client import Kube
-from lab.engines.kube.documents import (
-    BASE,
-    GATEWAY_API,
-    GATEWAYS,
-    ROUTES,
-    applied_record,
-    documents,
-    gateway_ports,
-    phase_of,
-)
-from lab.engines.kube.status import condition_true, diagnostics, pods_ready, route_accepted
-from lab.engines.kube.waits import Condition, wait_for
+from lab.engines.kube.documents import documents, engine_notes, engine_notes_for_route, gateway_ports
+from lab.engines.kube.install import Platform
+from lab.engines.kube.status import condition_true, diagnostics, route_accepted
+from lab.engines.kube.waits import Waiter
 from lab.errors import EnvironmentNotReady, LabError, NotConverged
 from lab.spec import pins
 from lab.spec.objects import ObjectKey
@@ -71,12 +65,14 @@ class KubernetesLab:
         options: EngineOptions,
         *,
         sleep: Sleep = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         cache: Path | None = None,
         gateway_host: str = "localhost",
     ) -> None:
         self.options = options
         self.timeouts = options.timeouts
         self.sleep = sleep
+        self.clock = clock
         self.cache = cache if cache is not None else prefetch.cache_dir()
         self.gateway_host = gateway_host
         self.port_map = dict(options.port_map)
@@ -87,71 +83,27 @@ class KubernetesLab:
         """The state folder."""
         return self.options.state.path
 
-    def _wait(
-        self, name: str, description: str, timeout: float, check: Callable[[], tuple[bool, str]]
-    ) -> None:
-        wait_for(
-            Condition(name, description, timeout, check),
-            poll_interval=self.timeouts.poll_interval,
+    def waiter(self, progress: Progress) -> Waiter:
+        """The engine's waiter: its poll interval, sleep and clock, progress to `progress`."""
+        return Waiter(
+            self.timeouts.poll_interval,
+            progress,
+            progress_every=self.timeouts.progress_every,
             sleep=self.sleep,
+            clock=self.clock,
         )
 
     def _connect(self, target: Target) -> Kube:
         return Kube(
-            target.kubeconfig, context=target.context, discovery_cache=self.state_path / DISCOVERY_CACHE
+            target.kubeconfig,
+            context=target.context,
+            discovery_cache=self.state_path / DISCOVERY_CACHE,
+            request_timeout=self.timeouts.api_request,
         )
 
-    # -- install ----------------------------------------------------------------------------------
-    def _install_crds(self, kube: Kube, progress: Progress) -> None:
-        files = crds.all_files()
-        progress(f"crds: Gateway API {pins.GATEWAY_API_VERSION} and GatewayClassConfig ({len(files)} files)")
-        names = []
-        for crd in files:
-            data = crds.load(crd, cache=self.cache, timeout=self.timeouts.download)
-            for doc in crds.documents(crd, data):
-                kube.apply(doc)
-                names.append(str(doc["metadata"]["name"]))
-        for name in names:
+    def _platform(self, kube: Kube, target: Target, progress: Progress) -> Platform:
+        return Platform(kube, target.helm, self.timeouts, self.waiter(progress), self.cache)
 
-            def established(name: str = name) -> tuple[bool, str]:
-                obj = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-                return condition_true(obj, "Established")
-
-            self._wait(
-                "CRDsMustBeEstablished", f"CRD {name} Established", self.timeouts.crd_established, established
-            )
-
-    def _install_consul(self, kube: Kube, target: Target, plan: Plan, progress: Progress) -> str:
-        archive = helm.cached_chart(self.cache)
-        where = f"cached {archive.name}" if archive else pins.CHART_REPO_URL
-        progress(f"consul: helm chart {pins.CHART_NAME} {pins.CHART_VERSION} from {where} (--wait)")
-        outcome, revision = helm.install(
-            target.helm, plan.values, timeout=self.timeouts.helm_install, chart_archive=archive
-        )
-        progress(f"consul: release {pins.RELEASE_NAME} {outcome} (revision {revision}); waiting for pods")
-        for what, selector in pins.CONSUL_POD_SELECTORS.items():
-
-            def ready(selector: str = selector) -> tuple[bool, str]:
-                return pods_ready(kube.list("v1", "Pod", target.namespace, label_selector=selector))
-
-            self._wait(
-                "ConsulPodsMustBeReady", f"{what} pods ({selector}) Ready", self.timeouts.consul_ready, ready
-            )
-
-        def accepted() -> tuple[bool, str]:
-            return condition_true(
-                kube.get(f"{GATEWAY_API}/v1alpha2", "GatewayClass", pins.GATEWAY_CLASS), "Accepted"
-            )
-
-        self._wait(
-            "GatewayClassMustBeAccepted",
-            f"GatewayClass {pins.GATEWAY_CLASS} Accepted",
-            self.timeouts.gateway_class_accepted,
-            accepted,
-        )
-        return outcome
-
-    # -- apply ------------------------------------------------------------------------------------
     def _apply(
         self,
         kube: Kube,
@@ -161,64 +113,10 @@ class KubernetesLab:
         previous: Mapping[str, Sequence[str]] | None,
     ) -> dict[str, list[str]]:
         """Apply what differs from `previous` (everything when None); return key -> [apiVersion, digest]."""
-        docs = documents(step, target.namespace)
-        objects = applied_record(docs)
-        changed = [
-            d
-            for d in docs
-            if previous is None
-            or list(previous.get(str(ObjectKey.of(d))) or []) != objects[str(ObjectKey.of(d))]
-        ]
-        by_phase = {
-            p: [d for d in changed if phase_of(str(d["kind"])) == p] for p in (BASE, GATEWAYS, ROUTES)
-        }
-        if by_phase[BASE]:
-            progress(
-                f"manifests: server-side apply of {len(by_phase[BASE])} objects (services, intentions, RBAC)"
-            )
-            for doc in by_phase[BASE]:
-                kube.apply(doc)
-        gateways = [d for d in docs if d["kind"] == "Gateway"]
-        if by_phase[GATEWAYS]:
-            progress("gateway: " + ", ".join(str(d["metadata"]["name"]) for d in by_phase[GATEWAYS]))
-            for doc in by_phase[GATEWAYS]:
-                kube.apply(doc)
-            for gw in gateways:
-                name, ns = str(gw["metadata"]["name"]), str(gw["metadata"]["namespace"])
-
-                def ready(
-                    name: str = name, ns: str = ns, api: str = str(gw["apiVersion"])
-                ) -> tuple[bool, str]:
-                    return condition_true(kube.get(api, "Gateway", name, ns), "Ready")
-
-                self._wait(
-                    "GatewayMustBeReady", f"Gateway {ns}/{name} Ready", self.timeouts.gateway_ready, ready
-                )
-        if by_phase[ROUTES]:
-            progress("routes: " + ", ".join(str(d["metadata"]["name"]) for d in by_phase[ROUTES]))
-            for doc in by_phase[ROUTES]:
-                kube.apply(doc)
-        if previous is not None:
-            gone = [k for k in previous if k not in objects]
-            for text in reversed(gone):
-                key = ObjectKey.parse(text)
-                progress(f"routes: deleting {key.ref} (no longer in the step)")
-                kube.delete(str(previous[text][0]), key.kind, key.name, key.namespace or None)
-        for route in (d for d in docs if d["kind"] == "HTTPRoute"):
-            name, ns = str(route["metadata"]["name"]), str(route["metadata"]["namespace"])
-
-            def accepted(
-                name: str = name, ns: str = ns, api: str = str(route["apiVersion"])
-            ) -> tuple[bool, str]:
-                return route_accepted(kube.get(api, "HTTPRoute", name, ns))
-
-            self._wait(
-                "HTTPRouteMustBeAccepted",
-                f"HTTPRoute {ns}/{name} Accepted (current generation)",
-                self.timeouts.route_accepted,
-                accepted,
-            )
-        return objects
+        for note in engine_notes(step):
+            progress(f"note: {note}")
+        applier = Applier(kube, self.timeouts, self.waiter(progress), progress, self.clock)
+        return applier.apply_step(documents(step, target.namespace), previous)
 
     def _fetch_ca(self, kube: Kube, namespace: str) -> Path:
         secret = kube.get("v1", "Secret", pins.CONSUL_CA_SECRET, namespace)
@@ -238,7 +136,15 @@ class KubernetesLab:
         for t in step.traffic:
             url = t.url(host=self.gateway_host, port=ports.get(t.port, t.port))
             progress(f"converge: {url} answers 2xx {self.timeouts.converge_successes} times in a row")
-            wait_until_serving(probe_for(t, url, str(ca), attributor), self.timeouts, sleep=self.sleep)
+            with requests.Session() as session:
+                session.trust_env = False  # the gateway is on this machine: no proxy from HTTPS_PROXY
+                wait_until_serving(
+                    probe_for(t, url, str(ca), attributor),
+                    self.timeouts,
+                    sleep=self.sleep,
+                    clock=self.clock,
+                    session=session,
+                )
 
     def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
         lines = [f"diagnostics after step {stage!r} failed:"]
@@ -250,11 +156,6 @@ class KubernetesLab:
             return type(error)(f"{stage}: {error.message}\n{text}", fix=error.fix)
         return NotConverged(f"{stage}: {type(error).__name__}: {error}\n{text}")
 
-    @contextlib.contextmanager
-    def _stage(self, holder: dict[str, Any], stage: str) -> Iterator[None]:
-        holder["stage"] = stage
-        yield
-
     def _install_and_apply(
         self, plan: Plan, step: StepPlan, target: Target, progress: Progress, *, context_for_state: str | None
     ) -> LabState:
@@ -263,9 +164,10 @@ class KubernetesLab:
         try:
             kube = self._connect(target)
             ctx["stage"] = "crds"
-            self._install_crds(kube, progress)
+            platform = self._platform(kube, target, progress)
+            platform.install_crds(progress)
             ctx["stage"] = "consul"
-            self._install_consul(kube, target, plan, progress)
+            platform.install_consul(dict(plan.values), progress)
             ctx["stage"] = "apply"
             objects = self._apply(kube, step, target, progress, None)
             ctx["stage"] = "ca"
@@ -348,6 +250,8 @@ class KubernetesLab:
             try:
                 obj = kube.get(api_version, key.kind, key.name, key.namespace or None)
                 ok, seen = condition_true(obj, "Ready") if key.kind == "Gateway" else route_accepted(obj)
+                if key.kind == "HTTPRoute":
+                    seen += "".join(f"; note: {n}" for n in engine_notes_for_route(obj or {}))
             except Exception as exc:
                 ok, seen = False, f"{type(exc).__name__}: {exc}"
             rows.append(StatusRow(key.ref, "ok" if ok else "problem", seen))

@@ -1,5 +1,7 @@
 """Named waits of the kind and cluster engines: poll a condition until it holds or its budget ends.
 
+What is seen while waiting is said on each change, and at least every `progress_every` seconds.
+
 A check returns (met, what was seen); what was seen ends up in the error when time runs out.
 """
 
@@ -9,47 +11,55 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
-
 from lab.errors import NotConverged
 
 Sleep = Callable[[float], None]
+Clock = Callable[[], float]
 # A condition check: (met, what was seen).
 Check = Callable[[], tuple[bool, str]]
 
 
 @dataclass(frozen=True)
 class Condition:
-    """One named wait: what it waits for, its timeout and the check polled until it holds."""
+    """One named wait: its name (GatewayMustBeReady), what it waits for, its budget and its check."""
 
     name: str
     description: str
-    timeout: float
+    budget: float
     check: Check
 
 
-def wait_for(condition: Condition, *, poll_interval: float, sleep: Sleep = time.sleep) -> None:
-    """Poll `condition` until it holds; NotConverged naming it and the last thing seen on timeout."""
-    last = ["nothing seen yet"]
+@dataclass(frozen=True)
+class Waiter:
+    """Polls conditions with one interval, sleep, clock and progress callback."""
 
-    def attempt() -> bool:
-        try:
-            met, seen = condition.check()
-        except Exception as exc:  # an API hiccup while polling is "not yet", not a crash
-            met, seen = False, f"{type(exc).__name__}: {exc}"
-        last[0] = seen
-        return met
+    poll_interval: float
+    progress: Callable[[str], None]
+    progress_every: float = 15.0
+    sleep: Sleep = time.sleep
+    clock: Clock = time.monotonic
 
-    retrying = Retrying(
-        stop=stop_after_delay(condition.timeout),
-        wait=wait_fixed(poll_interval),
-        retry=retry_if_result(lambda met: not met),
-        sleep=sleep,
-    )
-    try:
-        retrying(attempt)
-    except RetryError:
-        raise NotConverged(
-            f"{condition.name}: {condition.description} did not happen within {condition.timeout:g} s; "
-            f"last seen: {last[0]}"
-        ) from None
+    def wait(self, condition: Condition) -> str:
+        """Poll until the condition holds (returns what was seen); NotConverged when the budget ends."""
+        start = self.clock()
+        said, said_at = "", start
+        while True:
+            try:
+                met, seen = condition.check()
+            except Exception as exc:  # an API hiccup while polling is "not yet", not a crash
+                met, seen = False, f"{type(exc).__name__}: {exc}"
+            if met:
+                return seen
+            now = self.clock()
+            elapsed = now - start
+            if seen != said or now - said_at >= self.progress_every:
+                self.progress(
+                    f"waiting for {condition.description} ({elapsed:.1f} s of {condition.budget:g} s): {seen}"
+                )
+                said, said_at = seen, now
+            if elapsed >= condition.budget:
+                raise NotConverged(
+                    f"{condition.name}: {condition.description} did not happen within "
+                    f"{condition.budget:g} s; last seen: {seen}"
+                )
+            self.sleep(self.poll_interval)
