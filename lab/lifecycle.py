@@ -1,29 +1,27 @@
 """`lab up`, `lab status`, `lab apply` and `lab down` as library calls, engine-agnostic.
 
-Each holds the state folder's lock while it reads or changes the lab, so two commands cannot
-corrupt the state; engines do the work through the Engine protocol.
+The only writer of state.json: before an engine creates anything the state is journalled as
+"starting", the engine journals its record before each thing it creates, and the state becomes
+"running" once the step converged. Each call holds the state folder's lock; whatever record is
+intact (or none: the engines find their leftovers) is enough for `down` to remove the lab.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from lab import engines
-from lab.engines.base import Engine, EngineOptions, Progress, StatusRow
-from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning, UsageError
+from lab.engines.base import Engine, EngineOptions, Journal, PortMap, Progress, StatusRow
+from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning, NotConverged, UsageError
 from lab.spec.manifests import load
 from lab.spec.plan import Plan, StepPlan, make_plan, resolve_traffic
 from lab.spec.registry import LabDir
 from lab.spec.topology import Topology
 from lab.spec.validation import ensure_valid
-from lab.state import LabState
-
-# Timeout of the state lock while another lab command holds it.
-LOCK_TIMEOUT = 30.0
-# Engines whose lab is one process on this machine: a dead pid means it crashed.
-PROCESS_ENGINES = frozenset({"local"})
+from lab.state import CorruptState, LabState, StateDir
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,10 @@ class EngineChoice:
     reason: str
 
 
+class LabCrashed(NotConverged):
+    """The running lab's parts are gone (its process died): exit 5, with what is known."""
+
+
 def choose_engine(requested: str) -> EngineChoice:
     """Resolve `auto` with lab.engines.auto_engine(); other names are taken as asked."""
     if requested == "auto":
@@ -42,47 +44,157 @@ def choose_engine(requested: str) -> EngineChoice:
     return EngineChoice(requested, "asked for")
 
 
-def _crashed(state: LabState) -> bool:
-    from lab.engines.local.engine import pid_alive
+def check_options(choice: EngineChoice, options: EngineOptions) -> None:
+    """UsageError (exit 2) for options the chosen engine does not take."""
+    if not engines.takes_cluster_options(choice.name) and (options.kube_context or options.namespace):
+        raise UsageError("--context and --namespace are for --engine cluster")
 
-    return state.engine in PROCESS_ENGINES and not pid_alive(state.pid)
+
+def _journal(state_dir: StateDir) -> Journal:
+    return state_dir.write
+
+
+def _read(options: EngineOptions) -> LabState | None:
+    return options.state.read(engines.decode_record)
+
+
+def recorded(options: EngineOptions) -> LabState | None:
+    """The recorded lab of the state folder, if its record is intact (no lock, no checks)."""
+    try:
+        return _read(options)
+    except CorruptState:
+        return None
+
+
+def private_port_map(choice: EngineChoice, options: EngineOptions, plan: Plan) -> PortMap:
+    """The chosen engine's ports for a lab that must not collide with the user's own."""
+    return engines.create(choice.name, options).private_port_map(plan)
+
+
+def _remove(options: EngineOptions, state: LabState | None, progress: Progress) -> list[str]:
+    """Tear down `state` (or, with None, every engine's leftovers); clear state.json; what was removed."""
+    removed: list[str] = []
+    if state is not None:
+        engines.create(state.engine, options).down(state, progress)
+        removed.append(f"lab {state.scenario} on the {state.engine} engine")
+    for name in engines.ENGINE_NAMES:
+        if name == "auto" or (state is not None and name == state.engine):
+            continue
+        engine = _engine_if_available(name, options)
+        found = engine.leftovers() if engine is not None else []
+        if found:
+            progress(f"found without a state record: {', '.join(found)}")
+            engine.down(None, progress)  # type: ignore[union-attr]
+            removed += found
+    options.state.clear()
+    return removed
+
+
+def _engine_if_available(name: str, options: EngineOptions) -> Engine | None:
+    try:
+        return engines.create(name, options)
+    except EnvironmentNotReady:
+        return None
+
+
+def _recover(options: EngineOptions, progress: Progress) -> LabState | None:
+    """The running lab to build on, after removing what an interrupted or crashed lab left."""
+    try:
+        existing = _read(options)
+    except CorruptState as exc:
+        progress(f"recovering: {exc.message}; removing what the lab of this state folder left")
+        _remove(options, None, progress)
+        return None
+    if existing is None:
+        leftovers = _remove(options, None, progress)
+        if leftovers:
+            progress(f"recovered: stopped {', '.join(leftovers)} (no state record)")
+        return None
+    if existing.phase == "starting":
+        progress(f"recovering: a `lab up` of {existing.scenario} was interrupted while starting; removing it")
+        _remove(options, existing, progress)
+        return None
+    liveness = engines.create(existing.engine, options).alive(existing)
+    if not liveness.alive:
+        progress(f"recovering: {liveness.detail.splitlines()[0]}; cleaning its state and starting anew")
+        _remove(options, existing, progress)
+        return None
+    return existing
 
 
 def up(
-    plan: Plan,
-    choice: EngineChoice,
-    options: EngineOptions,
-    progress: Progress,
-    *,
-    no_check: bool = False,
-    step_name: str | None = None,
+    plan: Plan, choice: EngineChoice, options: EngineOptions, progress: Progress, *, step_name: str | None = None
 ) -> LabState:
     """Start the lab for a plan (or switch the running one to its step `step_name`) and converge."""
-    scenario = plan.scenario.name
     step = plan_step(plan, step_name)
-    with options.state.lock(LOCK_TIMEOUT):
-        existing = options.state.read()
-        if existing is not None and _crashed(existing):
-            progress(
-                f"recovering: the previous {existing.engine} lab process (pid {existing.pid}) is gone; "
-                "cleaning its state and starting anew"
-            )
-            engines.create(existing.engine, options).down(existing, progress)
-            existing = None
+    check_options(choice, options)
+    with options.state.lock(options.timeouts.state_lock):
+        existing = _recover(options, progress)
         if existing is not None and existing.engine != choice.name:
             raise EnvironmentNotReady(
                 f"a {existing.engine} lab ({existing.scenario}) is running in {options.state.path}",
                 fix="run `lab down` first, or use --engine " + existing.engine,
             )
         engine = engines.create(choice.name, options)
-        if existing is not None:
-            progress(f"switching the running lab from {existing.scenario} to {scenario}")
-            state = engine.switch(existing, plan, step, progress)
+        journal = _journal(options.state)
+        if existing is None:
+            state = _start(engine, plan, step, options, progress)
         else:
-            state = engine.up(plan, step, progress)
-        state = _with_extra(state, no_check=no_check)
-        options.state.write(state)
+            progress(_switching(existing, plan, step))
+            state = engine.switch(existing, plan, step, progress, journal)
+        state = state.running()
+        journal(state)
         return state
+
+
+def _start(engine: Engine, plan: Plan, step: StepPlan, options: EngineOptions, progress: Progress) -> LabState:
+    """engine.up with the state journalled first; a failure before the engine created anything leaves no state."""
+    last = [LabState.starting(engine.name, plan.scenario.name, step.step.name, str(plan.lab_dir.root))]
+
+    def journal(state: LabState) -> None:
+        options.state.write(state)
+        last[0] = state
+
+    journal(last[0])
+    try:
+        return engine.up(last[0], plan, step, progress, journal)
+    except BaseException:
+        if last[0].record is None:
+            options.state.clear()
+        raise
+
+
+def _switching(state: LabState, plan: Plan, step: StepPlan) -> str:
+    if state.scenario != plan.scenario.name:
+        return f"switching the running lab from {state.scenario} to {plan.scenario.name}"
+    if state.step != step.step.name:
+        return f"{plan.scenario.name}: from step {state.step} to step {step.step.name}"
+    return f"{plan.scenario.name} is running: applying what differs"
+
+
+class StepRunner(Protocol):
+    """What a multi-step run does around each step (teaching pauses, the check)."""
+
+    def before(self, plan: Plan, step: StepPlan, index: int) -> None:
+        """Before the step is applied."""
+        ...
+
+    def after(self, state: LabState, plan: Plan, step: StepPlan, index: int) -> int:
+        """Once the step serves: judge it; a non-zero exit code stops the run."""
+        ...
+
+
+def run(
+    plan: Plan, choice: EngineChoice, options: EngineOptions, progress: Progress, runner: StepRunner
+) -> int:
+    """Every step of the plan in order (up, then the runner's check); the first non-zero code stops it."""
+    for index, step in enumerate(plan.steps):
+        runner.before(plan, step, index)
+        state = up(plan, choice, options, progress, step_name=step.step.name)
+        code = runner.after(state, plan, step, index)
+        if code:
+            return code
+    return 0
 
 
 def plan_step(plan: Plan, name: str | None) -> StepPlan:
@@ -96,47 +208,57 @@ def plan_step(plan: Plan, name: str | None) -> StepPlan:
     raise UsageError(f"scenario {plan.scenario.name} has no step {name!r}; its steps: {names}")
 
 
-def _with_extra(state: LabState, **extra: object) -> LabState:
-    from dataclasses import replace
-
-    return replace(state, extra={**state.extra, **extra})
-
-
 def running(options: EngineOptions) -> LabState:
-    """The running lab's state; NoLabRunning (exit 4) when there is none."""
-    return _running(options)[0]
+    """The running lab's state: NoLabRunning (exit 4) without one, LabCrashed (exit 5) when it died."""
+    state, engine = _running(options)
+    liveness = engine.alive(state)
+    if not liveness.alive:
+        raise LabCrashed(f"the {state.engine} lab of {state.scenario} has crashed: {liveness.detail}", fix="`lab down`, then `lab up`")
+    return state
 
 
 def _running(options: EngineOptions) -> tuple[LabState, Engine]:
-    state = options.state.read()
+    state = _read(options)
     if state is None:
-        raise NoLabRunning(
-            f"no lab running (no state in {options.state.path})",
-            fix="start one with `lab up SCENARIO`",
+        raise NoLabRunning(f"no lab running (no state in {options.state.path})", fix="start one with `lab up SCENARIO`")
+    if state.phase == "starting":
+        raise LabCrashed(
+            f"the {state.engine} lab of {state.scenario} did not finish starting (interrupted or failed)",
+            fix="`lab down` removes what it created; then `lab up` again",
         )
     return state, engines.create(state.engine, options)
 
 
 def status(options: EngineOptions) -> tuple[LabState, list[StatusRow]]:
-    """The running lab's state and its status rows; NoLabRunning (exit 4) when there is none."""
-    with options.state.lock(LOCK_TIMEOUT):
+    """The lab's state and its status rows; exit 4 with no lab, exit 5 for leftovers without a record."""
+    with options.state.lock(options.timeouts.state_lock):
+        state = _read(options)
+        if state is None:
+            found = [item for name in engines.ENGINE_NAMES if name != "auto"
+                     for engine in [_engine_if_available(name, options)] if engine is not None
+                     for item in engine.leftovers()]
+            if found:
+                raise LabCrashed(
+                    f"no state record in {options.state.path}, but {', '.join(found)} of this state folder is running",
+                    fix="`lab down` stops it",
+                )
         state, engine = _running(options)
         return state, engine.status(state)
 
 
-def down(options: EngineOptions, progress: Progress) -> LabState | None:
-    """Stop the lab and remove its state; None (and nothing done) when no lab is running."""
-    with options.state.lock(LOCK_TIMEOUT):
-        state = options.state.read()
-        if state is None:
-            return None
-        engines.create(state.engine, options).down(state, progress)
-        options.state.clear()
-        return state
+def down(options: EngineOptions, progress: Progress) -> list[str]:
+    """Stop the lab (from whatever record is intact) and remove its state; what was removed."""
+    with options.state.lock(options.timeouts.state_lock):
+        try:
+            state = _read(options)
+        except CorruptState as exc:
+            progress(f"state: {exc.message}; looking for what the lab of this state folder left")
+            state = None
+        return _remove(options, state, progress)
 
 
 def _merged_step(plan: Plan, state: LabState, files: Sequence[Path]) -> StepPlan:
-    current = [Path(f) for f in state.extra.get("files") or ()]
+    current = [Path(f) for f in state.files]
     base = set(plan.base_files)
     # like `kubectl apply`, what is applied last wins: re-applied files move to the end
     step_files = tuple(f for f in current if f not in base and f not in files) + tuple(files)
@@ -155,14 +277,12 @@ def _merged_step(plan: Plan, state: LabState, files: Sequence[Path]) -> StepPlan
 
 def apply(options: EngineOptions, files: Sequence[Path], progress: Progress) -> LabState:
     """Validate FILES merged with the running lab's resources, then apply (exit 3, nothing applied)."""
-    with options.state.lock(LOCK_TIMEOUT):
-        state, engine = _running(options)
-        if _crashed(state):
-            raise NoLabRunning(
-                f"the lab process (pid {state.pid}) has crashed", fix="`lab down`, then `lab up`"
-            )
+    with options.state.lock(options.timeouts.state_lock):
+        state = running(options)
+        engine = engines.create(state.engine, options)
         plan = make_plan(LabDir(Path(state.lab_dir)), state.scenario)
         step = _merged_step(plan, state, [f.resolve() for f in files])
-        new = engine.switch(state, plan, step, progress)
+        new = engine.switch(state, plan, step, progress, _journal(options.state))
+        new = replace(new, phase="running")
         options.state.write(new)
         return new

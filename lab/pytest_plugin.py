@@ -7,6 +7,7 @@ switched between scenarios by applying only what differs. A thin adapter over la
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +17,12 @@ import pytest
 
 from lab.engines import ENGINE_NAMES, docker_problem
 from lab.errors import LabError
-from lab.session import LabSession, render_text
+from lab.session import LabSession
 from lab.spec.registry import LabDir
 from lab.spec.scenario import Scenario
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome
-from lab.traffic.check import CheckOptions
+from lab.traffic.check import CheckOptions, CheckResult
 
 _SESSION = pytest.StashKey[LabSession]()
 
@@ -228,3 +229,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if problem:
         for item in marked:
             item.add_marker(pytest.mark.skip(reason=f"{problem}; tests marked kind need one"))
+
+
+def render_text(result: CheckResult, width: int = 110) -> str:
+    """The check report as plain text (for assertion messages)."""
+    from rich.console import Console
+
+    from lab.ui.report import render_check
+
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None, highlight=False)
+    render_check(result, console)
+    return console.export_text()

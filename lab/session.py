@@ -5,16 +5,12 @@ The pytest plugin is a thin adapter over this class; it is usable without pytest
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from rich.console import Console
 
 from lab import lifecycle
 from lab.engines.base import EngineOptions, Progress
-from lab.engines.local.ports import free_port
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.spec.registry import LabDir
 from lab.state import LabState, StateDir
@@ -49,19 +45,17 @@ class LabSession:
         return self._choice
 
     def _engine_options(self, plan: Plan) -> EngineOptions:
-        """Engine options; the local engine's listeners go to free ports so a user's lab can run too."""
+        """Engine options; listeners on private ports (where the engine can) so a user's lab can run too."""
         if self._options is None:
             state = StateDir((self.state_dir or self.lab_dir.root / ".lab" / "pytest").resolve())
-            existing = state.read()
-            port_map: tuple[tuple[int, int], ...] = ()
-            if existing is not None:
-                port_map = tuple(existing.ports.items())
-            elif self.choice.name == "local":
-                ports = sorted({lst.port for lst in plan.first.topology.listeners()})
-                port_map = tuple((p, free_port()) for p in ports)
-            self._options = EngineOptions(
-                state=state, timeouts=self.timeouts, port_map=port_map, seed=self.seed
+            options = EngineOptions(state=state, timeouts=self.timeouts, seed=self.seed)
+            existing = lifecycle.recorded(options)
+            port_map = (
+                tuple(existing.ports.items())
+                if existing is not None
+                else lifecycle.private_port_map(self.choice, options, plan)
             )
+            self._options = replace(options, port_map=port_map)
         return self._options
 
     def plan(self, scenario: str) -> Plan:
@@ -81,7 +75,6 @@ class LabSession:
                 self.choice,
                 self._engine_options(plan),
                 self.progress,
-                no_check=True,
                 step_name=step.step.name,
             )
         assert self.state is not None  # noqa: S101 - set just above
@@ -121,11 +114,3 @@ class LabSession:
             lifecycle.down(self._options, self.progress)
             self.state = None
 
-
-def render_text(result: CheckResult, width: int = 110) -> str:
-    """The check report as plain text (for assertion messages)."""
-    from lab.ui.report import render_check
-
-    console = Console(file=io.StringIO(), width=width, record=True, color_system=None, highlight=False)
-    render_check(result, console)
-    return console.export_text()

@@ -55,6 +55,10 @@ class Timeouts:
     poll_interval: float = 0.5
     # one request of the converge probe or of the traffic driver
     request: float = 5.0
+    # the state folder's lock while another lab command holds it
+    state_lock: float = 30.0
+    # a quick question to the OS (`ss` for who holds a port)
+    os_query: float = 3.0
 
 
 DEFAULT = Timeouts()

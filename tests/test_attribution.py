@@ -41,25 +41,8 @@ def test_services_selecting_the_deployment_and_namespaced_keys() -> None:
     assert attributor.service("unknown-5d8f7c9b4-abcde") is None
 
 
-def test_object_keys_round_trip_and_read_the_older_core_spelling() -> None:
-    from lab.spec.objects import ObjectKey
-
-    body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo-1", "namespace": "default"}}
-    key = ObjectKey.of(body)
-    assert key == ObjectKey("", "Service", "default", "echo-1")
-    assert ObjectKey.parse(str(key)) == key == ObjectKey.parse("core/Service/default/echo-1")
-    gw = ObjectKey.of(
-        {
-            "apiVersion": "gateway.networking.k8s.io/v1alpha2",
-            "kind": "GatewayClass",
-            "metadata": {"name": "x"},
-        }
-    )
-    assert str(gw) == "gateway.networking.k8s.io/GatewayClass//x" and gw.ref == "GatewayClass x"
-
-
 def test_a_service_selects_pods_by_every_selector_label_and_an_empty_selector_selects_none() -> None:
-    from lab.spec.objects import selects
+    from lab.spec.selectors import selects
 
     assert selects({"app": "echo-1"}, {"app": "echo-1", "tier": "web"})
     assert not selects({"app": "echo-1", "tier": "db"}, {"app": "echo-1", "tier": "web"})

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.engines.kube.record import KubeRecord
 from lab.errors import ChartNotFound, ChecksumMismatch, EnvironmentNotReady, ExitCode, NotConverged
+from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
@@ -24,14 +26,14 @@ def plan(name: str = "canary-99-1"):  # type: ignore[no-untyped-def]
 def up(world: World, name: str = "canary-99-1", **kw):  # type: ignore[no-untyped-def]
     p = plan(name)
     world.messages = messages = []
-    state = world.kind_engine(**kw).up(p, p.first, messages.append)
+    state = world.kind_engine(**kw).up(world.start(p), p, p.first, messages.append, world.journal)
     return state, messages
 
 
 def test_full_up_order_and_arguments(world: World) -> None:
     state, messages = up(world)
     kind = world.argv("kind")
-    assert kind[0] == ["get", "clusters"]
+    assert kind[:2] == [["version"], ["get", "clusters"]]
     create = next(a for a in kind if a[:2] == ["create", "cluster"])
     assert "--name=lab" in create and f"--image={pins.NODE_IMAGE}" in create
     assert f"--kubeconfig={world.state.path / 'kubeconfig'}" in create
@@ -63,13 +65,18 @@ def test_full_up_order_and_arguments(world: World) -> None:
     assert all("fieldManager=lab&force=true" in e["path"] for e in patches)
     # the state
     assert state.engine == "kind" and state.ports == {8443: world.gateway_port}
-    assert state.kubeconfig == str(world.state.path / "kubeconfig") and state.context == "kind-lab"
+    assert isinstance(state.record, KubeRecord)
+    assert (
+        state.record.kubeconfig == str(world.state.path / "kubeconfig") and state.record.context == "kind-lab"
+    )
+    assert state.record.cluster == "lab"  # lab created it, so `lab down` may delete it
     assert Path(state.ca_file).read_bytes() == world.ca_pem
-    assert "gateway.networking.k8s.io/HTTPRoute/default/example-route-1" in state.applied
+    assert ObjectKey.parse("gateway.networking.k8s.io/HTTPRoute/default/example-route-1") in state.applied
     steps = [m.split(":")[0] for m in messages if not m.startswith("waiting for")]
     assert steps == [
         "preflight",
         "cluster",
+        "images",
         "crds",
         "consul",
         "consul",
@@ -180,7 +187,7 @@ def test_each_wait_fails_with_its_name_what_it_saw_and_diagnostics(
     assert seen in text and f"diagnostics after step {stage!r}" in text and "release consul" in text
     if stage != "crds":
         assert "consul-server-0: Ready" in text and "Started container" in text
-    assert world.sleeps and all(s == FAST.poll_interval for s in world.sleeps)
+    assert world.sleeps and all(0 <= s <= FAST.poll_interval for s in world.sleeps)
     assert not any(a[:2] == ["delete", "cluster"] for a in world.argv("kind"))  # nothing torn down
 
 
@@ -206,7 +213,7 @@ def test_switch_applies_only_what_differs_and_waits_for_the_new_generation(world
     world.kube.behaviour.status_lag = 0.5
     world.log.write_text("")
     messages: list[str] = []
-    new = world.kind_engine().switch(state, p, p.first, messages.append)
+    new = world.kind_engine().switch(state, p, p.first, messages.append, world.journal)
     patches = [e["path"] for e in world.calls("api") if e["method"] == "PATCH"]
     assert len(patches) == 1 and "/httproutes/example-route-1" in patches[0], patches
     route_gets = [
@@ -216,7 +223,7 @@ def test_switch_applies_only_what_differs_and_waits_for_the_new_generation(world
     ]
     assert len(route_gets) >= 2  # waited until observedGeneration caught up
     assert any("status is for generation 1, the object is at 2" in m for m in messages), messages
-    assert new.step == "split-50-50" and new.extra["objects"] != state.extra["objects"]
+    assert new.step == "split-50-50" and new.record != state.record
     assert any(e["src"] == "gateway" for e in world.calls())
 
 
@@ -231,12 +238,12 @@ def test_switch_deletes_routes_no_longer_wanted(world: World, lab_copy) -> None:
     lab_copy.write("manifests/routes/only-echo.yaml", text)
     p = make_plan(LabDir(lab_copy.root), "only-echo")
     world.log.write_text("")
-    new = world.kind_engine().switch(state, p, p.first, lambda m: None)
+    new = world.kind_engine().switch(state, p, p.first, lambda m: None, world.journal)
     deletes = [e["path"] for e in world.calls("api") if e["method"] == "DELETE"]
     assert deletes == [
         "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/httproutes/example-route-2"
     ]
-    assert "gateway.networking.k8s.io/HTTPRoute/default/example-route-2" not in new.applied
+    assert ObjectKey.parse("gateway.networking.k8s.io/HTTPRoute/default/example-route-2") not in new.applied
 
 
 def test_offline_up_uses_the_prefetch_cache(world: World) -> None:
@@ -268,7 +275,7 @@ def test_down_deletes_cluster_and_state_and_is_safe_twice(world: World) -> None:
     world.state.write(state)
     engine = world.kind_engine()
     engine.down(state, lambda m: None)
-    assert world.state.read() is None and not (world.state.path / "kubeconfig").exists()
+    assert not (world.state.path / "kubeconfig").exists()  # state.json is lab.lifecycle's to clear
     assert [
         "delete",
         "cluster",
@@ -298,7 +305,9 @@ def test_cluster_engine_uses_context_and_its_own_namespace(
     )
     monkeypatch.setenv("KUBECONFIG", str(kc))
     p = plan()
-    state = world.cluster_engine(kube_context="workshop").up(p, p.first, lambda m: None)
+    state = world.cluster_engine(kube_context="workshop").up(
+        world.start(p), p, p.first, lambda m: None, world.journal
+    )
     assert world.argv("kind") == []
     upgrade = next(a for a in world.argv("helm") if a[0] == "upgrade")
     assert upgrade[upgrade.index("--namespace") + 1] == "lab"
@@ -311,7 +320,8 @@ def test_cluster_engine_uses_context_and_its_own_namespace(
     assert paths[0].startswith("/api/v1/namespaces/lab?")
     assert any("/namespaces/lab/httproutes/example-route-1" in x for x in paths)
     assert not any("/namespaces/default/" in x for x in paths)
-    assert state.namespace == "lab" and state.context == "workshop"
+    assert isinstance(state.record, KubeRecord)
+    assert state.record.namespace == "lab" and state.record.context == "workshop"
 
 
 # -- issue 12: each item reproduced against the behaviour-modelling fakes -------------------------
@@ -420,7 +430,7 @@ def test_apply_is_retried_while_the_webhooks_do_not_serve_then_gives_up_within_i
     state = world.kind_engine()
     p = plan("split-50-50")
     with pytest.raises(NotConverged) as info:
-        state.up(p, p.first, lambda m: None)
+        state.up(world.start(p), p, p.first, lambda m: None, world.journal)
     assert "WebhooksMustServe" in str(info.value) and "failed calling webhook" in str(info.value)
 
 
@@ -450,9 +460,63 @@ def test_gateway_ready_counts_only_for_the_current_generation(world: World) -> N
 def test_cross_namespace_on_kind_says_reference_policy_is_not_enforced(world: World) -> None:
     state, messages = up(world, "cross-namespace")
     notes = [m for m in messages if m.startswith("note:")]
-    assert notes and "does not enforce ReferencePolicy" in notes[0] and "HTTPRoute team-a/team-route" in notes[0]
+    assert (
+        notes and "does not enforce ReferencePolicy" in notes[0] and "HTTPRoute team-a/team-route" in notes[0]
+    )
     rows = {r.component: r for r in world.kind_engine().status(state)}
     assert "does not enforce ReferencePolicy" in rows["HTTPRoute team-a/team-route"].detail
     assert "ReferencePolicy" not in rows["HTTPRoute default/example-route-1"].detail
     _, plain = up(world)
     assert not any(m.startswith("note:") for m in plain)
+
+
+def test_fake_kind_refuses_a_config_kind_v0111_cannot_read(world: World, lab_copy) -> None:  # type: ignore[no-untyped-def]
+    text = (ROOT / "manifests/kind/cluster.yaml").read_text()
+    lab_copy.write("manifests/kind/cluster.yaml", text + "networking:\n  dnsSearch: []\n")
+    p = make_plan(LabDir(lab_copy.root), "canary-99-1")
+    with pytest.raises(NotConverged) as info:
+        world.kind_engine().up(world.start(p), p, p.first, lambda m: None, world.journal)
+    assert "create cluster" in str(info.value)
+    clusters = world.fake_state / "clusters.json"
+    assert not clusters.exists() or "lab" not in json.loads(clusters.read_text())
+
+
+def test_an_old_node_image_that_cannot_boot_points_to_the_compat_pin_which_works(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_HOST_CANNOT_BOOT", "kindest/node:v1.21.1")
+    with pytest.raises(NotConverged) as info:
+        up(world)
+    assert "lab doctor" in str(info.value) and "--kind-pin compat" in str(info.value)
+    with pytest.raises(EnvironmentNotReady) as refused:  # compat needs its own kind release
+        up(world, kind_pin="compat")
+    assert "needs kind v0.20.0" in str(refused.value) and "v0.20.0/kind-" in str(refused.value)
+    monkeypatch.setenv("FAKE_KIND_VERSION", "v0.20.0")
+    _, messages = up(world, kind_pin="compat")
+    compat = pins.KIND_PINS["compat"]
+    create = [a for a in world.argv("kind") if a[:2] == ["create", "cluster"]][-1]
+    assert f"--image={compat.node_image}" in create
+    assert any("pin compat" in m and "kindest/node:v1.21.14" in m for m in messages), messages
+
+
+def test_kind_other_than_the_pin_is_a_note_not_a_refusal(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KIND_VERSION", "v0.17.0")
+    _, messages = up(world)
+    assert any(m.startswith("preflight: note: kind v0.17.0") and "--kind-pin compat" in m for m in messages)
+
+
+def test_a_failed_image_load_falls_back_to_pulling_in_the_node(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.engines.kube import prefetch
+
+    prefetch.prefetch(world.cache, lambda m: None, helm_path=str(world.bin / "helm"), timeouts=FAST)
+    monkeypatch.setenv("FAKE_KIND_LOAD_FAILS", pins.ENVOY_IMAGE)
+    state, messages = up(world)
+    failed = [m for m in messages if "failed" in m and pins.ENVOY_IMAGE in m]
+    assert failed and "the node will pull it from its registry itself" in failed[0]
+    assert state.engine == "kind"
+    loads = [a[-1] for a in world.argv("kind") if a[:2] == ["load", "docker-image"]]
+    assert loads == list(pins.ALL_IMAGES)  # the images after the failed one are still loaded

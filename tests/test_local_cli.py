@@ -14,9 +14,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from lab.engines.local.engine import pid_alive, wait_for
 from lab.engines.local.ports import free_port, is_free
+from lab.engines.local.process import started_at
 from lab.ui.cli import cli
+from lab.waiting import poll
 
 ROUTE_0_100 = """\
 apiVersion: gateway.networking.k8s.io/v1alpha2
@@ -42,6 +43,14 @@ spec:
           port: 8090
           weight: 100
 """
+
+
+def pid_alive(pid: int) -> bool:
+    return started_at(pid) is not None
+
+
+def gone(pid: int) -> bool:
+    return poll(lambda: True if not pid_alive(pid) else None, what="exit", budget=5, interval=0.02) is not None
 
 
 def lab(*args: str) -> tuple[int, str]:
@@ -77,7 +86,7 @@ class Lab:
             )
 
     def pid(self) -> int:
-        return int(json.loads((self.state_dir / "state.json").read_text())["pid"])
+        return int(json.loads((self.state_dir / "state.json").read_text())["record"]["pid"])
 
 
 @pytest.fixture
@@ -142,17 +151,17 @@ def test_killed_process_is_reported_crashed_cleaned_and_recovered(local: Lab) ->
     local.start()
     pid = local.pid()
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: True if not pid_alive(pid) else None, 5, 0.02)
+    assert gone(pid)
     code, out = lab("status", "--state-dir", str(local.state_dir))
     assert code == 5, out
     assert "crashed" in out and f"pid {pid} is gone" in out and "ready" in out  # log tail
     code, out = local.up("canary-99-1", "--port", f"8443={local.port}")
     assert code == 0, out
-    assert f"recovering: the previous local lab process (pid {pid}) is gone" in out
+    assert f"recovering: the lab process (pid {pid}) is gone" in out
     assert local.get().status_code == 200
     pid2 = local.pid()
     os.kill(pid2, signal.SIGKILL)
-    assert wait_for(lambda: True if not pid_alive(pid2) else None, 5, 0.02)
+    assert gone(pid2)
     code, out = local.down()
     assert code == 0, out
     assert not (local.state_dir / "state.json").exists() and is_free("127.0.0.1", local.port)
@@ -194,7 +203,7 @@ def test_ctrl_c_shuts_the_lab_process_down_cleanly(local: Lab) -> None:
     pid = local.pid()
     assert (local.state_dir / "server.json").exists()
     os.kill(pid, signal.SIGINT)
-    assert wait_for(lambda: True if not pid_alive(pid) else None, 5, 0.02)
+    assert gone(pid)
     assert not (local.state_dir / "server.json").exists()  # its pid record, removed on the way out
     assert "stopping (signal)" in (local.state_dir / "server.log").read_text()
     assert is_free("127.0.0.1", local.port)

@@ -216,19 +216,21 @@ def test_traffic_that_matches_no_route_is_invalid(lab_copy: LabCopy) -> None:
         make_plan(LabDir(lab_copy.root), "canary-99-1")
 
 
-def test_duplicate_scenario_names(lab_copy: LabCopy) -> None:
+def test_a_misnamed_scenario_copy_breaks_only_itself(lab_copy: LabCopy) -> None:
     text = lab_copy.path("scenarios/canary_99_1.py").read_text()
     lab_copy.write("scenarios/canary_99_1_copy.py", text)
     with pytest.raises(ScenarioError, match="file name says 'canary-99-1-copy'"):
-        make_plan(LabDir(lab_copy.root), "canary-99-1")
+        make_plan(LabDir(lab_copy.root), "canary-99-1-copy")
+    assert make_plan(LabDir(lab_copy.root), "canary-99-1").scenario.name == "canary-99-1"
 
 
-def test_scenario_import_error_surfaces(lab_copy: LabCopy) -> None:
+def test_scenario_import_error_surfaces_for_that_scenario_only(lab_copy: LabCopy) -> None:
     lab_copy.write("scenarios/broken.py", "import does_not_exist\n")
     with pytest.raises(
         ScenarioError, match=r"broken\.py: importing the scenario failed: ModuleNotFoundError"
     ):
-        make_plan(LabDir(lab_copy.root), "canary-99-1")
+        make_plan(LabDir(lab_copy.root), "broken")
+    assert make_plan(LabDir(lab_copy.root), "canary-99-1").scenario.name == "canary-99-1"
 
 
 def test_plan_is_immutable_and_derives_the_split() -> None:

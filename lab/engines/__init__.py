@@ -1,4 +1,10 @@
-"""Engine selection: `local`, `kind`, `cluster`, or `auto` (kind where Docker and tools are there)."""
+"""The engines: where the lab runs. Selection: `local`, `kind`, `cluster`, or `auto`.
+
+Owns: base (the Engine protocol every engine implements), local/ (the embedded engine), kube/ (the
+kind and cluster engines), engine selection and the decoding of each engine's state record.
+May import: lab core (errors, timeouts, waiting, state, objects), lab.stats, lab.spec, lab.traffic.
+Nothing outside this folder names an engine; local/ and kube/ never import each other.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,14 @@ import importlib
 import shutil
 from typing import TYPE_CHECKING
 
+from lab.timeouts import DEFAULT
+
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from lab.engines.base import Engine, EngineOptions
+    from lab.state import EngineRecord
 
 ENGINE_NAMES = ("local", "kind", "cluster", "auto")
 KIND_TOOLS = ("kind", "helm", "kubectl")
@@ -18,7 +30,7 @@ def docker_problem() -> str | None:
     try:
         import docker
 
-        docker.from_env(timeout=3).ping()
+        docker.from_env(timeout=DEFAULT.docker_ping).ping()
     except Exception as exc:  # the SDK raises several types for "no daemon"
         return f"no Docker daemon answers ({type(exc).__name__})"
     return None
@@ -64,3 +76,23 @@ def create(name: str, options: EngineOptions) -> Engine:
         engine: Engine = cls(options)
         return engine
     raise UsageError(f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")
+
+
+def decode_record(engine: str, data: Mapping[str, Any]) -> EngineRecord:
+    """An engine's record from state.json (lab.state.RecordDecoder); CorruptState when malformed."""
+    from lab.state import CorruptState
+
+    if engine == "local":
+        from lab.engines.local.record import LocalRecord
+
+        return LocalRecord.from_json(data)
+    if engine in ("kind", "cluster"):
+        from lab.engines.kube.record import KubeRecord
+
+        return KubeRecord.from_json(data)
+    raise CorruptState(f"state.json: engine is {engine!r}, expected one of local, kind, cluster")
+
+
+def takes_cluster_options(name: str) -> bool:
+    """Whether --context/--namespace mean anything to engine `name` (without importing it)."""
+    return name == "cluster"

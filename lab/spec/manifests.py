@@ -6,6 +6,8 @@ YAML node of each document and can find the line of any field path.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,10 @@ from typing import Any
 import yaml
 
 from lab.errors import ManifestError
+from lab.objects import ObjectKey
 
+# A manifest above this size is refused unread (`lab apply /dev/zero` must not fill the memory).
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 # Kinds that live outside namespaces; everything else defaults to "default" like kubectl.
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -59,6 +64,10 @@ class Resource:
         """API group ("" for core), as in `gateway.networking.k8s.io`."""
         return self.api_version.rpartition("/")[0]
 
+    def key(self) -> ObjectKey:
+        """The object's identity (group/kind/namespace/name), as lab records what it applied."""
+        return ObjectKey.of(self.group, self.kind, self.namespace, self.name)
+
     @property
     def ref(self) -> str:
         """kubectl-style reference: kind/name, with namespace where it has one."""
@@ -94,11 +103,33 @@ class Resource:
         return ManifestError(message, file=self.source, line=self.line_of(path), field=where, fix=fix)
 
 
-def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
+def read_manifest_text(path: Path) -> str:
+    """A manifest file's text: a regular file of at most MAX_MANIFEST_BYTES, UTF-8; ManifestError otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ManifestError("not a regular file (a device, pipe or socket)", file=path,
+                                    fix="pass a YAML file or a folder of them")
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
-        raise ManifestError(f"cannot read manifest: {exc.strerror}", file=path) from exc
+        raise ManifestError(f"cannot read manifest: {exc.strerror or exc}", file=path) from exc
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; not a manifest",
+                            file=path, fix="pass the YAML file itself")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ManifestError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); a binary file?",
+            file=path,
+            line=line,
+            fix="pass a YAML file, saved as UTF-8",
+        ) from exc
+
+
+def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
+    text = read_manifest_text(path)
     try:
         constructor = yaml.SafeLoader("")
         for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
@@ -114,6 +145,8 @@ def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
             line=line,
             fix="fix the YAML at that line (indentation, a missing colon or quote)",
         ) from exc
+    except yaml.YAMLError as exc:  # e.g. ReaderError: characters YAML does not allow
+        raise ManifestError(f"not YAML: {exc}", file=path, fix="pass a YAML file") from exc
 
 
 def load_file(path: Path) -> tuple[Resource, ...]:

@@ -70,8 +70,40 @@ def load_module(path: Path) -> ModuleType:
     return module
 
 
-def discover(lab_dir: LabDir) -> dict[str, ScenarioEntry]:
-    """Every scenario of the lab folder by name; duplicate or misnamed scenarios are errors."""
+@dataclass(frozen=True)
+class Catalogue:
+    """The scenarios of a lab folder: those that load, and the files that are broken (with why)."""
+
+    entries: dict[str, ScenarioEntry]
+    # scenario name (from the file name) -> why its file cannot be used
+    broken: dict[str, ScenarioError]
+
+
+def _entry(path: Path, found: dict[str, ScenarioEntry]) -> ScenarioEntry:
+    module = load_module(path)
+    scenario = getattr(module, "SCENARIO", None)
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"{path}: SCENARIO is missing or is not a lab Scenario",
+            fix="define SCENARIO = Scenario(name=..., summary=..., ...) in the file (from lab import Scenario)",
+        )
+    if file_name_for(scenario.name) != path.name:
+        raise ScenarioError(
+            f"{path}: SCENARIO.name is {scenario.name!r} but the file name says "
+            f"{path.stem.replace('_', '-')!r}",
+            fix=f"rename the file to {file_name_for(scenario.name)} or the scenario to "
+            f"{path.stem.replace('_', '-')!r}",
+        )
+    if scenario.name in found:
+        raise ScenarioError(
+            f"{path}: scenario name {scenario.name!r} is also defined in {found[scenario.name].path}",
+            fix="give each scenario a unique name",
+        )
+    return ScenarioEntry(scenario, path, module)
+
+
+def scan(lab_dir: LabDir) -> Catalogue:
+    """Every scenario file of the lab folder; a broken file affects only its own scenario."""
     folder = lab_dir.scenarios
     if not folder.is_dir():
         raise ScenarioError(
@@ -79,38 +111,32 @@ def discover(lab_dir: LabDir) -> dict[str, ScenarioEntry]:
             fix="point --lab-dir (or LAB_DIR) at a folder with scenarios/ and manifests/",
         )
     found: dict[str, ScenarioEntry] = {}
+    broken: dict[str, ScenarioError] = {}
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith(("_", "test_", "conftest")):
             continue
-        module = load_module(path)
-        scenario = getattr(module, "SCENARIO", None)
-        if not isinstance(scenario, Scenario):
-            raise ScenarioError(
-                f"{path}: SCENARIO is missing or is not a lab.spec.scenario.Scenario",
-                fix="define SCENARIO = Scenario(name=..., summary=..., ...) in the file",
-            )
-        if file_name_for(scenario.name) != path.name:
-            raise ScenarioError(
-                f"{path}: SCENARIO.name is {scenario.name!r} but the file name says "
-                f"{path.stem.replace('_', '-')!r}",
-                fix=f"rename the file to {file_name_for(scenario.name)} or the scenario to "
-                f"{path.stem.replace('_', '-')!r}",
-            )
-        if scenario.name in found:
-            raise ScenarioError(
-                f"{path}: scenario name {scenario.name!r} is also defined in {found[scenario.name].path}",
-                fix="give each scenario a unique name",
-            )
-        found[scenario.name] = ScenarioEntry(scenario, path, module)
-    return found
+        try:
+            entry = _entry(path, found)
+        except ScenarioError as error:
+            broken[path.stem.replace("_", "-")] = error
+            continue
+        found[entry.scenario.name] = entry
+    return Catalogue(found, broken)
+
+
+def discover(lab_dir: LabDir) -> dict[str, ScenarioEntry]:
+    """The scenarios that load (see `scan` for the broken ones)."""
+    return scan(lab_dir).entries
 
 
 def get(lab_dir: LabDir, name: str) -> ScenarioEntry:
     """The scenario called `name`, or UnknownScenario with did-you-mean suggestions."""
-    entries = discover(lab_dir)
-    if name in entries:
-        return entries[name]
-    close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
+    catalogue = scan(lab_dir)
+    if name in catalogue.entries:
+        return catalogue.entries[name]
+    if name in catalogue.broken:
+        raise catalogue.broken[name]
+    close = difflib.get_close_matches(name, list(catalogue.entries), n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else "no scenario has a similar name"
     raise UnknownScenario(
         f"unknown scenario {name!r} in {lab_dir.scenarios}: {hint}",

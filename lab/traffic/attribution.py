@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lab.spec.manifests import Resource
-from lab.spec.objects import deployment_services
+from lab.spec.selectors import deployment_services
 
 _HOSTNAME = re.compile(rb"Hostname:[ \t]*([A-Za-z0-9][A-Za-z0-9.-]*)")
 _NAMESPACE = re.compile(rb"pod namespace:[ \t]*(\S+)", re.MULTILINE)

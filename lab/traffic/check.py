@@ -13,6 +13,7 @@ from typing import Any
 from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
+from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
 from lab.traffic.driver import DriveSpec, Tally, drive
 
@@ -137,7 +138,7 @@ class CheckOptions:
     alpha: float = DEFAULT_ALPHA
     workers: int = 16
     keepalive: bool = True
-    timeout: float = 5.0
+    timeout: float = DEFAULT_TIMEOUTS.request
     sequential: bool = False
 
 

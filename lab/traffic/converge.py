@@ -20,6 +20,7 @@ from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
 from lab.traffic.attribution import Attributor
+from lab.waiting import Pending, poll
 
 if TYPE_CHECKING:
     import requests
@@ -65,11 +66,11 @@ def wait_until_serving(
 
     session = session or requests.Session()
     seen: Counter[str] = Counter()
-    streak = 0
-    attempts = 0
-    deadline = clock() + timeouts.converge
-    while True:
-        attempts += 1
+    streak = [0]
+    attempts = [0]
+
+    def look() -> int | Pending:
+        attempts[0] += 1
         try:
             response = session.request(
                 probe.method,
@@ -86,22 +87,25 @@ def wait_until_serving(
                 if service is not None and service not in probe.live:
                     outcome, ok = f"stale answer from {service}", False
         except requests.RequestException as exc:
-            outcome = type(exc).__name__
-            ok = False
+            outcome, ok = type(exc).__name__, False
         seen[outcome] += 1
-        streak = streak + 1 if ok else 0
-        if streak >= timeouts.converge_successes:
-            return attempts
-        if clock() >= deadline:
-            summary = ", ".join(f"{k} x{v}" for k, v in seen.most_common())
-            raise NotConverged(
-                f"{probe.url} did not answer 2xx {timeouts.converge_successes} times in a row "
-                f"within {timeouts.converge:g} s{' from ' + ', '.join(sorted(probe.live)) if probe.live else ''}; "
-                f"seen: {summary}",
-                fix="check `lab status`; a route change can take seconds to go live on Consul",
-            )
-        if not ok:
-            sleep(timeouts.poll_interval)
+        streak[0] = streak[0] + 1 if ok else 0
+        if streak[0] >= timeouts.converge_successes:
+            return attempts[0]
+        # after a success, look again at once: the streak counts consecutive answers
+        return Pending(outcome, again_in=0 if ok else None)
+
+    done = poll(look, what=f"{probe.url} to serve", budget=timeouts.converge, interval=timeouts.poll_interval,
+                sleep=sleep, clock=clock)
+    if done is None:
+        summary = ", ".join(f"{k} x{v}" for k, v in seen.most_common())
+        raise NotConverged(
+            f"{probe.url} did not answer 2xx {timeouts.converge_successes} times in a row "
+            f"within {timeouts.converge:g} s{' from ' + ', '.join(sorted(probe.live)) if probe.live else ''}; "
+            f"seen: {summary}",
+            fix="check `lab status`; a route change can take seconds to go live on Consul",
+        )
+    return done
 
 
 def probes(state: LabState, step: StepPlan) -> list[Probe]:

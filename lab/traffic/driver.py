@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class DriveSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     method: str = "GET"
     workers: int = 16
-    timeout: float = 5.0
+    timeout: float = DEFAULT_TIMEOUTS.request
     keepalive: bool = True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.table import Table
 from lab.engines.base import StatusRow
 from lab.engines.kube.doctor import Check
 from lab.engines.kube.prefetch import CacheStatus
+from lab.errors import LabError
 from lab.spec import pins
 from lab.spec.commands import CommandStep
 from lab.spec.plan import Plan
@@ -18,20 +20,24 @@ from lab.state import LabState
 from lab.traffic.driver import Tally
 
 
-def scenarios_table(entries: dict[str, ScenarioEntry], console: Console) -> None:
-    """The catalogue as a table."""
+def scenarios_table(
+    entries: dict[str, ScenarioEntry], broken: Mapping[str, LabError], console: Console
+) -> None:
+    """The catalogue as a table; broken scenario files are listed with their error."""
     table = Table(title="Scenarios", title_justify="left")
     table.add_column("name", style="bold")
     table.add_column("steps", justify="right")
     table.add_column("summary")
-    for name, entry in sorted(entries.items()):
-        table.add_row(name, str(len(entry.scenario.all_steps)), entry.scenario.summary)
+    rows = [(name, str(len(e.scenario.all_steps)), e.scenario.summary) for name, e in entries.items()]
+    rows += [(name, "-", f"BROKEN: {error.message}") for name, error in broken.items()]
+    for row in sorted(rows):
+        table.add_row(*row)
     console.print(table)
 
 
-def scenarios_json(entries: dict[str, ScenarioEntry]) -> list[dict[str, Any]]:
-    """The catalogue as JSON."""
-    return [
+def scenarios_json(entries: dict[str, ScenarioEntry], broken: Mapping[str, LabError]) -> list[dict[str, Any]]:
+    """The catalogue as JSON; a broken scenario file has `error` instead of its content."""
+    good: list[dict[str, Any]] = [
         {
             "name": name,
             "summary": e.scenario.summary,
@@ -39,8 +45,10 @@ def scenarios_json(entries: dict[str, ScenarioEntry]) -> list[dict[str, Any]]:
             "steps": [s.name for s in e.scenario.all_steps],
             "manifests": [m for s in e.scenario.all_steps for m in s.manifests],
         }
-        for name, e in sorted(entries.items())
+        for name, e in entries.items()
     ]
+    bad: list[dict[str, Any]] = [{"name": name, "error": error.message} for name, error in broken.items()]
+    return sorted(good + bad, key=lambda item: str(item["name"]))
 
 
 def plan_json(plan: Plan, steps: list[CommandStep]) -> dict[str, Any]:

@@ -42,8 +42,45 @@ KIND = (
 argv = sys.argv[1:]
 log("kind", argv)
 clusters = load("clusters.json", [])
+VERSION = os.environ.get("FAKE_KIND_VERSION", "v0.11.1")
 if argv[:1] == ["version"]:
-    print("kind v0.11.1 go1.16.4 linux/amd64"); sys.exit(0)
+    print(f"kind {VERSION} go1.16.4 linux/amd64"); sys.exit(0)
+# kind v0.11.1 pkg/apis/config/v1alpha4/types.go: the fields a v1alpha4 Cluster may have (decoded
+# strictly, pkg/internal/apis/config/encoding/load.go L66-93); later releases added dnsSearch.
+FIELDS = {
+    "cluster": {"kind", "apiVersion", "name", "nodes", "networking", "featureGates", "runtimeConfig",
+                "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902", "containerdConfigPatches",
+                "containerdConfigPatchesJSON6902"},
+    "node": {"role", "image", "labels", "extraMounts", "extraPortMappings", "kubeadmConfigPatches",
+             "kubeadmConfigPatchesJSON6902"},
+    "networking": {"ipFamily", "apiServerPort", "apiServerAddress", "podSubnet", "serviceSubnet",
+                   "disableDefaultCNI", "kubeProxyMode"},
+    "port": {"containerPort", "hostPort", "listenAddress", "protocol"},
+}
+def check_config(path):
+    """kind v0.11.1 encoding/load.go Parse and config/validate.go Validate, as messages."""
+    import yaml
+    cfg = yaml.safe_load(open(path))
+    if cfg.get("apiVersion") != "kind.x-k8s.io/v1alpha4":
+        return f"unknown apiVersion: {cfg.get('apiVersion')}"
+    if cfg.get("kind") != "Cluster":
+        return f"unknown kind {cfg.get('kind')} for apiVersion: kind.x-k8s.io/v1alpha4"
+    def unknown(obj, kind, typ):
+        extra = sorted(set(obj or {}) - FIELDS[kind])
+        return f"unable to decode config: yaml: unmarshal errors:\n  field {extra[0]} not found in type v1alpha4.{typ}" if extra else None
+    problems = [unknown(cfg, "cluster", "Cluster"), unknown(cfg.get("networking"), "networking", "Networking")]
+    for node in cfg.get("nodes") or []:
+        problems.append(unknown(node, "node", "Node"))
+        for m in node.get("extraPortMappings") or []:
+            problems.append(unknown(m, "port", "PortMapping"))
+            for f in ("hostPort", "containerPort"):
+                if not -1 <= int(m.get(f, 0)) <= 65535:
+                    problems.append(f"invalid configuration for node 0: invalid {f}: invalid port number: {m[f]}")
+        if node.get("role", "control-plane") not in ("control-plane", "worker"):
+            problems.append(f'invalid configuration for node 0: "{node["role"]}" is not a valid node role')
+    if not any(n.get("role", "control-plane") == "control-plane" for n in cfg.get("nodes") or [{}]):
+        problems.append("must have at least one control-plane node")
+    return next((p for p in problems if p), None)
 def write_kubeconfig(path, name):
     """The kubeconfig kind writes with --kubeconfig, pointing at the fake API server."""
     with open(path, "w") as fh:
@@ -76,9 +113,21 @@ if argv[:2] == ["create", "cluster"]:
     if name in clusters:
         print(f'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "{name}"', file=sys.stderr)
         sys.exit(1)
+    config = opt(argv, "--config")
+    problem = check_config(config) if config else None
+    if problem:
+        print(f"ERROR: failed to create cluster: {problem}", file=sys.stderr); sys.exit(1)
+    image = opt(argv, "--image") or "kindest/node:v1.21.1"
+    print(f"Creating cluster \"{name}\" ...", file=sys.stderr)
+    print(f" ✓ Ensuring node image ({image.split('@')[0]}) 🖼", file=sys.stderr)
+    if image.split("@")[0] in os.environ.get("FAKE_HOST_CANNOT_BOOT", "").split(","):
+        # what a node image that cannot boot on this host looks like (kind issue #2731)
+        print(" ✗ Starting control-plane 🕹️\nERROR: failed to create cluster: failed to init node with kubeadm: "
+              f'command "docker exec --privileged {name}-control-plane kubeadm init --skip-phases=preflight '
+              '--config=/kind/kubeadm.conf --skip-token-print --v=6" failed with error: exit status 1', file=sys.stderr)
+        sys.exit(1)
     clusters.append(name); save("clusters.json", clusters)
     write_kubeconfig(opt(argv, "--kubeconfig"), name)
-    print(f"Creating cluster \"{name}\" ...", file=sys.stderr)
     sys.exit(0)
 if argv[:2] == ["export", "kubeconfig"]:
     name = opt(argv, "--name") or "kind"
@@ -96,6 +145,12 @@ if argv[:2] == ["load", "docker-image"]:
     present = load("docker_images.json", [])
     if argv[-1] not in present:
         print(f'ERROR: image: "{argv[-1]}" not present locally', file=sys.stderr); sys.exit(1)
+    if argv[-1] in os.environ.get("FAKE_KIND_LOAD_FAILS", "").split(","):
+        # kind v0.11.1 pkg/cluster/nodeutils/util.go L79 LoadImageArchive: `ctr images import -` in the node
+        print('ERROR: failed to load image: command "docker exec --privileged -i lab-control-plane ctr '
+              '--namespace=k8s.io images import -" failed with error: exit status 1\n'
+              "Command Output: ctr: content digest sha256:0f1e: not found", file=sys.stderr)
+        sys.exit(1)
     sys.exit(0)
 print("unknown kind command", argv, file=sys.stderr); sys.exit(2)
 '''

@@ -17,7 +17,8 @@ import pytest
 from lab.engines.base import EngineOptions
 from lab.engines.kube.engine import ClusterEngine, KindEngine
 from lab.spec import pins
-from lab.state import StateDir
+from lab.spec.plan import Plan
+from lab.state import LabState, StateDir
 from lab.timeouts import Timeouts
 from tests.fakes import docker_api, kube_api, tls, tools
 from tests.fakes.clock import VirtualClock
@@ -40,7 +41,7 @@ FAST = Timeouts(
     converge=3,
     converge_successes=3,
     poll_interval=0.1,
-    request=2,
+    request=5,
     docker_ping=1,
     download=5,
 )
@@ -124,8 +125,17 @@ class World:
             state=self.state, timeouts=kw.pop("timeouts", FAST), port_map=self.port_map, **kw
         )
 
+    def start(self, plan: Plan) -> LabState:
+        """The state lab.lifecycle journals before the engine creates anything."""
+        return LabState.starting("kind", plan.scenario.name, plan.first.step.name, str(plan.lab_dir.root))
+
+    def journal(self, state: LabState) -> None:
+        """lab.lifecycle's journal: persist what the engine reports."""
+        self.state.write(state)
+
     def kind_engine(self, **kw: Any) -> KindEngine:
-        return KindEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=self.cache)
+        cache = kw.pop("cache", self.cache if not (self.state.path / "prefetch-cache-dir").exists() else None)
+        return KindEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=cache)
 
     def cluster_engine(self, **kw: Any) -> ClusterEngine:
         return ClusterEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=self.cache)

@@ -14,10 +14,11 @@ from typing import Any
 
 from lab.engines.base import Progress
 from lab.engines.kube.client import Kube, WebhookNotServing
-from lab.engines.kube.documents import BASE, GATEWAYS, ROUTES, applied_record, phase_of
+from lab.engines.kube.documents import BASE, GATEWAYS, ROUTES, applied_record, key_of, phase_of
 from lab.engines.kube.status import condition_true, pods_ready, route_state
 from lab.engines.kube.waits import Condition, Waiter
-from lab.spec.objects import ObjectKey, selector_string
+from lab.objects import ObjectKey
+from lab.spec.selectors import selector_string
 from lab.timeouts import Timeouts
 
 # The annotation lab bumps to make the controller see a route event again.
@@ -51,8 +52,7 @@ class Applier:
         changed = [
             d
             for d in docs
-            if previous is None
-            or list(previous.get(str(ObjectKey.of(d))) or []) != objects[str(ObjectKey.of(d))]
+            if previous is None or list(previous.get(str(key_of(d))) or []) != objects[str(key_of(d))]
         ]
         by_phase = {
             p: [d for d in changed if phase_of(str(d["kind"])) == p] for p in (BASE, GATEWAYS, ROUTES)
@@ -76,7 +76,7 @@ class Applier:
         if previous is not None:
             for text in reversed([k for k in previous if k not in objects]):
                 key = ObjectKey.parse(text)
-                self.progress(f"routes: deleting {key.ref} (no longer in the step)")
+                self.progress(f"routes: deleting {key.display()} (no longer in the step)")
                 self.kube.delete(str(previous[text][0]), key.kind, key.name, key.namespace or None)
         for route in (d for d in docs if d["kind"] == "HTTPRoute"):
             self.wait_route(route)
@@ -84,7 +84,7 @@ class Applier:
 
     def apply_retrying(self, doc: Mapping[str, Any]) -> None:
         """Server-side apply; refused by a webhook that does not serve yet, retried within a budget."""
-        key = ObjectKey.of(doc)
+        key = key_of(doc)
         refused: list[str] = []
 
         def applied() -> tuple[bool, str]:
@@ -92,7 +92,9 @@ class Applier:
                 self.kube.apply(doc)
             except WebhookNotServing as exc:
                 if not refused:
-                    self.progress(f"manifests: {key.ref} refused, the webhook does not serve yet; retrying")
+                    self.progress(
+                        f"manifests: {key.display()} refused, the webhook does not serve yet; retrying"
+                    )
                 refused.append(exc.message)
                 return False, exc.message
             return True, "applied"
@@ -101,7 +103,7 @@ class Applier:
             self.waiter.wait(
                 Condition(
                     "WebhooksMustServe",
-                    f"the webhook to admit {key.ref}",
+                    f"the webhook to admit {key.display()}",
                     self.timeouts.webhook_ready,
                     applied,
                 )

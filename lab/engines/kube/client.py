@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lab.engines.kube.documents import key_of
 from lab.errors import NotConverged
-from lab.spec.objects import ObjectKey
 
 _DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
 
@@ -120,7 +120,7 @@ class Kube:
             message = _api_message(exc)
             error = WebhookNotServing if "failed calling webhook" in message else NotConverged
             raise error(
-                f"applying {ObjectKey.of(body).ref} failed: HTTP {exc.status} {exc.reason}: {message}"
+                f"applying {key_of(body).display()} failed: HTTP {exc.status} {exc.reason}: {message}"
             ) from exc
         return dict(obj.to_dict())
 

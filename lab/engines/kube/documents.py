@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lab.spec.objects import ObjectKey
+from lab.objects import ObjectKey
 from lab.spec.plan import StepPlan
 
 GATEWAY_API = "gateway.networking.k8s.io"
@@ -80,9 +80,17 @@ def documents(step: StepPlan, namespace: str = "default") -> list[dict[str, Any]
     return sorted(docs, key=order)
 
 
+def key_of(body: Mapping[str, Any]) -> ObjectKey:
+    """The ObjectKey of a manifest body."""
+    meta = body.get("metadata") or {}
+    return ObjectKey.of(
+        str(body.get("apiVersion", "")), str(body.get("kind")), meta.get("namespace"), str(meta.get("name"))
+    )
+
+
 def applied_record(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
     """What the state keeps per applied object: key -> [apiVersion, digest]."""
-    return {str(ObjectKey.of(d)): [str(d["apiVersion"]), digest(d)] for d in docs}
+    return {str(key_of(d)): [str(d["apiVersion"]), digest(d)] for d in docs}
 
 
 def gateway_ports(step: StepPlan, port_map: Mapping[int, int]) -> dict[int, int]:

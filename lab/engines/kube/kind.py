@@ -10,14 +10,23 @@ import contextlib
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
-from lab.engines.base import Progress, StatusRow
+from lab.engines.base import Journal, Progress, StatusRow
 from lab.engines.kube import doctor, prefetch
-from lab.engines.kube.steps import KIND_CONFIG_FILE, KUBECONFIG_FILE, KubernetesLab, Target, clear_state
+from lab.engines.kube.record import KubeRecord
+from lab.engines.kube.steps import (
+    KIND_CONFIG_FILE,
+    KUBECONFIG_FILE,
+    KubernetesLab,
+    Target,
+    clear_state,
+    record_of,
+)
 from lab.errors import EnvironmentNotReady, LabError, NotConverged
 from lab.spec import pins
 from lab.spec.plan import Plan, StepPlan
@@ -35,6 +44,20 @@ class KindEngine(KubernetesLab):
     def kubeconfig(self) -> Path:
         """The lab's own kubeconfig (~/.kube/config is never touched)."""
         return self.state_path / KUBECONFIG_FILE
+
+    @property
+    def pin(self) -> pins.KindPin:
+        """The kind release and node image in use (`--kind-pin`)."""
+        return pins.KIND_PINS[self.options.kind_pin]
+
+    def _check_kind_version(self, kind_path: str, progress: Progress) -> None:
+        """The pin's kind release, or a note (tutorial) / exit 4 (compat) when another one is on PATH."""
+        version = doctor.tool_version(kind_path, "kind").split()
+        found = next((v for v in version if v.startswith("v")), "?")
+        for check in doctor.version_checks("kind", found, self.pin.name):
+            if check.blocks:
+                raise EnvironmentNotReady(f"kind {check.detail}", fix=check.fix)
+            progress(f"preflight: note: kind {check.detail}; if the cluster does not boot: {check.fix}")
 
     def _tools(self) -> dict[str, str]:
         found = {tool: shutil.which(tool) for tool in doctor.ENGINE_TOOLS["kind"]}
@@ -76,7 +99,7 @@ class KindEngine(KubernetesLab):
             return KindCluster(
                 name=pins.CLUSTER_NAME,
                 kubeconfig=self.kubeconfig,
-                image=pins.NODE_IMAGE,
+                image=self.pin.node_image,
                 kind_path=Path(tools["kind"]),
                 kubectl_path=Path(tools["kubectl"]),
             )
@@ -108,15 +131,28 @@ class KindEngine(KubernetesLab):
             client = doctor.docker_client(self.timeouts.docker_ping)
         except Exception:
             return
+        progress(f"images: prefetch cache {self.cache} ({self.cache_reason})")
         for image in pins.ALL_IMAGES:
-            if prefetch.image_present(client, image):
-                progress(f"images: kind load docker-image {image}")
+            if not prefetch.image_present(client, image):
+                continue
+            progress(f"images: kind load docker-image {image}")
+            try:
                 cluster.load_docker_image(image)
+            except subprocess.CalledProcessError as exc:
+                # old kind's `docker save | ctr import` fails for some multi-arch images with Docker's
+                # containerd image store (kind v0.11.1 pkg/cluster/nodeutils/util.go LoadImageArchive)
+                progress(
+                    f"images: `kind load docker-image {image}` failed (exit {exc.returncode}); the node "
+                    "will pull it from its registry itself when a pod needs it"
+                )
 
-    def up(self, plan: Plan, step: StepPlan, progress: Progress) -> LabState:
+    def up(
+        self, start: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal
+    ) -> LabState:
         """Preflight, kind cluster (reused if there), cached images, then the shared install steps."""
         progress("preflight: Docker daemon, kind, helm, kubectl")
         tools = self._tools()
+        self._check_kind_version(tools["kind"], progress)
         self.options.state.ensure()
         config, host_ports = self._kind_config(plan)
         exists = self._cluster_exists(tools["kind"])
@@ -129,12 +165,27 @@ class KindEngine(KubernetesLab):
                     fix=busy[0].fix,
                 )
         cluster = self._cluster(tools)
+        created_by_lab = not exists or record_of(start).cluster == pins.CLUSTER_NAME
+        if exists and not created_by_lab:
+            progress(
+                f"cluster: kind cluster {pins.CLUSTER_NAME} exists and lab has no record of creating it; "
+                "`lab down` will leave it"
+            )
+        record = KubeRecord(
+            kubeconfig=str(self.kubeconfig),
+            context=KIND_CONTEXT,
+            namespace="default",
+            cluster=pins.CLUSTER_NAME if created_by_lab else None,
+        )
+        start = replace(start, record=record)
+        journal(start)  # before `kind create cluster`: an interrupted up still leaves a record
         if exists and not (self.kubeconfig.is_file() and self.kubeconfig.stat().st_size):
             # reusing a cluster with a fresh state folder: pytest-kind expects the kubeconfig there
             self._export_kubeconfig(tools["kind"])
         progress(
             f"cluster: {'reusing' if exists else 'creating'} kind cluster {pins.CLUSTER_NAME} "
-            f"({pins.NODE_IMAGE.split('@')[0]}), kubeconfig {self.kubeconfig}"
+            f"({self.pin.node_image.split('@')[0]}, pin {self.pin.name}: {self.pin.source}), "
+            f"kubeconfig {self.kubeconfig}"
         )
         try:
             cluster.create(config_file=config)
@@ -142,11 +193,12 @@ class KindEngine(KubernetesLab):
         except subprocess.CalledProcessError as exc:
             raise NotConverged(
                 f"cluster: `{' '.join(map(str, exc.cmd))}` failed with exit {exc.returncode} (kind's output is above)",
-                fix="run `lab doctor`; if a half-made cluster is left, `kind delete cluster --name "
-                f"{pins.CLUSTER_NAME}` and try again",
+                fix="run `lab doctor`; if the node image does not boot on this host, `lab up --kind-pin compat` "
+                f"(kind {pins.KIND_PINS['compat'].kind_version} with a v1.21 image built for it); `lab down` "
+                "removes a half-made cluster",
             ) from exc
         target = Target(self.kubeconfig, None, "default", tools["helm"])
-        return self._install_and_apply(plan, step, target, progress, context_for_state=KIND_CONTEXT)
+        return self._install_and_apply(start, plan, step, target, progress, journal)
 
     def status(self, state: LabState) -> list[StatusRow]:
         """Cluster, Consul release, Gateway and routes."""
@@ -163,8 +215,15 @@ class KindEngine(KubernetesLab):
         return rows + self._lab_rows(state, self._target_from_state(state))
 
     def down(self, state: LabState | None, progress: Progress) -> None:
-        """Delete the kind cluster (a missing one is fine) and the state; keeps the first error."""
+        """Delete the kind cluster lab created (a missing one is fine) and its files; the first error."""
         first: LabError | None = None
+        if state is None or record_of(state).cluster is None:
+            if state is not None:
+                progress(f"cluster: leaving kind cluster {pins.CLUSTER_NAME} (lab did not create it)")
+            first = clear_state(self)
+            if first is not None:
+                raise first
+            return
         kind_path, kubectl_path = shutil.which("kind"), shutil.which("kubectl")
         if kind_path is None or kubectl_path is None:
             raise EnvironmentNotReady(

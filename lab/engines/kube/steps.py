@@ -16,17 +16,18 @@ from typing import Any, ClassVar
 
 import requests
 
-from lab.engines.base import EngineOptions, Progress, StatusRow
+from lab.engines.base import EngineOptions, Journal, Liveness, PortMap, Progress, StatusRow
 from lab.engines.kube import doctor, helm, prefetch
 from lab.engines.kube.apply import Applier
 from lab.engines.kube.client import Kube
 from lab.engines.kube.documents import documents, engine_notes, engine_notes_for_route, gateway_ports
 from lab.engines.kube.install import Platform
+from lab.engines.kube.record import AppliedObject, KubeRecord
 from lab.engines.kube.status import condition_true, diagnostics, route_accepted
 from lab.engines.kube.waits import Waiter
 from lab.errors import EnvironmentNotReady, LabError, NotConverged
+from lab.objects import ObjectKey
 from lab.spec import pins
-from lab.spec.objects import ObjectKey
 from lab.spec.plan import Plan, StepPlan
 from lab.state import LabState
 from lab.traffic.attribution import Attributor
@@ -55,10 +56,39 @@ class Target:
         return helm.HelmTarget(self.helm_path, self.kubeconfig, self.context, self.namespace)
 
 
+def record_of(state: LabState) -> KubeRecord:
+    """The engine's record in a state (an empty one when there is none yet)."""
+    return state.record if isinstance(state.record, KubeRecord) else KubeRecord()
+
+
+def objects_of(state: LabState) -> dict[str, list[str]]:
+    """What the state says was applied: key -> [apiVersion, digest]."""
+    return {str(k): [v.api_version, v.digest] for k, v in record_of(state).objects.items()}
+
+
+def with_objects(record: KubeRecord, objects: Mapping[str, Sequence[str]]) -> KubeRecord:
+    """The record with `objects` as what was applied."""
+    applied = {ObjectKey.parse(k): AppliedObject(str(v[0]), str(v[1])) for k, v in objects.items()}
+    return replace(record, objects=applied)
+
+
 class KubernetesLab:
     """The steps the kind and cluster engines share, from the CRDs onward."""
 
     name: ClassVar[str] = ""
+    takes_cluster_options: ClassVar[bool] = False
+
+    def private_port_map(self, plan: Plan) -> PortMap:
+        """The Gateway's ports are the cluster's (host ports): nothing to remap."""
+        return ()
+
+    def alive(self, state: LabState) -> Liveness:
+        """Assumed alive: `lab status` asks the cluster (a call per command would be slow)."""
+        return Liveness(True)
+
+    def leftovers(self) -> list[str]:
+        """Nothing is found without a record: lab never removes a cluster it has no record of."""
+        return []
 
     def __init__(
         self,
@@ -73,7 +103,9 @@ class KubernetesLab:
         self.timeouts = options.timeouts
         self.sleep = sleep
         self.clock = clock
-        self.cache = cache if cache is not None else prefetch.cache_dir()
+        self.cache, self.cache_reason = (
+            (cache, "given") if cache is not None else prefetch.resolve_cache(options.cache_dir, options.state.path)
+        )
         self.gateway_host = gateway_host
         self.port_map = dict(options.port_map)
 
@@ -157,12 +189,20 @@ class KubernetesLab:
         return NotConverged(f"{stage}: {type(error).__name__}: {error}\n{text}")
 
     def _install_and_apply(
-        self, plan: Plan, step: StepPlan, target: Target, progress: Progress, *, context_for_state: str | None
+        self,
+        start: LabState,
+        plan: Plan,
+        step: StepPlan,
+        target: Target,
+        progress: Progress,
+        journal: Journal,
     ) -> LabState:
         ctx: dict[str, Any] = {"stage": "connect"}
         kube: Kube | None = None
         try:
             kube = self._connect(target)
+            record = replace(record_of(start), release=pins.RELEASE_NAME, release_namespace=target.namespace)
+            journal(replace(start, record=record))
             ctx["stage"] = "crds"
             platform = self._platform(kube, target, progress)
             platform.install_crds(progress)
@@ -179,20 +219,14 @@ class KubernetesLab:
             raise
         except Exception as exc:
             raise self._diagnose(exc, str(ctx["stage"]), kube, target) from exc
-        return LabState(
-            engine=self.name,
-            scenario=plan.scenario.name,
-            step=step.step.name,
-            lab_dir=str(plan.lab_dir.root),
-            started_at=time.time(),
+        return replace(
+            start,
             gateway_host=self.gateway_host,
             ports=ports,
             ca_file=str(ca),
-            kubeconfig=str(target.kubeconfig) if target.kubeconfig else None,
-            context=context_for_state,
-            namespace=target.namespace,
-            applied=tuple(objects),
-            extra={"objects": objects, "release": pins.RELEASE_NAME, "release_namespace": target.namespace},
+            files=tuple(str(f) for f in (*plan.base_files, *step.files)),
+            applied=tuple(ObjectKey.parse(k) for k in objects),
+            record=with_objects(record, objects),
         )
 
     def _ports(self, step: StepPlan) -> dict[int, int]:
@@ -202,18 +236,21 @@ class KubernetesLab:
         helm_path = shutil.which("helm")
         if helm_path is None:
             raise EnvironmentNotReady("helm is not on PATH", fix=doctor.install_command("helm"))
+        record = record_of(state)
         return Target(
-            Path(state.kubeconfig) if state.kubeconfig else None,
-            state.context,
-            state.namespace or "default",
+            Path(record.kubeconfig) if record.kubeconfig else None,
+            record.context,
+            record.namespace,
             helm_path,
         )
 
     # -- the protocol methods shared by both engines ------------------------------------------------
-    def switch(self, state: LabState, plan: Plan, step: StepPlan, progress: Progress) -> LabState:
+    def switch(
+        self, state: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal
+    ) -> LabState:
         """Apply only what differs for `step` (deleting what it no longer has) and wait until live."""
         target = self._target_from_state(state)
-        previous = dict((state.extra or {}).get("objects") or {})
+        previous = objects_of(state)
         stage = "connect"
         kube: Kube | None = None
         try:
@@ -228,10 +265,13 @@ class KubernetesLab:
             raise
         except Exception as exc:
             raise self._diagnose(exc, stage, kube, target) from exc
-        extra = dict(state.extra or {})
-        extra.update(objects=objects)
         return replace(
-            state, scenario=plan.scenario.name, step=step.step.name, applied=tuple(objects), extra=extra
+            state,
+            scenario=plan.scenario.name,
+            step=step.step.name,
+            files=tuple(str(f) for f in (*plan.base_files, *step.files)),
+            applied=tuple(ObjectKey.parse(k) for k in objects),
+            record=with_objects(record_of(state), objects),
         )
 
     def _lab_rows(self, state: LabState, target: Target) -> list[StatusRow]:
@@ -242,8 +282,7 @@ class KubernetesLab:
             kube = self._connect(target)
         except LabError as exc:
             return [*rows, StatusRow("API server", "down", exc.message)]
-        objects = (state.extra or {}).get("objects") or {}
-        for text, (api_version, _) in objects.items():
+        for text, (api_version, _) in objects_of(state).items():
             key = ObjectKey.parse(text)
             if key.kind not in ("Gateway", "HTTPRoute"):
                 continue
@@ -254,17 +293,13 @@ class KubernetesLab:
                     seen += "".join(f"; note: {n}" for n in engine_notes_for_route(obj or {}))
             except Exception as exc:
                 ok, seen = False, f"{type(exc).__name__}: {exc}"
-            rows.append(StatusRow(key.ref, "ok" if ok else "problem", seen))
+            rows.append(StatusRow(key.display(), "ok" if ok else "problem", seen))
         return rows
 
 
 def clear_state(engine: KubernetesLab) -> LabError | None:
-    """Remove state.json and the files the engine keeps in the state folder; the first error."""
+    """Remove the files the engine keeps in the state folder (state.json is lifecycle's); the first error."""
     first: LabError | None = None
-    try:
-        engine.options.state.clear()
-    except OSError as exc:
-        first = NotConverged(f"cannot remove {engine.options.state.state_file}: {exc}")
     for name in (KUBECONFIG_FILE, CA_FILE, DISCOVERY_CACHE, KIND_CONFIG_FILE):
         try:
             (engine.state_path / name).unlink(missing_ok=True)

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab import waiting
 from lab.errors import NotConverged
+from lab.waiting import Pending, WaitProgress
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -41,25 +43,32 @@ class Waiter:
 
     def wait(self, condition: Condition) -> str:
         """Poll until the condition holds (returns what was seen); NotConverged when the budget ends."""
-        start = self.clock()
-        said, said_at = "", start
-        while True:
+        said: list[tuple[str, float]] = []
+
+        def look() -> str | Pending:
             try:
                 met, seen = condition.check()
             except Exception as exc:  # an API hiccup while polling is "not yet", not a crash
                 met, seen = False, f"{type(exc).__name__}: {exc}"
-            if met:
-                return seen
-            now = self.clock()
-            elapsed = now - start
-            if seen != said or now - said_at >= self.progress_every:
-                self.progress(
-                    f"waiting for {condition.description} ({elapsed:.1f} s of {condition.budget:g} s): {seen}"
-                )
-                said, said_at = seen, now
-            if elapsed >= condition.budget:
-                raise NotConverged(
-                    f"{condition.name}: {condition.description} did not happen within "
-                    f"{condition.budget:g} s; last seen: {seen}"
-                )
-            self.sleep(self.poll_interval)
+            return seen if met else Pending(seen)
+
+        def heard(p: WaitProgress[object]) -> None:
+            if not said or p.seen != said[-1][0] or p.elapsed - said[-1][1] >= self.progress_every:
+                self.progress(f"waiting for {p.what} ({p.elapsed:.1f} s of {p.budget:g} s): {p.seen}")
+                said.append((p.seen, p.elapsed))
+
+        try:
+            return waiting.wait_for(
+                look,
+                what=condition.description,
+                budget=condition.budget,
+                interval=self.poll_interval,
+                on_progress=heard,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+        except waiting.WaitTimeout as exc:
+            raise NotConverged(
+                f"{condition.name}: {condition.description} did not happen within {condition.budget:g} s; "
+                f"last seen: {exc.seen or 'nothing seen yet'}"
+            ) from None

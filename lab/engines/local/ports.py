@@ -6,25 +6,60 @@ Checked before the embedded engine starts anything, so a busy port fails fast an
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import socket
 import subprocess
 from pathlib import Path
 
+from lab.timeouts import DEFAULT
+
 _SS_USER = re.compile(r'\("([^"]+)",pid=(\d+)')
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why a listener could not bind (host, port) now, or None when it could."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return exc
+    return None
 
 
 def is_free(host: str, port: int) -> bool:
     """True when a listener could bind (host, port) now."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return bind_error(host, port) is None
+
+
+def ensure_bindable(host: str, port: int, listener_port: int) -> None:
+    """EnvironmentNotReady (exit 4) saying why (host, port) cannot serve Gateway listener `listener_port`."""
+    from lab.errors import EnvironmentNotReady
+
+    error = bind_error(host, port)
+    if error is None:
+        return
+    if error.errno == errno.EADDRINUSE:
+        holder = owner(port)
+        raise EnvironmentNotReady(
+            f"port {port} on {host} (Gateway listener {listener_port}) is already in use"
+            + (f" by {holder}" if holder else ""),
+            fix=f"stop what holds it, or remap the listener: --port {listener_port}={free_port()}",
+        )
+    if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(error, socket.gaierror):
+        raise EnvironmentNotReady(
+            f"--bind {host}: not an address of this machine ({error.strerror or error})",
+            fix="use 127.0.0.1 (the default), ::1, 0.0.0.0, or an address `ip addr` lists",
+        )
+    raise EnvironmentNotReady(
+        f"cannot listen on {host}:{port} (Gateway listener {listener_port}): {error.strerror or error}",
+        fix=f"remap the listener to a port above 1023: --port {listener_port}={free_port()}"
+        if error.errno == errno.EACCES
+        else "check --bind and --port",
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -37,7 +72,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _from_ss(port: int) -> str | None:
     try:
         out = subprocess.run(
-            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=3, check=False
+            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=DEFAULT.os_query, check=False
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None

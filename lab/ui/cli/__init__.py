@@ -1,6 +1,9 @@
 """The `lab` command line: parses and validates options, then delegates to the library.
 
-One module per family of commands; `app` holds the root group and what they share.
+Owns: app (the root group, shared options, the abort path), catalogue (scenarios, validate,
+plan), host (doctor, prefetch, kubeconfig), judging (judge, sample-size), running (up, check,
+traffic, status, apply, down): one module per family of commands.
+May import: anything in lab; commands only parse options and call the library.
 """
 
 from lab.ui.cli import catalogue, host, judging, running  # noqa: F401  (they register the commands)

@@ -48,6 +48,10 @@ def abort(error: LabError) -> NoReturn:
     raise click.exceptions.Exit(int(error.exit_code))
 
 
+# 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+INTERRUPTED = 130
+
+
 class LabGroup(click.Group):
     """Root group: turns any LabError raised by a command into its message and exit code."""
 
@@ -57,6 +61,10 @@ class LabGroup(click.Group):
             return super().invoke(ctx)
         except LabError as error:
             abort(error)
+        except KeyboardInterrupt:
+            # never click's "Aborted!" with exit 1, which means "the split does not match"
+            click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 @click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,6 +89,17 @@ CACHE_DIR = click.option(
     envvar="LAB_CACHE_DIR",
     default=None,
     help="Prefetch cache folder (default ~/.cache/lab). Env: LAB_CACHE_DIR.",
+)
+
+
+KIND_PIN = click.option(
+    "--kind-pin",
+    type=click.Choice(["tutorial", "compat"]),
+    envvar="LAB_KIND_PIN",
+    default="tutorial",
+    show_default=True,
+    help="kind: tutorial = kind v0.11.1 + node v1.21.1; compat = kind v0.20.0 with a v1.21 node image, "
+    "for hosts the 2021 image cannot boot on (see `lab doctor`). Env: LAB_KIND_PIN.",
 )
 
 

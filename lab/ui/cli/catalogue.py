@@ -21,11 +21,22 @@ def scenarios_cmd(app: App, output: str) -> None:
     """List the scenarios of the lab folder."""
     from lab.ui import views
 
-    entries = registry.discover(app.lab_dir)
+    catalogue = _catalogue(app)
     if output == "json":
-        app.print_json(views.scenarios_json(entries))
+        app.print_json(views.scenarios_json(catalogue.entries, catalogue.broken))
     else:
-        views.scenarios_table(entries, app.console)
+        views.scenarios_table(catalogue.entries, catalogue.broken, app.console)
+
+
+def _catalogue(app: App) -> registry.Catalogue:
+    """The lab folder's scenarios; an empty catalogue is invalid input (exit 3)."""
+    catalogue = registry.scan(app.lab_dir)
+    if not catalogue.entries and not catalogue.broken:
+        raise InvalidInput(
+            f"{app.lab_dir.scenarios}: no scenario files",
+            fix="add scenarios/<name>.py files, or point --lab-dir (env LAB_DIR) at a lab folder",
+        )
+    return catalogue
 
 
 @cli.command("validate")
@@ -33,8 +44,8 @@ def scenarios_cmd(app: App, output: str) -> None:
 @pass_app
 def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
     """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid."""
-    entries = registry.discover(app.lab_dir)
-    names = list(scenario_names) or sorted(entries)
+    catalogue = _catalogue(app)
+    names = list(scenario_names) or sorted({*catalogue.entries, *catalogue.broken})
     problems: list[InvalidInput] = []
     for name in names:
         try:
@@ -70,19 +81,24 @@ def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
 def plan_cmd(app: App, scenario: str, engine: str | None, cache_dir: Path | None, output: str) -> None:
     """Print the steps of SCENARIO as the equivalent shell commands (the tutorial steps)."""
     from lab.engines.kube import prefetch
+    from lab.engines.kube.documents import engine_notes
     from lab.timeouts import DEFAULT
     from lab.ui import views
 
     plan = make_plan(app.lab_dir, scenario)
     steps = tutorial_steps(plan)
     cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if engine else None
+    notes = sorted({n for step in plan.steps for n in engine_notes(step)}) if engine else []
     if output == "json":
         data = views.plan_json(plan, steps)
         if cache is not None:
             data["cache"] = views.cache_json(cache)
+            data["engine_notes"] = notes
         app.print_json(data)
     else:
         views.plan_text(plan, steps, app.console)
+        for note in notes:
+            app.console.print(f"note ({engine}): {note}", markup=False)
         if cache is not None:
             views.cache_table(cache, app.console)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,12 @@ from lab.stats.verdict import DEFAULT_ALPHA
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
-from lab.ui.cli.app import OUTPUT, STATE_DIR, App, cli, engine_options, pass_app, say
+from lab.ui.cli.app import KIND_PIN, OUTPUT, STATE_DIR, App, cli, engine_options, pass_app, say
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
+
+# RFC 9110 section 5.6.2: a method is a token
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -117,6 +122,14 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Seed the embedded engine's random choices (reproducible splits). Env: LAB_SEED.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="kind: the `lab prefetch` cache (default: $LAB_CACHE_DIR, the folder the last `lab prefetch` "
+    "filled, ~/.cache/lab).",
+)
+@KIND_PIN
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -132,6 +145,8 @@ def up_cmd(
     context: str | None,
     namespace: str | None,
     seed: int | None,
+    cache_dir: Path | None,
+    kind_pin: str,
     no_check: bool,
     teach: bool,
     **check: Any,
@@ -141,29 +156,39 @@ def up_cmd(
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
     step stops the run with its exit code.
     """
-    if engine != "cluster" and (context or namespace):
-        raise UsageError("--context and --namespace are for --engine cluster")
-    options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
+    options = replace(
+        engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin
+    )
     plan = make_plan(app.lab_dir, scenario)
-    teacher = Teacher(app.console, enabled=teach)
     choice = lifecycle.choose_engine(engine)
+    lifecycle.check_options(choice, options)
     click.echo(f"engine: {choice.name} ({choice.reason})")
-    teacher.before_start(plan)
-    result: CheckResult | None = None
-    for index, step in enumerate(plan.steps):
-        if index or teacher.enabled:
-            teacher.before_step(plan, step)
-        state = lifecycle.up(plan, choice, options, say, no_check=no_check, step_name=step.step.name)
+    runner = _UpRun(app, Teacher(app.console, enabled=teach), check, no_check)
+    runner.teacher.before_start(plan)
+    code = lifecycle.run(plan, choice, options, say, runner)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+class _UpRun:
+    """What `lab up` does around each step: teaching pauses, endpoints, the check and its report."""
+
+    def __init__(self, app: App, teacher: Teacher, check: dict[str, Any], no_check: bool) -> None:
+        self.app, self.teacher, self.check, self.no_check = app, teacher, check, no_check
+
+    def before(self, plan: Plan, step: StepPlan, index: int) -> None:
+        """Teaching mode explains the step first (the first one only when teaching)."""
+        if index or self.teacher.enabled:
+            self.teacher.before_step(plan, step)
+
+    def after(self, state: LabState, plan: Plan, step: StepPlan, index: int) -> int:
+        """Endpoints once, then the step's check (unless --no-check); its exit code."""
         if index == 0:
             _print_endpoints(state, step)
-        if no_check:
-            continue
-        teacher.before_check(step)
-        result = _check_and_report(app, state, plan, step, check)
-        if result.outcome.exit_code:
-            break
-    if result is not None and result.outcome.exit_code:
-        raise click.exceptions.Exit(int(result.outcome.exit_code))
+        if self.no_check:
+            return 0
+        self.teacher.before_check(step)
+        return int(_check_and_report(self.app, state, plan, step, self.check).outcome.exit_code)
 
 
 def _print_endpoints(state: LabState, step: StepPlan) -> None:
@@ -225,6 +250,12 @@ def check_cmd(
     """
     state = lifecycle.running(engine_options(app, state_dir))
     name = scenario or state.scenario
+    if name != state.scenario:
+        raise UsageError(
+            f"the running lab serves {state.scenario}, not {name}: judging {name}'s split against "
+            f"{state.scenario}'s routes would say nothing",
+            fix=f"`lab up {name}` switches the lab to it; `lab check` judges {state.scenario}",
+        )
     plan = make_plan(app.lab_dir, name)
     if step_name is None and name == state.scenario:
         step_name = state.step
@@ -257,6 +288,10 @@ def traffic_cmd(
     output: str,
 ) -> None:
     """Send ad-hoc traffic to the running lab and count who answered (the blog's curl loop, verified)."""
+    if not path.startswith("/"):
+        raise UsageError(f"--path {path!r}: a request path starts with /, e.g. --path /{path}")
+    if not HTTP_TOKEN.fullmatch(method):
+        raise UsageError(f"--method {method!r}: not an HTTP method (letters, digits and !#$%&'*+-.^_`|~ only)")
     state = lifecycle.running(engine_options(app, state_dir))
     plan = make_plan(app.lab_dir, state.scenario)
     step = lifecycle.plan_step(plan, state.step)
@@ -325,10 +360,8 @@ def apply_cmd(app: App, files: tuple[Path, ...], state_dir: Path | None) -> None
 def down_cmd(app: App, state_dir: Path | None) -> None:
     """Stop the lab and free everything it held; with no lab running, say so and exit 0."""
     options = engine_options(app, state_dir)
-    state = lifecycle.down(options, say)
-    if state is None:
+    removed = lifecycle.down(options, say)
+    if not removed:
         click.echo(f"no lab running in {options.state.path}; nothing to do")
-    else:
-        click.echo(f"lab {state.scenario} on the {state.engine} engine is down")
-
-
+    for item in removed:
+        click.echo(f"{item} is down")
