@@ -520,3 +520,52 @@ def test_a_failed_image_load_falls_back_to_pulling_in_the_node(
     assert state.engine == "kind"
     loads = [a[-1] for a in world.argv("kind") if a[:2] == ["load", "docker-image"]]
     assert loads == list(pins.ALL_IMAGES)  # the images after the failed one are still loaded
+
+
+def test_killing_lab_up_at_each_step_then_lab_down_leaves_no_cluster_and_up_succeeds(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab import lifecycle
+    from lab.engines.kube.steps import KubernetesLab
+
+    monkeypatch.setattr(
+        KubernetesLab.__init__,
+        "__kwdefaults__",
+        {**(KubernetesLab.__init__.__kwdefaults__ or {}), "sleep": world.sleep, "clock": world.clock.now},
+    )
+    options, choice, p = world.options(), lifecycle.EngineChoice("kind", "asked for"), plan()
+    clusters = world.fake_state / "clusters.json"
+    for step in ("cluster", "images", "crds", "consul", "manifests", "gateway", "routes", "converge"):
+
+        def kill(message: str, step: str = step) -> None:
+            if message.startswith(step + ":"):
+                raise KeyboardInterrupt  # Ctrl-C as this step starts
+
+        with pytest.raises(KeyboardInterrupt):
+            lifecycle.up(p, choice, options, kill)
+        assert lifecycle.recorded(options) is not None, step  # the record of what to remove is there
+        lifecycle.down(options, lambda m: None)
+        assert not clusters.exists() or json.loads(clusters.read_text()) == [], step
+        assert lifecycle.recorded(options) is None
+    state = lifecycle.up(p, choice, options, lambda m: None)
+    assert state.phase == "running" and json.loads(clusters.read_text()) == ["lab"]
+
+
+def test_lab_down_never_deletes_a_cluster_lab_did_not_create(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab import lifecycle
+    from lab.engines.kube.steps import KubernetesLab
+
+    monkeypatch.setattr(
+        KubernetesLab.__init__,
+        "__kwdefaults__",
+        {**(KubernetesLab.__init__.__kwdefaults__ or {}), "sleep": world.sleep, "clock": world.clock.now},
+    )
+    (world.fake_state / "clusters.json").write_text('["lab"]')  # someone else's cluster named lab
+    options, messages = world.options(), []
+    lifecycle.up(plan(), lifecycle.EngineChoice("kind", "asked for"), options, messages.append)
+    assert any("lab has no record of creating it" in m for m in messages)
+    lifecycle.down(options, messages.append)
+    assert json.loads((world.fake_state / "clusters.json").read_text()) == ["lab"]
+    assert any("leaving kind cluster lab (lab did not create it)" in m for m in messages)

@@ -67,6 +67,7 @@ class FakeKube:
     kinds: list[Kind] = field(default_factory=lambda: list(CORE))
     crd_files: dict[str, bytes] = field(default_factory=dict)
     stall: set[str] = field(default_factory=set)
+    on_reset: Any = None
     cluster: Cluster = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +127,19 @@ class FakeKube:
                     )
             self.cluster.react(kind.kind, obj)
         return 200, obj
+
+    def reset(self) -> None:
+        """`kind delete cluster`: the API server and everything in it are gone (behaviour stays)."""
+        old = self.cluster
+        self.kinds = list(CORE)
+        self.cluster = Cluster(self.clock, self.ca_pem, old.behaviour)
+        self.cluster.plural_of = self.plural_of
+        self.cluster.on_gateway_ready, self.cluster.on_route_accepted = (
+            old.on_gateway_ready,
+            old.on_route_accepted,
+        )
+        if self.on_reset is not None:
+            self.on_reset()
 
     def helm(self, action: str, ns: str) -> dict[str, Any]:
         if action == "install":
@@ -250,6 +264,10 @@ def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 if name in fake.crd_files:
                     return self.reply(200, fake.crd_files[name], "text/plain")
                 return self.reply(404, b"404: Not Found", "text/plain")
+            if path == "/_fake/cluster-deleted":
+                with fake.lock:
+                    fake.reset()
+                return self.reply(200, {})
             if path.startswith("/_fake/helm-"):
                 with fake.lock:
                     fake.clock.due()

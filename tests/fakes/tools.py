@@ -139,6 +139,13 @@ if argv[:2] == ["delete", "cluster"]:
     name = opt(argv, "--name") or "kind"
     if name in clusters:
         clusters.remove(name); save("clusters.json", clusters)
+        import urllib.request
+        url = os.environ["FAKE_KUBE_URL"] + "/_fake/cluster-deleted"
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=5).read()
+        try:
+            os.remove(os.path.join(STATE, "helm.json"))  # the release lived in the cluster
+        except FileNotFoundError:
+            pass
     print(f"Deleting cluster \"{name}\" ...", file=sys.stderr)
     sys.exit(0)
 if argv[:2] == ["load", "docker-image"]:

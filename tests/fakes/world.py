@@ -85,6 +85,7 @@ class World:
         self._cert, self._key = cert, key
         self.gateway_server: Any = None
         self.kube.cluster.on_gateway_ready = self.start_gateway
+        self.kube.on_reset = self.stop_gateway
         self.kube.cluster.on_route_accepted = self.route_accepted
         # the real pinned CRD files, served by the fake API server instead of GitHub
         files = []
@@ -108,6 +109,14 @@ class World:
             self.gateway_server, _ = tls.serve_gateway(
                 self.gateway, self._cert, self._key, port=self.gateway_port
             )
+
+    def stop_gateway(self) -> None:
+        """The cluster is gone, and with it the host port its gateway pod held."""
+        if self.gateway_server is not None:
+            server, self.gateway_server = self.gateway_server, None
+            server.shutdown()
+            server.server_close()
+            self.gateway.serving = False
 
     def route_accepted(self, name: str) -> None:
         self.gateway.serving = True
