@@ -156,13 +156,7 @@ TRANSCRIPT = Path(__file__).parent / "fixtures" / "kind_up_transcript.txt"
 def _contract_run(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     """`lab up canary-99-1 --engine kind` against the behaviour-modelling fakes: Ready and Accepted
     arrive late, the webhook refuses once, and a route needs a retrigger after a BindError."""
-    from lab.engines.kube.steps import KubernetesLab
-
-    monkeypatch.setattr(
-        KubernetesLab.__init__,
-        "__kwdefaults__",
-        {**(KubernetesLab.__init__.__kwdefaults__ or {}), "sleep": world.sleep, "clock": world.clock.now},
-    )
+    world.engines_in_virtual_time()
     monkeypatch.setattr("lab.ui.cli.app.DEFAULT_TIMEOUTS", FAST)
     b = world.kube.behaviour
     b.webhook_refuse_for = 0.05  # one refusal: the first ServiceDefaults comes right after helm

@@ -526,13 +526,8 @@ def test_killing_lab_up_at_each_step_then_lab_down_leaves_no_cluster_and_up_succ
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lab import lifecycle
-    from lab.engines.kube.steps import KubernetesLab
 
-    monkeypatch.setattr(
-        KubernetesLab.__init__,
-        "__kwdefaults__",
-        {**(KubernetesLab.__init__.__kwdefaults__ or {}), "sleep": world.sleep, "clock": world.clock.now},
-    )
+    world.engines_in_virtual_time()
     options, choice, p = world.options(), lifecycle.EngineChoice("kind", "asked for"), plan()
     clusters = world.fake_state / "clusters.json"
     for step in ("cluster", "images", "crds", "consul", "manifests", "gateway", "routes", "converge"):
@@ -555,13 +550,8 @@ def test_lab_down_never_deletes_a_cluster_lab_did_not_create(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lab import lifecycle
-    from lab.engines.kube.steps import KubernetesLab
 
-    monkeypatch.setattr(
-        KubernetesLab.__init__,
-        "__kwdefaults__",
-        {**(KubernetesLab.__init__.__kwdefaults__ or {}), "sleep": world.sleep, "clock": world.clock.now},
-    )
+    world.engines_in_virtual_time()
     (world.fake_state / "clusters.json").write_text('["lab"]')  # someone else's cluster named lab
     options, messages = world.options(), []
     lifecycle.up(plan(), lifecycle.EngineChoice("kind", "asked for"), options, messages.append)

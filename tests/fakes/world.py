@@ -142,6 +142,17 @@ class World:
         """lab.lifecycle's journal: persist what the engine reports."""
         self.state.write(state)
 
+    def engines_in_virtual_time(self) -> None:
+        """Engines that lab.lifecycle creates itself sleep and tell time through the fakes' clock."""
+        from lab.engines.kube.steps import KubernetesLab
+
+        defaults = {
+            **(KubernetesLab.__init__.__kwdefaults__ or {}),
+            "sleep": self.sleep,
+            "clock": self.clock.now,
+        }
+        self.monkeypatch.setattr(KubernetesLab.__init__, "__kwdefaults__", defaults)
+
     def kind_engine(self, **kw: Any) -> KindEngine:
         cache = kw.pop("cache", self.cache if not (self.state.path / "prefetch-cache-dir").exists() else None)
         return KindEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=cache)
