@@ -152,8 +152,8 @@ def _start(engine: Engine, plan: Plan, step: StepPlan, options: EngineOptions, p
     last = [LabState.starting(engine.name, plan.scenario.name, step.step.name, str(plan.lab_dir.root))]
 
     def journal(state: LabState) -> None:
+        last[0] = state  # first: a Ctrl-C right after the write must not clear what it recorded
         options.state.write(state)
-        last[0] = state
 
     journal(last[0])
     try:

@@ -84,9 +84,9 @@ class LabState:
         """The same state once its step converged."""
         return replace(self, phase="running")
 
-    def gateway_url(self, listener_port: int, path: str = "/") -> str:
-        """The URL that reaches a listener of the running lab."""
-        return f"https://{self.gateway_host}:{self.ports.get(listener_port, listener_port)}{path}"
+    def gateway_url(self, listener_port: int, path: str = "/", scheme: str = "https") -> str:
+        """The URL that reaches a listener of the running lab (scheme: the listener's, http or https)."""
+        return f"{scheme}://{self.gateway_host}:{self.ports.get(listener_port, listener_port)}{path}"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (ports keys as strings)."""

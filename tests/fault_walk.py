@@ -21,7 +21,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lab.engines.local.ports import free_port, is_free
+from lab.engines.local.ports import is_free
 from lab.engines.local.process import find
 from lab.ui.cli import cli
 from lab.waiting import poll
@@ -44,7 +44,7 @@ class Walk:
 
     seed: int
     state_dir: Path
-    port: int = field(default_factory=free_port)
+    port: int
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -155,9 +155,13 @@ class Walk:
         assert not (self.state_dir / "state.json").exists(), "state.json left after `lab down`"
 
 
-def walk(seed: int, state_dir: str, sequences: int) -> list[str]:
-    """Run `sequences` sequences; the log of the last one (AssertionError on the first failure)."""
-    w = Walk(seed, Path(state_dir))
+def walk(seed: int, state_dir: str, sequences: int, port: int) -> list[str]:
+    """Run `sequences` sequences; the log of the last one (AssertionError on the first failure).
+
+    `port` should lie below the OS's ephemeral range: the lab's pods bind ephemeral ports, and
+    another worker's pod must never take this walk's gateway port while its lab is down.
+    """
+    w = Walk(seed, Path(state_dir), port)
     try:
         for number in range(sequences):
             w.sequence(number)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import random
+import ssl
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -64,6 +66,20 @@ class InProcessLab:
         return self.session.request(
             method, self.url(path), allow_redirects=False, timeout=5, verify=str(self.tls.ca_file), **kwargs
         )
+
+    def raw(self, path: str, headers: list[tuple[str, str]]) -> tuple[int, str]:
+        """GET with headers exactly as given (repeated names, any case), which requests would merge."""
+        context = ssl.create_default_context(cafile=str(self.tls.ca_file))
+        conn = http.client.HTTPSConnection("localhost", self.port, context=context, timeout=5)
+        try:
+            conn.putrequest("GET", path)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders()
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self.session.close()

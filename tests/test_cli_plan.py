@@ -72,7 +72,7 @@ def test_negative_weight_exits_3_naming_file_and_field(lab_copy: LabCopy) -> Non
     assert "is -1" in out
 
 
-def test_weights_1_1_1_exit_3_and_explain_the_rounding(lab_copy: LabCopy) -> None:
+def test_weights_1_1_1_warn_what_consul_does_and_strict_makes_it_exit_3(lab_copy: LabCopy) -> None:
     lab_copy.edit(
         "manifests/routes/canary-99-1.yaml",
         "          weight: 1\n",
@@ -80,9 +80,31 @@ def test_weights_1_1_1_exit_3_and_explain_the_rounding(lab_copy: LabCopy) -> Non
     )
     lab_copy.edit("manifests/routes/canary-99-1.yaml", "weight: 99", "weight: 1")
     code, out = run("--lab-dir", str(lab_copy.root), "validate", "canary-99-1")
+    # 1/1/1 are valid Gateway API weights: the embedded engine follows the specification ...
+    assert code == 0, out
+    assert "ok       canary-99-1 (1 warning(s))" in out
+    assert "splits 33.3%/33.3%/33.3%" in out
+    # ... and the warning says what Consul 0.1.0 on the kind engine would do
+    assert "33.33%" in out and "99.99%" in out and "weights 34/33/33 work on both engines" in out
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "--strict", "canary-99-1")
     assert code == 3, out
-    assert "33.33%" in out and "99.99%" in out
-    assert "use weights 34/33/33" in out
+    assert "1 warning(s) and --strict" in out
+
+
+def test_validate_warns_with_the_condition_and_the_effect(lab_copy: LabCopy) -> None:
+    """Issue 13: a dangling backendRef is applied and flagged, not refused."""
+    lab_copy.edit(
+        "manifests/routes/canary-99-1.yaml",
+        "    - backendRefs:\n        - kind: Service\n          name: frontend",
+        "    - backendRefs:\n        - kind: Service\n          name: frontend-v2",
+    )
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "canary-99-1")
+    assert code == 0, out
+    assert "warning: " in out and "Service default/frontend-v2 does not exist" in out
+    assert "status: ResolvedRefs=False (ServiceNotFound)" in out
+    assert "effect: / on example-route-2 will answer 503" in out
+    code, _ = run("--lab-dir", str(lab_copy.root), "validate", "--strict", "canary-99-1")
+    assert code == 3
 
 
 def test_lab_dir_from_environment(lab_copy: LabCopy) -> None:

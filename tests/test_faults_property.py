@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -27,13 +28,25 @@ SEQUENCES = int(os.environ.get("LAB_FAULT_SEQUENCES", "200"))
 WORKERS = 4
 
 
+def walk_ports(seed: int) -> list[int]:
+    """One gateway port per worker, free now and below the ephemeral range (20000-29999)."""
+    rng = random.Random(seed)
+    ports: list[int] = []
+    while len(ports) < WORKERS:
+        port = rng.randrange(20000, 30000)
+        if port not in ports and is_free("127.0.0.1", port):
+            ports.append(port)
+    return ports
+
+
 def test_any_sequence_of_faults_then_down_leaves_nothing_and_up_works(tmp_path: Path) -> None:
     seed = int(os.environ.get("LAB_FAULT_SEED") or os.environ.get("LAB_SEED") or int.from_bytes(os.urandom(4), "big"))
     print(f"\nfault walk: seed {seed} (rerun with LAB_FAULT_SEED={seed}), {SEQUENCES} sequences, {WORKERS} workers")
     per_worker = -(-SEQUENCES // WORKERS)
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [
-            pool.submit(walk, seed * 1000 + i, str(tmp_path / f"state-{i}"), per_worker) for i in range(WORKERS)
+            pool.submit(walk, seed * 1000 + i, str(tmp_path / f"state-{i}"), per_worker, port)
+            for i, port in enumerate(walk_ports(seed))
         ]
         failures = []
         for future in futures:

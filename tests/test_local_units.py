@@ -54,6 +54,24 @@ def test_pods_are_named_like_kubernetes_and_kept_when_unchanged() -> None:
     assert "service/echo-1 -n default" not in refs
 
 
+def test_filters_the_gateway_does_not_apply_are_listed_as_not_emulated(tmp_path: Path) -> None:
+    """Issue 13 item 6: HTTPBackendRef.filters were accepted and silently ignored."""
+    route = tmp_path / "route.yaml"
+    header = "{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: a, value: '1'}]}}"
+    mirror = "{type: RequestMirror, requestMirror: {backendRef: {name: echo-2, port: 8090}}}"
+    route.write_text(
+        "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: HTTPRoute\nmetadata: {name: r}\n"
+        f"spec:\n  parentRefs: [{{name: example-gateway}}]\n  rules:\n  - filters: [{mirror}]\n"
+        f"    backendRefs:\n    - {{name: echo-1, port: 8080, filters: [{header}, {mirror}]}}\n"
+    )
+    topo = Topology(load([ROOT / "manifests" / "base", route]))
+    reasons = sorted(n.reason for n in not_emulated(topo) if n.ref == "httproute/r -n default")
+    assert reasons == [
+        "rules[0].backendRefs[0].filters[1] RequestMirror: filter not emulated (ignored)",
+        "rules[0].filters[0] RequestMirror: filter not emulated (ignored)",
+    ]
+
+
 def test_engine_factory(tmp_path: Path) -> None:
     options = EngineOptions(state=StateDir(tmp_path), timeouts=DEFAULT)
     assert isinstance(create("local", options), LocalEngine)

@@ -69,7 +69,7 @@ def test_path_match_types_and_precedence(path: str, expected: str) -> None:
     assert winner(table, path) == expected
 
 
-def test_headers_query_and_method_add_precedence() -> None:
+def test_headers_and_query_add_precedence_a_method_match_only_filters() -> None:
     table = RouteTable(
         [
             route("plain", [rule("plain", path={"type": "PathPrefix", "value": "/echo"})]),
@@ -100,7 +100,8 @@ def test_headers_query_and_method_add_precedence() -> None:
     assert winner(table, "/echo", headers={"x-canary": "yes"}) == "canary"
     assert winner(table, "/echo", headers={"X-Canary": "no"}) == "plain"
     assert winner(table, "/echo?v=2") == "query"
-    assert winner(table, "/echo", method="POST") == "post"
+    # v0.4.0 does not rank method: POST ties with the older route without one
+    assert winner(table, "/echo", method="POST") == "plain"
     # a header match outranks a query match
     assert winner(table, "/echo?v=2", headers={"X-Canary": "yes"}) == "canary"
 
@@ -173,3 +174,59 @@ def test_listener_hostname_narrows_route_hostnames() -> None:
     assert winner(table, "/", host="www.example.com") == "any"
     assert winner(table, "/", host="other.org") is None
     assert winner(table, "/", host="localhost") is None
+
+
+def test_method_is_not_a_precedence_criterion_in_v0_4_0() -> None:
+    """v0.4.0 ranks hostname, path, header count, query count, then age: a method match adds nothing.
+
+    (Method joined the list in v0.8.0, apis/v1beta1/httproute_types.go; lab pins v0.4.0.)
+    """
+    table = RouteTable(
+        [
+            route("plain", [rule("plain", path={"type": "PathPrefix", "value": "/echo"})]),
+            route("m", [rule("post", path={"type": "PathPrefix", "value": "/echo"}, method="POST")]),
+            route(
+                "hdr",
+                [
+                    rule(
+                        "canary",
+                        path={"type": "PathPrefix", "value": "/echo"},
+                        headers=[{"name": "x-canary", "value": "yes"}],
+                    )
+                ],
+            ),
+        ]
+    )
+    # a tie on every criterion goes to the older route, whatever the method match
+    assert winner(table, "/echo", method="POST") == "plain"
+    # one header match outranks a method match
+    assert winner(table, "/echo", method="POST", headers={"x-canary": "yes"}) == "canary"
+
+
+def test_a_rule_without_backend_refs_chooses_nothing() -> None:
+    table = RouteTable([route("none", [{"matches": [{}]}]), route("empty", [{"backendRefs": []}])])
+    assert all(r.choose(random.Random(1)) is None for r in table.rules)
+
+
+def test_backend_filters_are_kept_per_backend() -> None:
+    header = {
+        "type": "RequestHeaderModifier",
+        "requestHeaderModifier": {"add": [{"name": "a", "value": "1"}]},
+    }
+    r = route(
+        "f", [{"backendRefs": [{"name": "a", "port": 80, "filters": [header]}, {"name": "b", "port": 80}]}]
+    )
+    a, b = RouteTable([r]).rules[0].backends
+    assert a.filters == (header,) and b.filters == ()
+
+
+def test_a_resolver_marks_backends_the_controller_drops() -> None:
+    from lab.spec.routing import BackendRef, RefProblem
+
+    def resolve(route: Resource, ref: BackendRef) -> RefProblem | None:
+        return RefProblem("BackendNotFound", "no such Service") if ref.name == "gone" else None
+
+    r = route("p", [{"backendRefs": [{"name": "ok", "port": 80}, {"name": "gone", "port": 80}]}])
+    ok, gone = RouteTable([r], resolve=resolve).rules[0].backends
+    assert ok.problem is None
+    assert gone.problem == RefProblem("BackendNotFound", "no such Service")

@@ -199,6 +199,32 @@ def manifest_files(target: Path) -> tuple[Path, ...]:
     return (target,)
 
 
+def duplicates(resources: Iterable[Resource]) -> list[ManifestError]:
+    """Resources defined twice in one desired set (same group, kind, namespace and name).
+
+    Across steps and `lab apply` the last applied wins, like `kubectl apply`; within the manifests
+    of one step a second definition would silently replace the first, so it is an error.
+    """
+    first: dict[tuple[str, str, str | None, str], Resource] = {}
+    errors = []
+    for r in resources:
+        key = (r.group, r.kind, r.namespace, r.name)
+        seen = first.setdefault(key, r)
+        if seen is r:
+            continue
+        name = f"{r.namespace}/{r.name}" if r.namespace else r.name
+        errors.append(
+            ManifestError(
+                f"{r.kind} {name} is defined twice in one step: here and at {seen.source}:{seen.line}; "
+                "the second definition would silently replace the first",
+                file=r.source,
+                line=r.line,
+                fix="remove one of the two, or give one another name",
+            )
+        )
+    return errors
+
+
 def load(targets: Iterable[Path]) -> tuple[Resource, ...]:
     """Load files and folders in order; no side effects."""
     out: list[Resource] = []

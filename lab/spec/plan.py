@@ -15,7 +15,9 @@ import yaml
 
 from lab.errors import InvalidInput, ManifestError
 from lab.spec import pins, registry
-from lab.spec.manifests import Resource, load, manifest_files
+from lab.spec.conditions import serves
+from lab.spec.findings import Finding, findings
+from lab.spec.manifests import Resource, duplicates, load, manifest_files
 from lab.spec.registry import LabDir
 from lab.spec.routing import Request, Rule
 from lab.spec.scenario import Scenario, Step, Traffic
@@ -78,6 +80,8 @@ class StepPlan:
     files: tuple[Path, ...]
     resources: tuple[Resource, ...]
     traffic: tuple[TrafficPlan, ...]
+    # what Kubernetes accepts and the controller flags (lab.spec.findings): warnings
+    warnings: tuple[Finding, ...] = ()
 
     @property
     def topology(self) -> Topology:
@@ -115,11 +119,28 @@ def _resolve(lab_dir: LabDir, entry: str) -> Path:
 
 
 def _first_http_listener(topo: Topology) -> Listener:
-    """Scenario traffic enters the first HTTP/HTTPS listener of the lab's Gateways."""
-    listeners = [lst for lst in topo.listeners() if lst.protocol in ("HTTP", "HTTPS")]
+    """Scenario traffic enters the first HTTP/HTTPS listener the lab's controller serves."""
+    listeners = [lst for lst in topo.listeners() if serves(topo, lst)]
     if not listeners:
-        raise InvalidInput("the lab has no Gateway with an HTTP or HTTPS listener to send traffic to")
+        raise InvalidInput(
+            "the lab has no Gateway of class consul-api-gateway with a ready HTTP or HTTPS listener "
+            "to send traffic to",
+            fix="see the warnings of `lab validate` (gatewayClassName, certificateRefs)",
+        )
     return listeners[0]
+
+
+def _unjudgeable(rule: Rule) -> str | None:
+    """Why a rule's split cannot be judged: a redirect, or weight sent to backends that get 503."""
+    if any(f.get("type") == "RequestRedirect" for f in rule.filters):
+        return "is a redirect, which has no backend split to judge"
+    dropped = [b for b in rule.backends if b.problem is not None and b.weight > 0]
+    if dropped:
+        names = ", ".join(f"{b.key} ({b.problem.reason})" for b in dropped if b.problem)
+        return f"sends weight to backends the controller drops, which answer 503: {names}"
+    if rule.total_weight == 0:
+        return "has no backend with a positive weight, so every request would get 503"
+    return None
 
 
 def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan:
@@ -141,11 +162,10 @@ def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan
             f"{listener.id}, so every request would get 404",
             fix="fix the traffic path or add a route rule that matches it",
         )
-    elif any(f.get("type") == "RequestRedirect" for f in rule.filters):
+    elif (why := _unjudgeable(rule)) is not None:
         raise InvalidInput(
-            f"{where}: traffic {traffic.path} is redirected by {rule.route} rule {rule.index}; "
-            "a redirect has no backend split to judge",
-            fix="send the scenario's traffic to a path that reaches backends",
+            f"{where}: traffic {traffic.path} selects {rule.route} rule {rule.index}, which {why}",
+            fix="send the scenario's traffic to a path that reaches valid backends (see `lab validate`)",
         )
     else:
         expected = rule.expected_weights()
@@ -211,14 +231,15 @@ def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
     for step in scenario.all_steps:
         files = tuple(f for entry in step.manifests for f in manifest_files(_resolve(lab_dir, entry)))
         resources = base + load(files)
-        step_errors = [e for e in validate(resources) if str(e) not in {str(x) for x in errors}]
+        found = duplicates(resources) + validate(resources)
+        step_errors = [e for e in found if str(e) not in {str(x) for x in errors}]
         errors.extend(step_errors)
         if step_errors:
             continue
         topo = Topology(resources)
         where = f"scenario {scenario.name}" + (f" step {step.name}" if scenario.steps else "")
         traffic = tuple(resolve_traffic(topo, t, where) for t in step.traffic)
-        steps.append(StepPlan(step, files, topo.resources, traffic))
+        steps.append(StepPlan(step, files, topo.resources, traffic, tuple(findings(topo.resources))))
     if errors:
         raise InvalidPlan(errors)
     values_file = lab_dir.charts_values / pins.VALUES_FILE

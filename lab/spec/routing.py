@@ -9,11 +9,12 @@ from __future__ import annotations
 import bisect
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from lab.spec.hostnames import effective_hostnames, host_match
 from lab.spec.manifests import Resource
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -31,8 +32,20 @@ class RouteId:
 
 
 @dataclass(frozen=True)
+class RefProblem:
+    """Why the controller drops a backendRef: the ResolvedRefs=False reason and a message."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class BackendRef:
-    """One backendRef after defaulting: a Service by namespace/name, port and weight."""
+    """One backendRef after defaulting: a Service by namespace/name, port, weight and its filters.
+
+    `problem` is set when the controller drops the reference (v0.4.0 HTTPBackendRef: a missing
+    referent, or a cross-namespace one no ReferencePolicy allows): its share of the weight gets 503.
+    """
 
     name: str
     namespace: str
@@ -40,6 +53,8 @@ class BackendRef:
     weight: int
     kind: str = "Service"
     group: str = ""
+    filters: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+    problem: RefProblem | None = None
 
     @property
     def key(self) -> str:
@@ -166,7 +181,7 @@ class Rule:
 
     @property
     def total_weight(self) -> int:
-        """Sum of the weights; 0 means no backend can be chosen (500)."""
+        """Sum of the weights; 0 (no backendRefs, or all weight 0) means nothing is chosen: 503."""
         return self._cumulative[-1] if self._cumulative else 0
 
     def choose(self, rng: random.Random) -> BackendRef | None:
@@ -214,36 +229,32 @@ def _match(raw: Mapping[str, Any]) -> Match:
     )
 
 
-def _covers(pattern: str, name: str) -> bool:
-    """True when hostname `pattern` (maybe `*.suffix`) matches `name` (maybe a wildcard itself)."""
-    if pattern == name:
-        return True
-    return pattern.startswith("*.") and name.endswith(pattern[1:]) and len(name) > len(pattern) - 1
+# How the engine's controller judges one backendRef of a route: None when it resolves.
+Resolver = Callable[[Resource, BackendRef], RefProblem | None]
 
 
-def effective_hostnames(
-    listener_hostname: str | None, route_hostnames: Sequence[str]
-) -> tuple[str, ...] | None:
-    """The hostnames a route serves on a listener: the intersection of the two, as the spec says.
+def _backend(raw: Mapping[str, Any], namespace: str) -> BackendRef:
+    return BackendRef(
+        name=str(raw.get("name")),
+        namespace=str(raw.get("namespace") or namespace),
+        port=raw.get("port"),
+        weight=int(raw.get("weight", 1)),
+        kind=str(raw.get("kind", "Service")),
+        group=str(raw.get("group", "")),
+        filters=tuple(f for f in raw.get("filters") or () if isinstance(f, Mapping)),
+    )
 
-    () means any host; None means none in common, so the route does not attach to that listener.
+
+def rules_of(
+    route: Resource,
+    order: int = 0,
+    listener_hostname: str | None = None,
+    resolve: Resolver | None = None,
+) -> tuple[Rule, ...]:
+    """The rules of an HTTPRoute with the specification's defaults applied, on one listener.
+
+    `resolve` marks the backendRefs the controller drops (they stay in the rule, keeping its weights).
     """
-    if not listener_hostname:
-        return tuple(route_hostnames)
-    listener_hostname = listener_hostname.lower()
-    if not route_hostnames:
-        return (listener_hostname,)
-    out: list[str] = []
-    for name in route_hostnames:
-        if _covers(listener_hostname, name):
-            out.append(name)
-        elif _covers(name, listener_hostname):
-            out.append(listener_hostname)
-    return tuple(dict.fromkeys(out)) or None
-
-
-def rules_of(route: Resource, order: int = 0, listener_hostname: str | None = None) -> tuple[Rule, ...]:
-    """The rules of an HTTPRoute with the specification's defaults applied, on one listener."""
     spec = route.spec
     rid = RouteId(route.namespace or "default", route.name)
     effective = effective_hostnames(listener_hostname, [str(h).lower() for h in spec.get("hostnames") or ()])
@@ -254,40 +265,12 @@ def rules_of(route: Resource, order: int = 0, listener_hostname: str | None = No
     out = []
     for i, raw in enumerate(raw_rules):
         matches = tuple(_match(m) for m in raw.get("matches") or [{}])
-        backends = tuple(
-            BackendRef(
-                name=str(b.get("name")),
-                namespace=str(b.get("namespace") or rid.namespace),
-                port=b.get("port"),
-                weight=int(b.get("weight", 1)),
-                kind=str(b.get("kind", "Service")),
-                group=str(b.get("group", "")),
-            )
-            for b in raw.get("backendRefs") or ()
-        )
+        backends = tuple(_backend(b, rid.namespace) for b in raw.get("backendRefs") or ())
+        if resolve is not None:
+            backends = tuple(replace(b, problem=resolve(route, b)) for b in backends)
         filters = tuple(raw.get("filters") or ())
         out.append(Rule(rid, i, matches, backends, filters, hostnames, order))
     return tuple(out)
-
-
-def host_match(route_hostnames: Sequence[str], host: str) -> tuple[int, int] | None:
-    """Specificity of the best route hostname matching `host`: (non-wildcard, length), or None.
-
-    No hostnames means any host (specificity (0, 0)); `*.example.com` matches one or more labels.
-    """
-    if not route_hostnames:
-        return (0, 0)
-    host = host.lower().rstrip(".")
-    best: tuple[int, int] | None = None
-    for name in route_hostnames:
-        if name.startswith("*."):
-            suffix = name[1:]
-            score = (0, len(name)) if host.endswith(suffix) and len(host) > len(suffix) else None
-        else:
-            score = (1, len(name)) if host == name else None
-        if score is not None and (best is None or score > best):
-            best = score
-    return best
 
 
 @dataclass(frozen=True)
@@ -309,18 +292,26 @@ def _request_matches(match: Match, request: Request) -> bool:
 
 
 class RouteTable:
-    """All rules of the routes attached to one listener, in specification precedence.
+    """All rules of the routes attached to one listener, in v0.4.0 precedence.
 
-    Candidates are ordered by: hostname specificity, path (Exact, then longest prefix), method,
-    number of header matches, number of query matches, then oldest route (apply order), then
+    Candidates are ordered by: hostname specificity, path (Exact, then longest prefix), number of
+    header matches, number of query matches, then oldest route (apply order), then
     `{namespace}/{name}`, then rule and match order. The first candidate that matches wins.
+    A method match only filters: v0.4.0's list (apis/v1alpha2/httproute_types.go, `Matches`) does
+    not rank it; "Method match" joined the list in v0.8.0 (apis/v1beta1/httproute_types.go).
     """
 
-    def __init__(self, routes: Iterable[Resource | tuple[Resource, str | None]]) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Resource | tuple[Resource, str | None]],
+        resolve: Resolver | None = None,
+    ) -> None:
         """Routes in definition order, each alone or with the hostname of the listener it is on."""
         pairs = [r if isinstance(r, tuple) else (r, None) for r in routes]
         self.rules: tuple[Rule, ...] = tuple(
-            rule for order, (route, host) in enumerate(pairs) for rule in rules_of(route, order, host)
+            rule
+            for order, (route, host) in enumerate(pairs)
+            for rule in rules_of(route, order, host, resolve)
         )
         self._by_host: dict[str, tuple[tuple[Rule, Match], ...]] = {}
 
@@ -337,7 +328,6 @@ class RouteTable:
                 key = (
                     (-spec[0], -spec[1]),
                     tuple(-x for x in match.path.rank),
-                    0 if match.method else 1,
                     -len(match.headers),
                     -len(match.query),
                     rule.order,

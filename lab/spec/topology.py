@@ -1,6 +1,7 @@
 """An index of a lab's resources: which routes attach to which Gateway listener, and lookups.
 
-Validation reports what does not resolve; the plan and the engines use what does.
+It answers what the lab's controller decides: which Gateways it reconciles, which parentRefs bind
+to which listeners, which backendRefs resolve. Status conditions report it; the engines serve it.
 """
 
 from __future__ import annotations
@@ -9,8 +10,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lab.spec.hostnames import effective_hostnames
 from lab.spec.manifests import Resource
-from lab.spec.routing import GATEWAY_GROUP, RouteTable
+from lab.spec.pins import GATEWAY_CLASS
+from lab.spec.routing import GATEWAY_GROUP, BackendRef, RefProblem, RouteTable
+
+# The controller of the lab's GatewayClass (consul-api-gateway v0.1.0-beta, the chart's
+# GatewayClass `consul-api-gateway`); Gateways of another class are reconciled by nobody here.
+CONTROLLER_NAME = "hashicorp.com/consul-api-gateway-controller"
+# Listener protocols HTTPRoutes attach to (v0.4.0 Listener.AllowedRoutes.Kinds defaults by protocol).
+HTTP_PROTOCOLS = ("HTTP", "HTTPS")
+# Why a parentRef does not bind to a listener: consul-api-gateway v0.1.0-beta's Accepted=False
+# reasons (internal/k8s/reconciler/config/statuses.yaml); v0.4.0 names none for routes.
+NAMESPACE_POLICY = "ListenerNamespacePolicy"
+ROUTE_KIND = "InvalidRouteKind"
+HOSTNAME_MISMATCH = "ListenerHostnameMismatch"
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,17 @@ class Listener:
     allowed_from: str
     selector: Mapping[str, str]
     certificate_refs: tuple[str, ...]
+    # allowedRoutes.kinds; () = the protocol's default (HTTPRoute on HTTP/HTTPS)
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def scheme(self) -> str:
+        """The URL scheme clients use: https for HTTPS (and TLS), else http."""
+        return "https" if self.protocol in ("HTTPS", "TLS") else "http"
+
+    def accepts_httproutes(self) -> bool:
+        """HTTPRoutes attach to HTTP/HTTPS listeners whose allowedRoutes.kinds (if set) lists them."""
+        return self.protocol in HTTP_PROTOCOLS and (not self.kinds or "HTTPRoute" in self.kinds)
 
 
 def _listeners(gateway: Resource) -> list[Listener]:
@@ -46,6 +71,7 @@ def _listeners(gateway: Resource) -> list[Listener]:
         allowed = (raw.get("allowedRoutes") or {}).get("namespaces") or {}
         selector = (allowed.get("selector") or {}).get("matchLabels") or {}
         certs = ((raw.get("tls") or {}).get("certificateRefs")) or ()
+        kinds = (raw.get("allowedRoutes") or {}).get("kinds") or ()
         out.append(
             Listener(
                 id=ListenerId(gateway.namespace or "default", gateway.name, str(raw.get("name"))),
@@ -55,6 +81,11 @@ def _listeners(gateway: Resource) -> list[Listener]:
                 allowed_from=str(allowed.get("from", "Same")),
                 selector={str(k): str(v) for k, v in selector.items()},
                 certificate_refs=tuple(str(c.get("name")) for c in certs if isinstance(c, Mapping)),
+                kinds=tuple(
+                    str(k.get("kind"))
+                    for k in kinds
+                    if isinstance(k, Mapping) and k.get("group", GATEWAY_GROUP) == GATEWAY_GROUP
+                ),
             )
         )
     return out
@@ -113,27 +144,58 @@ class Topology:
             and (section is None or lst.id.listener == section)
         ]
 
+    def reconciled(self, gateway: Resource) -> bool:
+        """True when the lab's controller handles the Gateway's class (consul-api-gateway)."""
+        name = gateway.spec.get("gatewayClassName")
+        if name == GATEWAY_CLASS:
+            return True
+        cls = self.find("GatewayClass", None, str(name), group=GATEWAY_GROUP)
+        return cls is not None and cls.spec.get("controllerName") == CONTROLLER_NAME
+
+    def gateway_of(self, listener: Listener) -> Resource | None:
+        """The Gateway a listener belongs to."""
+        return self.find("Gateway", listener.id.namespace, listener.id.gateway, group=GATEWAY_GROUP)
+
+    def bind(self, route: Resource, parent: Mapping[str, Any], listener: Listener) -> str | None:
+        """Why a parentRef naming `listener` does not bind there (an Accepted=False reason), or None."""
+        if not listener.accepts_httproutes():
+            return ROUTE_KIND
+        if not self.admits(listener, route.namespace or "default"):
+            return NAMESPACE_POLICY
+        hostnames = [str(h).lower() for h in route.spec.get("hostnames") or ()]
+        if effective_hostnames(listener.hostname, hostnames) is None:
+            return HOSTNAME_MISMATCH
+        return None
+
+    def gateway_parents(self, route: Resource) -> list[Mapping[str, Any]]:
+        """The route's parentRefs that name a Gateway (the only parent kind the controller handles)."""
+        return [
+            p
+            for p in route.spec.get("parentRefs") or ()
+            if isinstance(p, Mapping)
+            and p.get("group", GATEWAY_GROUP) == GATEWAY_GROUP
+            and p.get("kind", "Gateway") == "Gateway"
+        ]
+
     def attached_routes(self, listener: Listener) -> list[Resource]:
-        """HTTPRoutes attached to a listener and admitted by it, in definition order."""
+        """HTTPRoutes bound to a listener (named by a parentRef and admitted), in definition order."""
         out = []
         for route in self.of_kind("HTTPRoute"):
-            for parent in route.spec.get("parentRefs") or ():
-                if not isinstance(parent, Mapping):
-                    continue
-                if parent.get("group", GATEWAY_GROUP) != GATEWAY_GROUP:
-                    continue
-                if parent.get("kind", "Gateway") != "Gateway":
-                    continue
-                if any(lst.id == listener.id for lst in self.parent_listeners(route, parent)) and self.admits(
-                    listener, route.namespace or "default"
+            for parent in self.gateway_parents(route):
+                if any(lst.id == listener.id for lst in self.parent_listeners(route, parent)) and (
+                    self.bind(route, parent, listener) is None
                 ):
                     out.append(route)
                     break
         return out
 
     def route_table(self, listener: Listener) -> RouteTable:
-        """The routing table of one listener (its hostname, if any, narrows the routes' hostnames)."""
-        return RouteTable([(route, listener.hostname) for route in self.attached_routes(listener)])
+        """The routing table of one listener (its hostname, if any, narrows the routes' hostnames).
+
+        BackendRefs the controller drops keep their weight and get 503 (`backend_problem`).
+        """
+        routes = [(route, listener.hostname) for route in self.attached_routes(listener)]
+        return RouteTable(routes, resolve=self.backend_problem)
 
     def service_ports(self, namespace: str, name: str) -> tuple[int, ...] | None:
         """Ports a Service declares, or None when there is no such Service."""
@@ -165,3 +227,30 @@ class Topology:
             if from_ok and to_ok:
                 return True
         return False
+
+    def backend_problem(self, route: Resource, ref: BackendRef) -> RefProblem | None:
+        """Why the controller drops a backendRef (ResolvedRefs=False), or None when it resolves.
+
+        v0.4.0 HTTPBackendRef: a referent that cannot be found makes the ref invalid; a
+        cross-namespace one no ReferencePolicy covers gets RefNotPermitted. The other reasons are
+        consul-api-gateway v0.1.0-beta's (statuses.yaml): ServiceNotFound, Errors (unsupported kind).
+        """
+        where = f"{ref.kind} {ref.namespace}/{ref.name}"
+        if ref.group != "" or ref.kind != "Service":
+            group = f"{ref.group}/" if ref.group else ""
+            return RefProblem("Errors", f"backendRef kind {group}{ref.kind} is not supported: only Services")
+        ports = self.service_ports(ref.namespace, ref.name)
+        if ports is None:
+            return RefProblem("ServiceNotFound", f"{where} does not exist")
+        if ref.port is None:
+            return RefProblem("ServiceNotFound", f"{where} is named without a port (required for a Service)")
+        if ref.port not in ports:
+            declared = ", ".join(map(str, ports)) or "none"
+            return RefProblem("ServiceNotFound", f"{where} has no port {ref.port} (its ports: {declared})")
+        if not self.reference_allowed(route, ref.namespace, ref.name):
+            return RefProblem(
+                "RefNotPermitted",
+                f"{where} is in another namespace and no ReferencePolicy in {ref.namespace} allows "
+                f"HTTPRoutes from {route.namespace}",
+            )
+        return None

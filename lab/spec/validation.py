@@ -1,7 +1,8 @@
-"""Validation of a lab's resources against Gateway API v1alpha2 and the Consul API Gateway 0.1.0.
+"""What Kubernetes would refuse: a lab's resources against the Gateway API v0.4.0 CRD schemas and webhook.
 
 Every problem becomes a ManifestError naming the file, line and field with a fix; `validate`
-collects them all so a user fixes everything in one round.
+collects them all so a user fixes everything in one round. What the API server accepts and the
+controller flags (dangling references, no backends) is lab.spec.findings' job: warnings.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lab.errors import InvalidInput, ManifestError
-from lab.spec import consul
 from lab.spec.manifests import FieldPath, Resource
 from lab.spec.routing import GATEWAY_GROUP
 from lab.spec.topology import Topology
@@ -35,11 +35,8 @@ LISTENER_PROTOCOLS = ("HTTP", "HTTPS", "TLS", "TCP", "UDP")
 ALLOWED_FROM = ("All", "Same", "Selector")
 REDIRECT_CODES = (301, 302)
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-# Certificates the engines provide without a Secret in the manifests: the Consul chart's
-# tls-init job makes `consul-server-cert` in the release namespace (the embedded engine
-# emulates it with its lab CA).
-PROVIDED_CERTIFICATES = frozenset({("default", "consul-server-cert")})
+# Listener protocols on which v0.4.0's webhook forbids `tls` (apis/v1alpha2/validation/gateway.go).
+NO_TLS_PROTOCOLS = ("HTTP", "TCP", "UDP")
 
 
 class InvalidPlan(InvalidInput):
@@ -138,8 +135,8 @@ def _check_filter(f: Any, path: list[str | int], report: Report) -> None:
             report(f"is {code!r}; expected 301 or 302", [*path, field, "statusCode"], None)
 
 
-def _check_weights(route: Resource, rule_path: list[str | int], backends: list[Any], report: Report) -> None:
-    weights: list[int] = []
+def _check_weights(rule_path: list[str | int], backends: list[Any], report: Report) -> None:
+    """The CRD's weight schema: an integer from 0 to 1000000 (sums and splits are findings)."""
     for i, b in enumerate(backends):
         if not isinstance(b, Mapping):
             continue
@@ -151,35 +148,23 @@ def _check_weights(route: Resource, rule_path: list[str | int], backends: list[A
                 wpath,
                 "write an integer weight, e.g. 99 and 1 for a 99/1 split",
             )
-            return
-        if not 0 <= w <= MAX_WEIGHT:
+        elif not 0 <= w <= MAX_WEIGHT:
             report(
                 f"is {w}; a weight must be from 0 to {MAX_WEIGHT}",
                 wpath,
                 "use 0 to send nothing to this backend, or a positive share",
             )
-            return
-        weights.append(w)
-    if weights and sum(weights) == 0:
-        report(
-            "every backendRef has weight 0, so no request could be served (HTTP 500)",
-            [*rule_path, "backendRefs"],
-            "give at least one backend a positive weight",
-        )
-        return
-    if not consul.accepted(weights):
-        shares = ", ".join(f"{p:.2f}%" for p in consul.splitter_percentages(weights))
-        alternative = consul.suggest(weights)
-        report(
-            f"weights {'/'.join(map(str, weights))} become Consul splitter shares {shares}, which "
-            f"round to a total of {consul.splitter_sum(weights):.2f}%, not 100%; the Consul API "
-            "Gateway 0.1.0 would reject this route",
-            [*rule_path, "backendRefs"],
-            f"use weights {'/'.join(map(str, alternative))}",
-        )
 
 
-def _check_route(route: Resource, topo: Topology, report: Report) -> None:
+def _check_parents(route: Resource, report: Report) -> None:
+    parents = _seq(route.spec.get("parentRefs"), ["spec", "parentRefs"], MAX_PARENT_REFS, report)
+    for i, parent in enumerate(parents):
+        ppath: list[str | int] = ["spec", "parentRefs", i]
+        if not _mapping(parent, ppath, report).get("name"):
+            report("name is required", ppath, "name the lab's Gateway, e.g. name: example-gateway")
+
+
+def _check_route(route: Resource, report: Report) -> None:
     spec = route.spec
     if not spec:
         report("spec is required", ["spec"], None)
@@ -192,48 +177,7 @@ def _check_route(route: Resource, topo: Topology, report: Report) -> None:
                 ["spec", "hostnames", i],
                 None,
             )
-    parents = _seq(spec.get("parentRefs"), ["spec", "parentRefs"], MAX_PARENT_REFS, report)
-    if not parents:
-        report(
-            "attaches to no Gateway",
-            ["spec", "parentRefs"],
-            "add parentRefs: [{name: <gateway>}] naming the lab's Gateway",
-        )
-    for i, parent in enumerate(parents):
-        ppath: list[str | int] = ["spec", "parentRefs", i]
-        p = _mapping(parent, ppath, report)
-        if not p.get("name"):
-            report("name is required", ppath, None)
-            continue
-        if p.get("group", GATEWAY_GROUP) != GATEWAY_GROUP or p.get("kind", "Gateway") != "Gateway":
-            report("only Gateway parents are supported", ppath, None)
-            continue
-        ns = str(p.get("namespace") or route.namespace)
-        if topo.find("Gateway", ns, str(p["name"])) is None:
-            names = ", ".join(f"{g.namespace}/{g.name}" for g in topo.of_kind("Gateway")) or "none"
-            report(
-                f"names Gateway {ns}/{p['name']}, which is not in the lab (Gateways: {names})",
-                [*ppath, "name"],
-                "fix the name or namespace of the parentRef",
-            )
-            continue
-        listeners = topo.parent_listeners(route, p)
-        if not listeners:
-            report(
-                f"sectionName {p.get('sectionName')!r} is not a listener of Gateway {ns}/{p['name']}",
-                [*ppath, "sectionName"],
-                "use a listener name from the Gateway, or leave it out",
-            )
-            continue
-        if not any(topo.admits(lst, route.namespace or "default") for lst in listeners):
-            lst = listeners[0]
-            report(
-                f"Gateway {ns}/{p['name']} listener {lst.id.listener!r} does not admit routes from "
-                f"namespace {route.namespace!r} (allowedRoutes.namespaces.from: {lst.allowed_from})",
-                ppath,
-                "set allowedRoutes.namespaces.from: All (or a Selector) on the listener, "
-                "or move the route to the Gateway's namespace",
-            )
+    _check_parents(route, report)
     rules = _seq(spec.get("rules"), ["spec", "rules"], MAX_RULES, report)
     for ri, rule in enumerate(rules):
         rpath: list[str | int] = ["spec", "rules", ri]
@@ -244,51 +188,46 @@ def _check_route(route: Resource, topo: Topology, report: Report) -> None:
             _check_filter(f, [*rpath, "filters", fi], report)
         backends = _seq(rm.get("backendRefs"), [*rpath, "backendRefs"], MAX_BACKEND_REFS, report)
         for bi, backend in enumerate(backends):
-            _check_backend(route, topo, backend, [*rpath, "backendRefs", bi], report)
-        _check_weights(route, rpath, backends, report)
+            bpath: list[str | int] = [*rpath, "backendRefs", bi]
+            b = _mapping(backend, bpath, report)
+            if not b.get("name"):
+                report("name is required", bpath, None)
+            for fi, f in enumerate(_seq(b.get("filters"), [*bpath, "filters"], MAX_FILTERS, report)):
+                _check_filter(f, [*bpath, "filters", fi], report)
+        _check_weights(rpath, backends, report)
 
 
-def _check_backend(
-    route: Resource, topo: Topology, backend: Any, path: list[str | int], report: Report
-) -> None:
-    b = _mapping(backend, path, report)
-    name = b.get("name")
-    if not name:
-        report("name is required", path, None)
-        return
-    if b.get("group", "") != "" or b.get("kind", "Service") != "Service":
-        report(f"kind {b.get('kind')!r} is not supported; backends must be Services", [*path, "kind"], None)
-        return
-    ns = str(b.get("namespace") or route.namespace)
-    ports = topo.service_ports(ns, str(name))
-    if ports is None:
-        names = ", ".join(s.name for s in topo.of_kind("Service") if s.namespace == ns) or "none"
+def _check_listener(lm: Mapping[str, Any], lp: list[str | int], report: Report) -> None:
+    port = lm.get("port")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        report(f"is {port!r}; expected a port from 1 to 65535", [*lp, "port"], None)
+    protocol = lm.get("protocol")
+    _enum(protocol, LISTENER_PROTOCOLS, [*lp, "protocol"], report)
+    ns_cfg = _mapping(
+        _mapping(lm.get("allowedRoutes"), [*lp, "allowedRoutes"], report).get("namespaces"),
+        [*lp, "allowedRoutes", "namespaces"],
+        report,
+    )
+    if "from" in ns_cfg:
+        _enum(ns_cfg.get("from"), ALLOWED_FROM, [*lp, "allowedRoutes", "namespaces", "from"], report)
+    if ns_cfg.get("from") == "Selector" and not isinstance(ns_cfg.get("selector"), Mapping):
+        report("from: Selector needs a selector", [*lp, "allowedRoutes", "namespaces"], None)
+    if protocol in NO_TLS_PROTOCOLS and lm.get("tls") is not None:
         report(
-            f"names Service {ns}/{name}, which is not in the lab (Services in {ns}: {names})",
-            [*path, "name"],
-            "fix the name, or add the Service to the manifests",
+            f"must be empty for protocol {protocol}: Gateway API v0.4.0 says it is invalid to set tls "
+            "on an HTTP, TCP or UDP listener (its webhook refuses the Gateway)",
+            [*lp, "tls"],
+            "remove tls, or make the listener protocol: HTTPS",
         )
-        return
-    port = b.get("port")
-    if port is None:
-        report("port is required for a Service backend", path, f"add port: {ports[0] if ports else 80}")
-    elif port not in ports:
+    if protocol == "HTTPS" and not (_mapping(lm.get("tls"), [*lp, "tls"], report).get("certificateRefs")):
         report(
-            f"is {port!r}, but Service {ns}/{name} declares port(s) {', '.join(map(str, ports))}",
-            [*path, "port"],
-            f"use port: {ports[0]}" if ports else None,
-        )
-    if not topo.reference_allowed(route, ns, str(name)):
-        report(
-            f"refers to Service {ns}/{name} in another namespace without a ReferencePolicy",
-            [*path, "namespace"],
-            f"add a ReferencePolicy in namespace {ns} allowing HTTPRoutes from {route.namespace}",
+            "an HTTPS listener needs tls.certificateRefs (v0.4.0: tls is required for HTTPS)",
+            [*lp, "tls"],
+            "add certificateRefs: [{name: consul-server-cert}]",
         )
 
 
-def _check_gateway(
-    gw: Resource, topo: Topology, provided: frozenset[tuple[str, str]], report: Report
-) -> None:
+def _check_gateway(gw: Resource, report: Report) -> None:
     spec = gw.spec
     if not spec.get("gatewayClassName"):
         report("gatewayClassName is required", ["spec", "gatewayClassName"], "use consul-api-gateway")
@@ -305,45 +244,11 @@ def _check_gateway(
         elif name in seen:
             report(f"listener name {name!r} is used twice", [*lp, "name"], None)
         seen.add(str(name))
-        port = lm.get("port")
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            report(f"is {port!r}; expected a port from 1 to 65535", [*lp, "port"], None)
-        _enum(lm.get("protocol"), LISTENER_PROTOCOLS, [*lp, "protocol"], report)
-        ns_cfg = _mapping(
-            _mapping(lm.get("allowedRoutes"), [*lp, "allowedRoutes"], report).get("namespaces"),
-            [*lp, "allowedRoutes", "namespaces"],
-            report,
-        )
-        if "from" in ns_cfg:
-            _enum(ns_cfg.get("from"), ALLOWED_FROM, [*lp, "allowedRoutes", "namespaces", "from"], report)
-        if ns_cfg.get("from") == "Selector" and not isinstance(ns_cfg.get("selector"), Mapping):
-            report("from: Selector needs a selector", [*lp, "allowedRoutes", "namespaces"], None)
-        if lm.get("protocol") == "HTTPS":
-            tls = _mapping(lm.get("tls"), [*lp, "tls"], report)
-            refs = tls.get("certificateRefs") or []
-            if not refs:
-                report(
-                    "an HTTPS listener needs tls.certificateRefs",
-                    [*lp, "tls"],
-                    "add certificateRefs: [{name: consul-server-cert}]",
-                )
-            for ci, ref in enumerate(refs if isinstance(refs, list) else []):
-                cname = str((ref or {}).get("name"))
-                cns = str((ref or {}).get("namespace") or gw.namespace)
-                if (cns, cname) in provided or topo.find("Secret", cns, cname, group="") is not None:
-                    continue
-                report(
-                    f"names Secret {cns}/{cname}, which neither the manifests nor the engine provide",
-                    [*lp, "tls", "certificateRefs", ci, "name"],
-                    "use consul-server-cert (made by the Consul chart) or add the Secret",
-                )
+        _check_listener(lm, lp, report)
 
 
-def validate(
-    resources: Iterable[Resource],
-    provided_certificates: frozenset[tuple[str, str]] = PROVIDED_CERTIFICATES,
-) -> list[ManifestError]:
-    """Every problem in a set of resources; an empty list means valid."""
+def validate(resources: Iterable[Resource]) -> list[ManifestError]:
+    """Every problem Kubernetes would refuse in a set of resources; an empty list means valid."""
     topo = Topology(resources)
     errors: list[ManifestError] = []
     for r in topo.resources:
@@ -352,9 +257,9 @@ def validate(
             errors.append(r.error(msg, path, fix=fix))
 
         if r.group == GATEWAY_GROUP and r.kind == "HTTPRoute":
-            _check_route(r, topo, report)
+            _check_route(r, report)
         elif r.group == GATEWAY_GROUP and r.kind == "Gateway":
-            _check_gateway(r, topo, provided_certificates, report)
+            _check_gateway(r, report)
     return errors
 
 

@@ -179,7 +179,7 @@ def check_traffic(
 ) -> TrafficCheck:
     """Drive one traffic class through the running lab and judge it."""
     requests = options.requests or traffic.requests
-    url = state.gateway_url(traffic.port, traffic.traffic.path)
+    url = state.gateway_url(traffic.port, traffic.traffic.path, traffic.scheme)
     headers = dict(traffic.traffic.headers)
     if traffic.traffic.host:
         headers.setdefault("Host", traffic.traffic.host)

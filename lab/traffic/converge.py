@@ -109,10 +109,13 @@ def wait_until_serving(
 
 
 def probes(state: LabState, step: StepPlan) -> list[Probe]:
-    """One probe per traffic class of a step, aimed at the running lab (remapped ports, its CA)."""
+    """One probe per traffic class of a step, aimed at the running lab (remapped ports, its CA).
+
+    Each probe speaks its listener's protocol: http:// for an HTTP listener, https:// for HTTPS.
+    """
     attributor = Attributor.from_resources(step.resources)
     return [
-        probe_for(t, state.gateway_url(t.port, t.traffic.path), state.ca_file, attributor)
+        probe_for(t, state.gateway_url(t.port, t.traffic.path, t.scheme), state.ca_file, attributor)
         for t in step.traffic
     ]
 

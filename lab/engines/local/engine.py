@@ -243,8 +243,9 @@ class LocalEngine:
             rows += [StatusRow("log", "", line) for line in process.log_tail(Path(record.log or self._path(LOG_FILE)))]
             return rows
         runtime = self._admin(state, "GET", "/status")
+        schemes = runtime.get("schemes") or {}
         for listener in sorted(runtime.get("ports") or {}):
-            url = state.gateway_url(int(listener), "/")
+            url = state.gateway_url(int(listener), "/", schemes.get(listener, "https"))
             rows.append(StatusRow("gateway", "listening", f"{url} (listener port {listener})"))
         rows.append(StatusRow("CA bundle", "", state.ca_file))
         uptime = int(time.time() - state.started_at)
@@ -254,7 +255,15 @@ class LocalEngine:
             rows.append(StatusRow(f"pod {pod['name']}", "running", f"service {services}, 127.0.0.1:{pod['port']}"))
         for item in runtime.get("not_emulated") or ():
             rows.append(StatusRow(item["ref"], "not emulated", item["reason"]))
+        rows += [StatusRow(c["ref"], c["state"], c["detail"]) for c in runtime.get("conditions") or ()]
+        for f in runtime.get("findings") or ():
+            kind = f" kind engine: {f['kind_engine']}" if f.get("kind_engine") else ""
+            rows.append(StatusRow(f["ref"], "warning", f"{f['message']}; effect: {f['effect']}.{kind}"))
         return rows
+
+    def objects(self, state: LabState) -> list[dict[str, Any]]:
+        """Every resource the lab process applied, with the status its controller writes (`lab get`)."""
+        return list(self._admin(state, "GET", "/objects").get("items") or ())
 
     def down(self, state: LabState | None, progress: Progress) -> None:
         """Stop the lab process(es) of this state folder, check their ports are free, remove runtime files."""

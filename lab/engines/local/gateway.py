@@ -7,7 +7,7 @@ apply is atomic and in-flight requests finish on the table they started with.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,17 +79,55 @@ def redirect_location(config: Mapping[str, Any], scheme: str, host_header: str, 
 
 
 def modify_headers(headers: CIMultiDict[str], config: Mapping[str, Any]) -> None:
-    """Apply a RequestHeaderModifier: set replaces, add appends, remove deletes."""
+    """Apply a RequestHeaderModifier: set replaces, add appends, remove deletes (names ignore case)."""
     for item in config.get("set") or ():
-        headers[str(item["name"])] = str(item["value"])
+        headers[str(item["name"]).lower()] = str(item["value"])
     for item in config.get("add") or ():
-        headers.add(str(item["name"]), str(item["value"]))
+        headers.add(str(item["name"]).lower(), str(item["value"]))
     for name in config.get("remove") or ():
         headers.popall(str(name), None)
 
 
+def forwarded_headers(
+    incoming: Mapping[str, str] | CIMultiDict[str],
+    scheme: str,
+    remote: str | None,
+    modifiers: Sequence[Mapping[str, Any]],
+) -> CIMultiDict[str]:
+    """The headers sent to the backend: every client header (hop-by-hop dropped), lower-cased.
+
+    Lower-case names, as Envoy sends them, are also what keeps aiohttp's client from dropping a
+    value: ClientSession._prepare_headers (aiohttp/client.py, 3.9 to 3.14) tracks the names it has
+    seen in a case-sensitive set, so `x-a: 1` then `X-A: 2` would keep only `X-A: 2`.
+    """
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in HOP_BY_HOP:
+            headers.add(name.lower(), value)
+    headers["x-forwarded-proto"] = scheme
+    if remote:
+        headers["x-forwarded-for"] = remote
+    for config in modifiers:
+        modify_headers(headers, config)
+    return headers
+
+
+def header_modifiers(filters: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The RequestHeaderModifier configurations among filters, in order."""
+    return [f.get("requestHeaderModifier") or {} for f in filters if f.get("type") == "RequestHeaderModifier"]
+
+
 def _text(status: int, message: str) -> web.Response:
     return web.Response(status=status, text=message + "\n", content_type="text/plain")
+
+
+def _unavailable(rule: Rule, backend: BackendRef | None) -> str:
+    """Why a request the rule selected gets 503."""
+    if backend is None:
+        return "no backendRefs" if not rule.backends else "every backendRef has weight 0"
+    if backend.problem is not None:
+        return f"backend {backend.key} is invalid ({backend.problem.reason}: {backend.problem.message})"
+    return f"backend {backend.key} has no endpoints"
 
 
 class Gateway:
@@ -120,11 +158,13 @@ class Gateway:
             self._session = None
 
     def pick(self, rule: Rule) -> tuple[BackendRef | None, str | None]:
-        """The backend a request goes to and the pod URL, or None where it cannot be served."""
+        """The backend a request goes to and the pod URL, or None where it cannot be served.
+
+        v0.4.0 HTTPRouteRule.BackendRefs: no backend, a dropped reference or a Service without
+        endpoints means no forwarding and HTTP 503, chosen by weight like a valid backend.
+        """
         backend = rule.choose(self.rng)
-        if backend is None:
-            return None, None
-        if backend.kind != "Service" or backend.group != "":
+        if backend is None or backend.problem is not None:
             return backend, None
         pods = self.routing.endpoints.get((backend.namespace, backend.name))
         if not pods:
@@ -153,23 +193,17 @@ class Gateway:
             if selection is None:
                 return _text(404, "no route matches")
             rule = selection.rule
-            modifiers = []
             for f in rule.filters:
-                ftype = f.get("type")
-                if ftype == "RequestRedirect":
+                if f.get("type") == "RequestRedirect":
                     config = f.get("requestRedirect") or {}
                     location = redirect_location(config, listener.scheme, host_header, request.raw_path)
                     return web.Response(
                         status=int(config.get("statusCode", 302)), headers={"Location": location}
                     )
-                if ftype == "RequestHeaderModifier":
-                    modifiers.append(f.get("requestHeaderModifier") or {})
             backend, url = self.pick(rule)
-            if url is None:
-                what = (
-                    "every backend has weight 0" if backend is None else f"backend {backend.key} is invalid"
-                )
-                return _text(500, f"{rule.route} rule {rule.index}: {what}")
+            if backend is None or url is None:
+                return _text(503, f"{rule.route} rule {rule.index}: {_unavailable(rule, backend)}")
+            modifiers = header_modifiers(rule.filters) + header_modifiers(backend.filters)
             return await self._proxy(request, url, modifiers, listener.scheme)
 
         return handle
@@ -182,15 +216,7 @@ class Gateway:
         scheme: str,
     ) -> web.StreamResponse:
         assert self._session is not None  # noqa: S101 - opened before listening
-        headers: CIMultiDict[str] = CIMultiDict()
-        for name, value in request.headers.items():
-            if name.lower() not in HOP_BY_HOP:
-                headers.add(name, value)
-        headers["X-Forwarded-Proto"] = scheme
-        if request.remote:
-            headers["X-Forwarded-For"] = request.remote
-        for config in modifiers:
-            modify_headers(headers, config)
+        headers = forwarded_headers(request.headers, scheme, request.remote, modifiers)
         body = await request.read() if request.body_exists else None
         try:
             async with self._session.request(

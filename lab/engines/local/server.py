@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hmac
 import json
 import os
 import random
@@ -24,18 +23,20 @@ from typing import Any
 
 from aiohttp import web
 
+from lab.engines.local.admin import AdminEndpoint, bound_port
 from lab.engines.local.apps import handler_for
-from lab.engines.local.config import RUNTIME_FILE, TOKEN_FILE, ServerConfig
+from lab.engines.local.config import TOKEN_FILE, ServerConfig
 from lab.engines.local.gateway import Gateway, ListenerSpec, Routing
 from lab.engines.local.pki import TlsFiles
 from lab.engines.local.workloads import PodSpec, not_emulated, plan_pods, plan_services
 from lab.errors import EnvironmentNotReady, LabError
+from lab.spec.conditions import serves, summary
+from lab.spec.findings import findings
 from lab.spec.manifests import Resource, load
 from lab.spec.routing import RouteTable
 from lab.spec.topology import Topology
 from lab.spec.validation import ensure_valid
 
-TOKEN_HEADER = "Authorization"  # noqa: S105 - a header name
 # Seconds the gateway lets in-flight requests finish when it stops.
 SHUTDOWN_GRACE = 1.0
 
@@ -55,23 +56,28 @@ class RunningPod:
 
 
 def _listener_ports(topo: Topology) -> dict[int, str]:
-    """Manifest port -> scheme for every HTTP/HTTPS listener."""
+    """Manifest port -> scheme for every listener the lab's controller serves (Ready, HTTP/HTTPS)."""
     out: dict[int, str] = {}
     for lst in topo.listeners():
-        if lst.protocol in ("HTTP", "HTTPS"):
-            out.setdefault(lst.port, "https" if lst.protocol == "HTTPS" else "http")
+        if serves(topo, lst):
+            out.setdefault(lst.port, lst.scheme)
     return out
 
 
 def _tables(topo: Topology) -> dict[int, RouteTable]:
-    """One table per port: the routes of every listener on it, narrowed to each listener's hostname."""
+    """One table per port: the routes of every served listener on it, narrowed to its hostname.
+
+    BackendRefs the controller drops stay in their rules and get 503 for their share.
+    """
     by_port: dict[int, list[tuple[Resource, str | None]]] = {}
     for lst in topo.listeners():
+        if not serves(topo, lst):
+            continue
         routes = by_port.setdefault(lst.port, [])
         for route in topo.attached_routes(lst):
             if (route, lst.hostname) not in routes:
                 routes.append((route, lst.hostname))
-    return {port: RouteTable(routes) for port, routes in by_port.items()}
+    return {port: RouteTable(routes, resolve=topo.backend_problem) for port, routes in by_port.items()}
 
 
 class LabServer:
@@ -111,7 +117,7 @@ class LabServer:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port_box[0] = _bound_port(runner)
+        port_box[0] = bound_port(runner)
         return RunningPod(spec, runner, port_box[0])
 
     async def _start_listener(self, spec: ListenerSpec) -> tuple[web.ServerRunner, int]:
@@ -129,7 +135,7 @@ class LabServer:
                 f"gateway listener port {local} on {self.bind} is busy ({exc.strerror})",
                 fix=f"free the port, or remap it: --port {spec.port}=<free port>",
             ) from exc
-        return runner, _bound_port(runner)
+        return runner, bound_port(runner)
 
     async def apply(self, resources: Sequence[Resource]) -> None:
         """Validate, then converge pods and listeners and swap the routing in one assignment."""
@@ -187,6 +193,7 @@ class LabServer:
             "started_at": self.started_at,
             "bind": self.bind,
             "ports": {str(k): v for k, v in self.ports.items()},
+            "schemes": {str(k): scheme for k, scheme in _listener_ports(self.topology).items()},
             "pods": [
                 {
                     "name": p.spec.name,
@@ -200,6 +207,17 @@ class LabServer:
                 for name, p in self.pods.items()
             ],
             "not_emulated": [{"ref": n.ref, "reason": n.reason} for n in not_emulated(self.topology)],
+            "conditions": summary(self.topology),
+            "findings": [
+                {
+                    "ref": f.resource.ref,
+                    "condition": f.condition,
+                    "message": f.message,
+                    "effect": f.effect,
+                    "kind_engine": f.kind_engine,
+                }
+                for f in findings(self.topology.resources)
+            ],
         }
 
     async def stop(self) -> None:
@@ -211,77 +229,6 @@ class LabServer:
             await pod.runner.cleanup()
         self.pods = {}
         await self.gateway.close()
-
-
-def _bound_port(runner: web.BaseRunner) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    raise RuntimeError("the server bound no TCP address")
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-class AdminEndpoint:
-    """POST /apply {"files": [...]} and GET /status, for the CLI; each needs the bearer token."""
-
-    def __init__(self, lab: LabServer, config: ServerConfig, token: str) -> None:
-        self.lab = lab
-        self.config = config
-        self.token = token
-        self.runtime_file = Path(config.state_dir) / RUNTIME_FILE
-        self.runner: web.AppRunner | None = None
-        self.port = 0
-
-    def _authorized(self, request: web.Request) -> bool:
-        return hmac.compare_digest(request.headers.get(TOKEN_HEADER, ""), f"Bearer {self.token}")
-
-    def runtime(self) -> dict[str, Any]:
-        """The runtime record the CLI waits for and reads: pid, admin port, listeners, pods."""
-        return {**self.lab.snapshot(), "admin_port": self.port, "files": list(self.config.files)}
-
-    def write_runtime(self) -> None:
-        """Atomically rewrite server.json."""
-        _write_json(self.runtime_file, self.runtime())
-
-    async def status(self, request: web.Request) -> web.Response:
-        """The live snapshot."""
-        if not self._authorized(request):
-            return web.json_response({"error": "bad token"}, status=401)
-        return web.json_response(self.runtime())
-
-    async def apply(self, request: web.Request) -> web.Response:
-        """Load and validate the files, then apply them; nothing changes when invalid."""
-        if not self._authorized(request):
-            return web.json_response({"error": "bad token"}, status=401)
-        data = await request.json()
-        files = tuple(str(f) for f in data.get("files") or ())
-        try:
-            await self.lab.apply(load(Path(f) for f in files))
-        except LabError as error:
-            return web.json_response({"error": str(error), "exit_code": int(error.exit_code)}, status=422)
-        self.config = ServerConfig(**{**self.config.__dict__, "files": files})
-        self.write_runtime()
-        return web.json_response(self.runtime())
-
-    async def start(self) -> None:
-        """Listen on 127.0.0.1 at an ephemeral port."""
-        app = web.Application()
-        app.router.add_get("/status", self.status)
-        app.router.add_post("/apply", self.apply)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.port = _bound_port(self.runner)
-
-    async def stop(self) -> None:
-        """Stop answering."""
-        if self.runner is not None:
-            await self.runner.cleanup()
 
 
 async def serve(config: ServerConfig) -> int:

@@ -190,11 +190,35 @@ _EMULATED = frozenset(
 )
 
 
+# Filters the gateway applies: at rule level, and (HTTPBackendRef.filters) at backend level.
+RULE_FILTERS = frozenset({"RequestHeaderModifier", "RequestRedirect"})
+BACKEND_FILTERS = frozenset({"RequestHeaderModifier"})
+
+
+def ignored_filters(route: Resource) -> list[str]:
+    """Where an HTTPRoute uses a filter the embedded engine accepts but does not apply, and which."""
+    out = []
+    rules = route.spec.get("rules")
+    for ri, rule in enumerate(rules if isinstance(rules, list) else ()):
+        for fi, f in enumerate(rule.get("filters") or ()):
+            if f.get("type") not in RULE_FILTERS:
+                out.append(f"rules[{ri}].filters[{fi}] {f.get('type')}")
+        for bi, ref in enumerate(rule.get("backendRefs") or ()):
+            for fi, f in enumerate(ref.get("filters") or ()):
+                if f.get("type") not in BACKEND_FILTERS:
+                    out.append(f"rules[{ri}].backendRefs[{bi}].filters[{fi}] {f.get('type')}")
+    return out
+
+
 def not_emulated(topo: Topology) -> tuple[NotEmulated, ...]:
-    """Resources accepted from the manifests that the embedded engine does not act on."""
+    """Resources (and route filters) accepted from the manifests that the embedded engine ignores."""
     http_deps = {(d.namespace, d.name) for d in _http_deployments(topo)}
     out = []
     for r in topo.resources:
+        if (r.group, r.kind) == (GATEWAY_GROUP, "HTTPRoute"):
+            out += [
+                NotEmulated(r.ref, f"{where}: filter not emulated (ignored)") for where in ignored_filters(r)
+            ]
         if (r.group, r.kind) in _EMULATED:
             continue
         if r.kind == "Deployment" and r.group == "apps":

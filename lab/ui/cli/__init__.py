@@ -6,7 +6,7 @@ traffic, status, apply, down): one module per family of commands.
 May import: anything in lab; commands only parse options and call the library.
 """
 
-from lab.ui.cli import catalogue, host, judging, running  # noqa: F401  (they register the commands)
+from lab.ui.cli import catalogue, host, inspect, judging, running  # noqa: F401  (they register the commands)
 from lab.ui.cli.app import cli
 
 

@@ -9,6 +9,7 @@ import click
 from lab.errors import InvalidInput
 from lab.spec import registry
 from lab.spec.commands import tutorial_steps
+from lab.spec.findings import Finding
 from lab.spec.plan import make_plan, plan_scenario
 from lab.spec.validation import InvalidPlan
 from lab.ui.cli.app import CACHE_DIR, OUTPUT, App, cli, pass_app
@@ -41,30 +42,53 @@ def _catalogue(app: App) -> registry.Catalogue:
 
 @cli.command("validate")
 @click.argument("scenario_names", nargs=-1, metavar="[SCENARIO]...")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings (objects Kubernetes accepts and the controller flags) as errors: exit 3.",
+)
 @pass_app
-def validate_cmd(app: App, scenario_names: tuple[str, ...]) -> None:
-    """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid."""
+def validate_cmd(app: App, scenario_names: tuple[str, ...], strict: bool) -> None:
+    """Validate scenarios (all when none is named): manifests, references, weights. Exit 3 if invalid.
+
+    What Kubernetes would refuse is an error; what it accepts and the controller flags (a dangling
+    backendRef, a missing ReferencePolicy, a rule without backends) is a warning naming the status
+    condition and the effect on traffic.
+    """
     catalogue = _catalogue(app)
     names = list(scenario_names) or sorted({*catalogue.entries, *catalogue.broken})
     problems: list[InvalidInput] = []
+    warnings: dict[str, Finding] = {}
     for name in names:
         try:
-            plan_scenario(app.lab_dir, registry.get(app.lab_dir, name).scenario)
-            click.echo(f"ok       {name}")
+            plan = plan_scenario(app.lab_dir, registry.get(app.lab_dir, name).scenario)
         except InvalidInput as error:
             click.echo(f"invalid  {name}")
             problems.append(error)
+            continue
+        found = {str(w): w for step in plan.steps for w in step.warnings}
+        click.echo(f"ok       {name}" + (f" ({len(found)} warning(s))" if found else ""))
+        warnings.update(found)
+    for text in warnings:
+        click.echo(f"warning: {text}")
     if problems:
-        seen: set[str] = set()
-        errors = []
-        for p in problems:
-            for e in p.errors if isinstance(p, InvalidPlan) else [p]:
-                if str(e) not in seen:
-                    seen.add(str(e))
-                    errors.append(e)
-        if len(errors) == 1:
-            raise errors[0]
-        raise InvalidPlan(errors)
+        _raise_all(problems)
+    if strict and warnings:
+        raise InvalidInput(f"{len(warnings)} warning(s) and --strict", fix="fix what the warnings name")
+
+
+def _raise_all(problems: list[InvalidInput]) -> None:
+    """Raise every distinct error of every scenario at once (one error as itself)."""
+    seen: set[str] = set()
+    errors = []
+    for p in problems:
+        for e in p.errors if isinstance(p, InvalidPlan) else [p]:
+            if str(e) not in seen:
+                seen.add(str(e))
+                errors.append(e)
+    if len(errors) == 1:
+        raise errors[0]
+    raise InvalidPlan(errors)
 
 
 @cli.command("plan")

@@ -160,6 +160,8 @@ def up_cmd(
         engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin
     )
     plan = make_plan(app.lab_dir, scenario)
+    for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
+        click.echo(f"warning: {warning}")
     choice = lifecycle.choose_engine(engine)
     lifecycle.check_options(choice, options)
     click.echo(f"engine: {choice.name} ({choice.reason})")
@@ -194,7 +196,7 @@ class _UpRun:
 def _print_endpoints(state: LabState, step: StepPlan) -> None:
     click.echo(f"lab {state.scenario} is up on the {state.engine} engine")
     for t in step.traffic:
-        url = state.gateway_url(t.port, t.traffic.path)
+        url = state.gateway_url(t.port, t.traffic.path, t.scheme)
         headers = " ".join(f"-H '{k}: {v}'" for k, v in t.traffic.headers.items())
         click.echo(f"  gateway: {url}")
         click.echo(f"  CA:      {state.ca_file}")
@@ -302,8 +304,9 @@ def traffic_cmd(
             raise UsageError(f"--header {item!r}: expected K=V, e.g. -H x-canary=always")
         parsed[key] = value
     port = listener_port or (step.traffic[0].port if step.traffic else next(iter(state.ports)))
+    schemes = {lst.port: lst.scheme for lst in step.topology.listeners()}
     spec = DriveSpec(
-        url=state.gateway_url(port, path),
+        url=state.gateway_url(port, path, schemes.get(port, "https")),
         ca_file=state.ca_file,
         requests=requests,
         headers=parsed,
