@@ -106,7 +106,11 @@ class KindEngine(KubernetesLab):
 
     def _cluster_exists(self, kind_path: str) -> bool:
         out = subprocess.run(
-            [kind_path, "get", "clusters"], capture_output=True, text=True, check=False, timeout=60
+            [kind_path, "get", "clusters"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=self.timeouts.kind_command,
         )
         if out.returncode != 0:
             raise NotConverged(f"`kind get clusters` failed: {out.stderr.strip()}", fix=doctor.DOCKER_FIX)
@@ -122,7 +126,9 @@ class KindEngine(KubernetesLab):
             "--kubeconfig",
             str(self.kubeconfig),
         ]
-        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        out = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=self.timeouts.kind_command
+        )
         if out.returncode != 0:
             raise NotConverged(f"`kind export kubeconfig` failed: {out.stderr.strip()}")
 
