@@ -23,10 +23,38 @@ from lab.timeouts import Timeouts
 Progress = Callable[[str], None]
 
 
+# In the state folder: the cache folder the last `lab prefetch` filled, for `lab up` to find.
+REMEMBERED = "prefetch-cache-dir"
+
+
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The cache folder: $LAB_CACHE_DIR, else ~/.cache/lab."""
     env = os.environ if environ is None else environ
     return Path(env.get("LAB_CACHE_DIR") or Path.home() / ".cache" / "lab")
+
+
+def remember(state_dir: Path, folder: Path) -> None:
+    """Note which folder `lab prefetch` filled, so a later `lab up` uses it."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = state_dir / (REMEMBERED + ".tmp")
+    tmp.write_text(str(folder.resolve()) + "\n", encoding="utf-8")
+    os.replace(tmp, state_dir / REMEMBERED)
+
+
+def resolve_cache(asked: Path | None, state_dir: Path, environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
+    """The cache `lab up` uses and why: --cache-dir, $LAB_CACHE_DIR, remembered from prefetch, default."""
+    env = os.environ if environ is None else environ
+    if asked is not None:
+        return asked, "--cache-dir"
+    if env.get("LAB_CACHE_DIR"):
+        return Path(env["LAB_CACHE_DIR"]), "LAB_CACHE_DIR"
+    try:
+        remembered = (state_dir / REMEMBERED).read_text(encoding="utf-8").strip()
+    except OSError:
+        remembered = ""
+    if remembered:
+        return Path(remembered), "remembered from `lab prefetch`"
+    return cache_dir(env), "default"
 
 
 def images() -> tuple[str, ...]:

@@ -140,6 +140,17 @@ CACHE_DIR = click.option(
 )
 
 
+KIND_PIN = click.option(
+    "--kind-pin",
+    type=click.Choice(["tutorial", "compat"]),
+    envvar="LAB_KIND_PIN",
+    default="tutorial",
+    show_default=True,
+    help="kind: tutorial = kind v0.11.1 + node v1.21.1; compat = kind v0.20.0 with a v1.21 node image, "
+    "for hosts the 2021 image cannot boot on (see `lab doctor`). Env: LAB_KIND_PIN.",
+)
+
+
 STATE_DIR = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
 from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
-from lab.ui.cli.app import OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
+from lab.ui.cli.app import KIND_PIN, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
 
@@ -126,6 +127,14 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Seed the embedded engine's random choices (reproducible splits). Env: LAB_SEED.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="kind: the `lab prefetch` cache (default: $LAB_CACHE_DIR, the folder the last `lab prefetch` "
+    "filled, ~/.cache/lab).",
+)
+@KIND_PIN
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -141,6 +150,8 @@ def up_cmd(
     context: str | None,
     namespace: str | None,
     seed: int | None,
+    cache_dir: Path | None,
+    kind_pin: str,
     no_check: bool,
     teach: bool,
     **check: Any,
@@ -151,7 +162,9 @@ def up_cmd(
     step stops the run with its exit code, and a summary table ends the run.
     """
     _check_options(check)  # a bad --alpha stops here, before the lab starts
-    options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
+    options = replace(
+        engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin
+    )
     plan = make_plan(app.lab_dir, scenario)
     for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
         click.echo(f"warning: {warning}")
