@@ -20,6 +20,7 @@ CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "check": ("lab.lifecycle.running", ()),
     "traffic": ("lab.lifecycle.running", ()),
     "status": ("lab.lifecycle.status", ()),
+    "get": ("lab.lifecycle.running", ("httproute",)),
     "apply": ("lab.lifecycle.apply", ("manifests/routes/canary-99-1.yaml",)),
     "down": ("lab.lifecycle.down", ()),
     "judge": ("lab.stats.verdict.judge", ("--expect", "99,1", "--observed", "990,10")),
@@ -48,7 +49,7 @@ def test_an_internal_error_exits_70_never_1(
     monkeypatch.chdir(repo_root)
     state = (
         ("--state-dir", str(tmp_path / "state"))
-        if command in {"check", "traffic", "status", "apply", "down", "up"}
+        if command in {"check", "traffic", "status", "apply", "down", "up", "get"}
         else ()
     )
     result = CliRunner().invoke(cli, ["--lab-dir", str(repo_root), command, *args, *state])
