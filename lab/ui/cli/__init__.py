@@ -6,8 +6,7 @@ operate (traffic, status, apply, down), inspect (get): one module per family of 
 May import: anything in lab; commands only parse options and call the library.
 """
 
-from lab.ui.cli import catalogue, host, inspect, judging, operate, running  # noqa: F401  (they register the commands)
-from lab.ui.cli.app import cli
+from lab.ui.cli.app import cli  # the command modules are imported on first use (app.COMMAND_MODULES)
 
 
 def main() -> None:
