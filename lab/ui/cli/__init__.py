@@ -6,12 +6,19 @@ operate (traffic, status, apply, down), inspect (get): one module per family of 
 May import: anything in lab; commands only parse options and call the library.
 """
 
+import signal
+
 from lab.ui.cli.app import cli  # the command modules are imported on first use (app.COMMAND_MODULES)
 
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="lab")
+    try:
+        cli(prog_name="lab")
+    finally:
+        # the command is done (its exit code chosen): a Ctrl-C now would only make the interpreter
+        # print "Exception ignored ... KeyboardInterrupt" while it shuts down
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 __all__ = ["cli", "main"]
