@@ -38,6 +38,7 @@ class ClusterEngine(KubernetesLab):
         self, start: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal
     ) -> LabState:
         """The shared steps on the context's cluster, in the lab's namespace."""
+        self.refuse_what_consul_never_serves(plan, plan.steps)
         progress("preflight: helm")
         target = self._target()
         self.options.state.ensure()

@@ -25,7 +25,7 @@ from lab.engines.kube.install import Platform
 from lab.engines.kube.record import AppliedObject, KubeRecord
 from lab.engines.kube.status import condition_true, diagnostics, route_accepted
 from lab.engines.kube.waits import Waiter
-from lab.errors import EnvironmentNotReady, LabError, NotConverged
+from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
 from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import Plan, StepPlan
@@ -108,6 +108,21 @@ class KubernetesLab:
         )
         self.gateway_host = gateway_host
         self.port_map = dict(options.port_map)
+
+    def refuse_what_consul_never_serves(self, plan: Plan, steps: Sequence[StepPlan]) -> None:
+        """InvalidInput (exit 3) for warnings Consul API Gateway 0.1.0 turns into a route it never accepts.
+
+        The embedded engine serves such a plan as the specification says; here the route would stay
+        Accepted=False and `lab up` would wait out route_accepted, so it stops before anything is made.
+        """
+        refused = list(dict.fromkeys(str(w) for step in steps for w in step.warnings if w.consul_refuses))
+        if refused:
+            raise InvalidInput(
+                f"the {self.name} engine cannot run {plan.scenario.name}: Consul API Gateway 0.1.0 never accepts "
+                "what these warnings describe (`lab up` would wait for it in vain):\n" + "\n".join(refused),
+                fix="fix the manifest as each `kind engine:` line says, or run the scenario on --engine local, "
+                "which serves it as the specification says",
+            )
 
     # -- paths in the state folder ---------------------------------------------------------------
     @property
@@ -249,6 +264,7 @@ class KubernetesLab:
         self, state: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal
     ) -> LabState:
         """Apply only what differs for `step` (deleting what it no longer has) and wait until live."""
+        self.refuse_what_consul_never_serves(plan, [step])
         target = self._target_from_state(state)
         previous = objects_of(state)
         stage = "connect"
