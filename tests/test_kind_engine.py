@@ -306,31 +306,24 @@ def test_status_rows(world: World) -> None:
 def test_cluster_engine_uses_context_and_its_own_namespace(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kc = world.tmp / "home-kubeconfig"
-    kc.write_text(
-        f"apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {world.kube_url}\n  name: shared\n"
-        "contexts:\n- context:\n    cluster: shared\n    user: me\n  name: workshop\ncurrent-context: other\n"
-        "users:\n- name: me\n  user:\n    token: t\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kc))
+    import getpass
+
+    world.use_kubeconfig("workshop")
     p = plan()
-    state = world.cluster_engine(kube_context="workshop").up(
-        world.start(p), p, p.first, lambda m: None, world.journal
-    )
+    engine = world.cluster_engine(kube_context="workshop", install_consul=True)
+    state = engine.up(world.start(p), p, p.first, lambda m: None, world.journal)
     assert world.argv("kind") == []
     upgrade = next(a for a in world.argv("helm") if a[0] == "upgrade")
-    assert upgrade[upgrade.index("--namespace") + 1] == "lab"
+    assert upgrade[upgrade.index("--namespace") + 1] == "consul"  # the cluster's one Consul
     assert upgrade[upgrade.index("--kube-context") + 1] == "workshop"
-    paths = [
-        e["path"]
-        for e in world.calls("api")
-        if e["method"] == "PATCH" and "customresourcedefinitions" not in e["path"]
-    ]
-    assert paths[0].startswith("/api/v1/namespaces/lab?")
-    assert any("/namespaces/lab/httproutes/example-route-1" in x for x in paths)
+    mine = f"lab-{getpass.getuser()}"  # the default namespace: derived from the user name
+    paths = [e["path"] for e in world.calls("api") if e["method"] == "PATCH"]
+    assert any(x.startswith(f"/api/v1/namespaces/{mine}?") for x in paths)
+    assert any(f"/namespaces/{mine}/httproutes/example-route-1" in x for x in paths)
     assert not any("/namespaces/default/" in x for x in paths)
     assert isinstance(state.record, KubeRecord)
-    assert state.record.namespace == "lab" and state.record.context == "workshop"
+    assert state.record.namespace == mine and state.record.context == "workshop"
+    engine.down(state, lambda m: None)
 
 
 # -- issue 12: each item reproduced against the behaviour-modelling fakes -------------------------

@@ -24,6 +24,7 @@ from lab.engines.kube.documents import documents, engine_notes, engine_notes_for
 from lab.engines.kube.install import Platform
 from lab.engines.kube.record import AppliedObject, KubeRecord
 from lab.engines.kube.status import condition_true, diagnostics, route_accepted
+from lab.engines.kube.tenancy import Tenancy
 from lab.engines.kube.waits import Waiter
 from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
 from lab.objects import ObjectKey
@@ -155,15 +156,28 @@ class KubernetesLab:
         self,
         kube: Kube,
         step: StepPlan,
-        target: Target,
+        tenancy: Tenancy,
         progress: Progress,
         previous: Mapping[str, Sequence[str]] | None,
+        extra: Sequence[Mapping[str, Any]] = (),
     ) -> dict[str, list[str]]:
         """Apply what differs from `previous` (everything when None); return key -> [apiVersion, digest]."""
         for note in engine_notes(step):
             progress(f"note: {note}")
         applier = Applier(kube, self.timeouts, self.waiter(progress), progress, self.clock)
-        return applier.apply_step(documents(step, target.namespace), previous)
+        return applier.apply_step(documents(step, tenancy, extra), previous)
+
+    def _tenancy(self, state: LabState) -> Tenancy:
+        """Whose objects the lab's are (the kind engine's cluster is its own: labels only)."""
+        return Tenancy(state.run_id)
+
+    def _own_objects(self, kube: Kube, state: LabState, step: StepPlan) -> list[dict[str, Any]]:
+        """Objects the engine adds to a step's (the cluster engine: the attendee's GatewayClass...)."""
+        return []
+
+    def _reached(self, state: LabState, step: StepPlan, progress: Progress) -> LabState:
+        """The state once the gateway can be reached for `step` (the cluster engine: its port-forward)."""
+        return state
 
     def _fetch_ca(self, kube: Kube, namespace: str) -> Path:
         secret = kube.get("v1", "Secret", pins.CONSUL_CA_SECRET, namespace)
@@ -178,10 +192,12 @@ class KubernetesLab:
         path.write_bytes(base64.b64decode(data))
         return path
 
-    def _converge(self, step: StepPlan, ports: Mapping[int, int], ca: Path, progress: Progress) -> None:
+    def _converge(
+        self, step: StepPlan, ports: Mapping[int, int], ca: Path, progress: Progress, host: str | None = None
+    ) -> None:
         attributor = Attributor.from_resources(step.resources)
         for t in step.traffic:
-            url = t.url(host=self.gateway_host, port=ports.get(t.port, t.port))
+            url = t.url(host=host or self.gateway_host, port=ports.get(t.port, t.port))
             progress(f"converge: {url} answers 2xx {self.timeouts.converge_successes} times in a row")
             with requests.Session() as session:
                 session.trust_env = False  # the gateway is on this machine: no proxy from HTTPS_PROXY
@@ -224,7 +240,7 @@ class KubernetesLab:
             ctx["stage"] = "consul"
             platform.install_consul(dict(plan.values), progress)
             ctx["stage"] = "apply"
-            objects = self._apply(kube, step, target, progress, None)
+            objects = self._apply(kube, step, self._tenancy(start), progress, None)
             ctx["stage"] = "ca"
             ca = self._fetch_ca(kube, target.namespace)
             ctx["stage"] = "converge"
@@ -273,10 +289,12 @@ class KubernetesLab:
             kube = self._connect(target)
             stage = "switch"
             progress(f"switch: {state.step} -> {step.step.name}")
-            objects = self._apply(kube, step, target, progress, previous)
+            extra = self._own_objects(kube, state, step)
+            objects = self._apply(kube, step, self._tenancy(state), progress, previous, extra)
             stage = "converge"
+            state = self._reached(state, step, progress)
             ports = dict(state.ports) or self._ports(step)
-            self._converge(step, ports, Path(state.ca_file), progress)
+            self._converge(step, ports, Path(state.ca_file), progress, state.gateway_host)
         except (EnvironmentNotReady, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -298,6 +316,11 @@ class KubernetesLab:
             kube = self._connect(target)
         except LabError as exc:
             return [*rows, StatusRow("API server", "down", exc.message)]
+        return rows + self._object_rows(state, kube)
+
+    def _object_rows(self, state: LabState, kube: Kube) -> list[StatusRow]:
+        """The Gateway's Ready and each route's Accepted condition, as the cluster says now."""
+        rows = []
         for text, (api_version, _) in objects_of(state).items():
             key = ObjectKey.parse(text)
             if key.kind not in ("Gateway", "HTTPRoute"):

@@ -25,6 +25,7 @@ from lab.traffic.attribution import Attributor
 from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
 from lab.traffic.driver import DriveSpec, drive
 from lab.ui.cli.app import KIND_PIN, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
+from lab.ui.cli.cluster import CLUSTER_OPTIONS, with_cluster_options
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
 
@@ -118,7 +119,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--namespace",
     default=None,
-    help="Namespace for the lab's resources on an existing cluster (--engine cluster; default lab).",
+    help="Namespace for the lab's resources on a shared cluster (--engine cluster; default lab-<user name>).",
 )
 @click.option(
     "--seed",
@@ -135,6 +136,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     "filled, ~/.cache/lab).",
 )
 @KIND_PIN
+@CLUSTER_OPTIONS
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -162,8 +164,9 @@ def up_cmd(
     step stops the run with its exit code, and a summary table ends the run.
     """
     _check_options(check)  # a bad --alpha stops here, before the lab starts
-    options = replace(
-        engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin
+    options = with_cluster_options(
+        replace(engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin),
+        check,
     )
     plan = make_plan(app.lab_dir, scenario)
     for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
