@@ -97,6 +97,12 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
         classes = {c["metadata"]["name"] for c in world.kube.cluster.of_kind("GatewayClass")}
         configs = {c["metadata"]["name"]: c["spec"] for c in world.kube.cluster.of_kind("GatewayClassConfig")}
     assert {"lab-lab-alice", "lab-lab-bob"} <= classes
+    # Consul OSS has one namespace: every name it sees is the attendee's own (else one echo-1 for both)
+    assert {"echo-1-lab-alice", "echo-1-lab-bob"} <= set(world.kube.cluster.catalog)
+    assert "echo-1" not in world.kube.cluster.catalog
+    with world.kube.lock:
+        gateways = {(g["metadata"]["namespace"], g["metadata"]["name"]) for g in world.kube.cluster.of_kind("Gateway")}
+    assert gateways == {("lab-alice", "example-gateway-lab-alice"), ("lab-bob", "example-gateway-lab-bob")}
     assert configs["lab-lab-alice"]["useHostPorts"] is False and configs["lab-lab-alice"]["serviceType"] == "ClusterIP"
 
     alice, alice_state = results["alice"][0], results["alice"][1]

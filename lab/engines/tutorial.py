@@ -32,6 +32,9 @@ NOTES: Mapping[str, Mapping[str, str]] = {
         "`lab cluster prepare` or `lab up --install-consul`, after checking it is chart 0.40.0 with the "
         "API gateway",
         c.CA: "the cluster engine reads secret consul-ca-cert from Consul's namespace (consul)",
+        c.SERVICES: "the cluster engine applies them in your namespace, and every name Consul sees gets it "
+        "appended (Consul service echo-1-lab-alice, Gateway example-gateway-lab-alice): one Consul serves "
+        "every attendee and Consul OSS has a single namespace",
         c.TRAFFIC: "the cluster engine reaches your gateway through a port-forward on a local port "
         "(`lab status` shows the URL), not localhost:8443; the certificate still verifies (it names localhost)",
     },

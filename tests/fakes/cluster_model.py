@@ -3,7 +3,17 @@
 Each behaviour cites the upstream file it follows:
 - Deployments become pods that start after `pod_start` (or never: unschedulable, ImagePullBackOff,
   CrashLoopBackOff, with the kubelet's and scheduler's event wording).
-- connect-inject registers a Ready pod's Services in the Consul catalog a little later.
+- connect-inject registers a Ready pod's Services in the Consul catalog a little later, under the
+  pod's `consul.hashicorp.com/connect-service` annotation or else the Service's name, with the
+  Kubernetes Service and namespace as meta (consul-k8s v0.40.0 connect-inject
+  endpoints_controller.go createServiceRegistrations). Consul OSS has one namespace, so equal names
+  from two Kubernetes namespaces are one Consul service, and Envoy sends a route's share to every
+  instance of it (consul-api-gateway v0.1.0-beta resolves a backendRef by that meta to the Consul
+  service name, resolver.go findGlobalCatalogService, and routes to the name, http_route.go).
+- consul-api-gateway v0.1.0-beta names everything it writes to Consul after the Gateway's name
+  alone (reconciler/gateway.go ID(): Service = gateway name; config entries
+  "consul-api-gateway_<gateway>_<route>", route.go Resolve): Gateways of the same name in two
+  namespaces share one ingress-gateway entry, and the last routes written win.
 - consul-api-gateway v0.1.0-beta: per Gateway a Deployment labelled as in
   internal/k8s/utils/labels.go LabelsForGateway; the Gateway is Ready only once that pod is Ready
   (internal/k8s/reconciler/gateway.go L204-208, L316-317: "gateway listeners not ready"); a route's
@@ -100,7 +110,8 @@ class Cluster:
     behaviour: Behaviour = field(default_factory=Behaviour)
     objects: dict[Key, dict[str, Any]] = field(default_factory=dict)
     crds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (group, kind) -> CRD
-    catalog: set[tuple[str, str]] = field(default_factory=set)  # Consul services (namespace, name)
+    # Consul service name -> the Kubernetes (namespace, Service) registered under it (their meta)
+    catalog: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     deployed_at: float | None = None
     release_namespace: str | None = None
     rv: int = 0
@@ -193,6 +204,10 @@ class Cluster:
         for key in gone:
             self.objects.pop(key, None)
             self.last_applied.pop(key, None)
+        if kind in ("Namespace", "Service"):  # connect-inject deregisters the Service's instances
+            for members in self.catalog.values():
+                members -= {m for m in members if m[0] == (name if kind == "Namespace" else ns)
+                            and (kind == "Namespace" or m[1] == name)}
 
     # -- admission ------------------------------------------------------------------------------
     def admit(self, kind: str, group: str, body: dict[str, Any]) -> tuple[int, str, str] | None:
@@ -373,8 +388,10 @@ class Cluster:
                 sel = svc["spec"].get("selector") or {}
                 if sel and all(labels.get(k) == v for k, v in sel.items()):
                     name = svc["metadata"]["name"]
+                    consul = pod["metadata"]["annotations"].get("consul.hashicorp.com/connect-service") or name
                     self.clock.at(
-                        self.behaviour.consul_register_after, lambda n=name: self.catalog.add((ns, n))
+                        self.behaviour.consul_register_after,
+                        lambda n=name, c=consul: self.catalog.setdefault(c, set()).add((ns, n)),
                     )
 
     def class_config(self, class_name: str) -> dict[str, Any] | None:
@@ -468,7 +485,7 @@ class Cluster:
                 return  # a newer event restarted the resolution, or the route is gone
             current = self.get("HTTPRoute", ns, name)
             assert current is not None
-            if all(ref in self.catalog for ref in refs):
+            if all(self.consul_name(ref) is not None for ref in refs):
                 self._route_status(current, accepted=True)
             elif n + 1 < self.behaviour.resolve_retries:
                 self.clock.at(self.behaviour.resolve_interval, lambda: attempt(n + 1))
@@ -476,6 +493,10 @@ class Cluster:
                 self._route_status(current, accepted=False)
 
         self.clock.at(0, lambda: attempt(0))
+
+    def consul_name(self, ref: tuple[str, str]) -> str | None:
+        """The Consul service a Kubernetes (namespace, Service) is registered as (by its meta)."""
+        return next((name for name, members in sorted(self.catalog.items()) if ref in members), None)
 
     def _route_status(self, route: dict[str, Any], *, accepted: bool) -> None:
         gen = route["metadata"]["generation"]
@@ -585,35 +606,43 @@ class Cluster:
         """(pod, namespace) that answers `path` through the Accepted routes (of `gateway`), by weight; None: 503.
 
         The longest matching PathPrefix wins; a rule's backends are picked by weight, like Envoy's
-        weighted clusters behind consul-api-gateway (weight 0 never).
+        weighted clusters behind consul-api-gateway (weight 0 never). A gateway serves the routes of
+        every Gateway with its name (one Consul configuration, the last written wins), and a backend
+        is any Ready instance of its Consul service, in whichever namespace.
         """
-        best: tuple[int, dict[str, Any], str] | None = None
+        best: tuple[int, int, dict[str, Any], str] | None = None
         for route in self.of_kind("HTTPRoute"):
             own = route["metadata"]["namespace"]
-            parents = {(p.get("namespace") or own, p["name"]) for p in route["spec"].get("parentRefs") or []}
-            if gateway is not None and gateway not in parents:
+            parents = {p["name"] for p in route["spec"].get("parentRefs") or []}
+            if gateway is not None and gateway[1] not in parents:
                 continue
             conds = [c for p in (route.get("status") or {}).get("parents") or [] for c in p["conditions"]]
             if not any(c["type"] == "Accepted" and c["status"] == "True" for c in conds):
                 continue
+            written = int(route["metadata"].get("resourceVersion", 0))
             for rule in route["spec"].get("rules") or []:
                 for match in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
                     prefix = (match.get("path") or {}).get("value", "/")
-                    if path.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                        best = (len(prefix), rule, route["metadata"]["namespace"])
+                    if path.startswith(prefix) and (best is None or (len(prefix), written) > best[:2]):
+                        best = (len(prefix), written, rule, own)
         if best is None:
             return None
-        _, rule, ns = best
+        _, _, rule, ns = best
         refs = [r for r in rule.get("backendRefs") or [] if int(r.get("weight", 1)) > 0]
         if not refs:
             return None
         ref = rng.choices(refs, weights=[int(r.get("weight", 1)) for r in refs])[0]
-        svc_ns = ref.get("namespace") or ns
-        svc = self.get("Service", svc_ns, ref["name"])
-        selector = (svc or {}).get("spec", {}).get("selector") or {}
-        for pod in self.of_kind("Pod", svc_ns):
-            labels = pod["metadata"]["labels"]
-            ready = pod["status"]["conditions"][1]["status"] == "True"
-            if ready and selector and all(labels.get(k) == v for k, v in selector.items()):
-                return pod["metadata"]["name"], svc_ns
-        return None
+        consul = self.consul_name((ref.get("namespace") or ns, ref["name"]))
+        ready = []
+        for svc_ns, svc_name in sorted(self.catalog.get(consul or "", set())):
+            svc = self.get("Service", svc_ns, svc_name)
+            selector = (svc or {}).get("spec", {}).get("selector") or {}
+            for pod in self.of_kind("Pod", svc_ns):
+                labels = pod["metadata"]["labels"]
+                if pod["status"]["conditions"][1]["status"] == "True" and selector and all(
+                    labels.get(k) == v for k, v in selector.items()
+                ):
+                    ready.append((pod["metadata"]["name"], svc_ns))
+        if len(ready) < 2:
+            return ready[0] if ready else None
+        return rng.choice(ready)  # type: ignore[no-any-return]

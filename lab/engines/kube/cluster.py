@@ -189,7 +189,8 @@ class ClusterEngine(KubernetesLab):
         out: dict[tuple[str, str, int], Forward] = {}
         for t in step.traffic:
             ns = tenancy.namespace_of(t.listener.id.namespace)
-            selector = f"{GATEWAY_POD_LABEL}={t.listener.id.gateway},{GATEWAY_POD_NAMESPACE}={ns}"
+            gateway = tenancy.consul_name(t.listener.id.gateway, ns)
+            selector = f"{GATEWAY_POD_LABEL}={gateway},{GATEWAY_POD_NAMESPACE}={ns}"
             out.setdefault((ns, selector, t.port), Forward(ns, selector, t.port, self.port_map.get(t.port, 0)))
         return tuple(out.values())
 

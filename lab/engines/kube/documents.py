@@ -68,6 +68,7 @@ def documents(
         if tenancy.shared and res.kind in CLUSTER_SCOPED:
             continue
         docs.append(tenancy.adopt(body))
+    docs = tenancy.unique_in_consul(docs)
     docs += [copy.deepcopy(dict(d)) for d in extra]
 
     def order(doc: dict[str, Any]) -> tuple[int, int]:

@@ -90,6 +90,45 @@ class Tenancy:
             body["spec"]["gatewayClassName"] = self.gateway_class
         return self.mark(body)
 
+    def consul_name(self, name: str, namespace: str) -> str:
+        """The name Consul sees for an object of a (mapped) namespace: its name and the namespace.
+
+        Consul OSS has one namespace: two attendees' echo-1 would be one Consul service, and their
+        Gateways of one name one ingress-gateway entry (consul-api-gateway v0.1.0-beta names them
+        after the Gateway alone). Suffixing the namespace keeps each attendee's apart.
+        """
+        return f"{name}-{namespace}" if self.shared else name
+
+    def unique_in_consul(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The bodies with every name Consul sees made the attendee's own (a shared cluster only).
+
+        Mesh pods get `consul.hashicorp.com/connect-service` (the name connect-inject registers,
+        consul-k8s v0.40.0 endpoints_controller.go), ServiceDefaults and ServiceIntentions name the
+        same services, and Gateways (with the parentRefs naming them) carry the namespace too.
+        """
+        if not self.shared:
+            return docs
+        services = [d for d in docs if d["kind"] == "Service"]
+        for doc in docs:
+            meta, spec, ns = doc["metadata"], doc.get("spec") or {}, str(doc["metadata"].get("namespace") or "")
+            if doc["kind"] in ("Deployment", "StatefulSet"):
+                _name_mesh_pods(doc, [s for s in services if s["metadata"].get("namespace") == ns], self)
+            elif doc["kind"] == "ServiceDefaults":
+                meta["name"] = self.consul_name(str(meta["name"]), ns)
+            elif doc["kind"] == "ServiceIntentions":
+                dest = spec.get("destination") or {}
+                dest["name"] = self.consul_name(str(dest.get("name")), str(dest.get("namespace") or ns))
+                meta["name"] = dest["name"]
+                for src in spec.get("sources") or []:
+                    if src.get("name") != "*":
+                        src["name"] = self.consul_name(str(src.get("name")), str(src.get("namespace") or ns))
+            elif doc["kind"] == "Gateway":
+                meta["name"] = self.consul_name(str(meta["name"]), ns)
+            for parent in spec.get("parentRefs") or [] if str(doc.get("apiVersion", "")).startswith("gateway.") else []:
+                if parent.get("kind", "Gateway") == "Gateway":
+                    parent["name"] = self.consul_name(str(parent["name"]), str(parent.get("namespace") or ns))
+        return docs
+
     def own_objects(
         self, chart_config: Mapping[str, Any] | None, server_cert: Mapping[str, Any], gateway_namespaces: Iterable[str]
     ) -> list[dict[str, Any]]:
@@ -136,6 +175,23 @@ _CHART_CONFIG_SPEC: Mapping[str, Any] = {
     "consul": {"scheme": "https", "caSecret": pins.CONSUL_CA_SECRET, "ports": {"http": 8501, "grpc": 8502}},
     "image": {"consulAPIGateway": pins.API_GATEWAY_IMAGE, "envoy": pins.ENVOY_IMAGE},
 }
+
+
+def _name_mesh_pods(workload: dict[str, Any], services: list[dict[str, Any]], tenancy: Tenancy) -> None:
+    """Give a mesh workload's pods the Consul name of the one Service that selects them."""
+    template = (workload.get("spec") or {}).get("template") or {}
+    tmeta = template.setdefault("metadata", {})
+    notes, labels = tmeta.get("annotations") or {}, tmeta.get("labels") or {}
+    if notes.get("consul.hashicorp.com/connect-inject") != "true":
+        return
+    selecting = [
+        s for s in services
+        if (sel := (s.get("spec") or {}).get("selector") or {}) and all(labels.get(k) == v for k, v in sel.items())
+    ]
+    if len(selecting) == 1:  # several Services: consul-k8s keeps their own names (multi-port)
+        svc = selecting[0]["metadata"]
+        name = tenancy.consul_name(str(svc["name"]), str(svc.get("namespace") or ""))
+        tmeta["annotations"] = {**notes, "consul.hashicorp.com/connect-service": name}
 
 
 def _map_namespaces(value: Any, mapped: Any) -> Any:
