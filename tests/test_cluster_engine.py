@@ -238,3 +238,54 @@ def test_gateway_url_and_ca_reach_an_exposed_gateway_without_a_port_forward(shar
     assert isinstance(state.record, KubeRecord) and state.record.tunnel is None
     assert engine.tunnel.found() == []
     assert check(state).outcome.exit_code == ExitCode.OK
+
+
+def test_switching_a_running_lab_to_a_scenario_with_a_team_namespace(shared: World) -> None:
+    world = shared
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+    tunnel = state.record.tunnel if isinstance(state.record, KubeRecord) else None
+    cross = plan("cross-namespace")
+    said: list[str] = []
+    state = engine.switch(state, cross, cross.first, said.append, engine.options.state.write)
+    engine.options.state.write(state)
+    assert check(state, cross).outcome.exit_code == ExitCode.OK
+    assert isinstance(state.record, KubeRecord) and state.record.tunnel == tunnel  # the same port-forward
+    with world.kube.lock:
+        team = world.kube.cluster.get("Namespace", "", "lab-alice-team-a")
+        policy = world.kube.cluster.of_kind("ReferencePolicy", "lab-alice")
+    assert team is not None and team["metadata"]["labels"]["lab.gateway-lab.dev/run-id"] == state.run_id
+    assert policy and policy[0]["spec"]["from"][0]["namespace"] == "lab-alice-team-a"
+    engine.down(state, said.append)
+    with world.kube.lock:
+        assert world.kube.cluster.get("Namespace", "", "lab-alice-team-a") is None
+
+
+def test_the_port_forward_follows_a_gateway_pod_that_was_replaced(shared: World) -> None:
+    import requests
+
+    world = shared
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+    with world.kube.lock:  # the gateway pod dies; its Deployment makes another one, with another name
+        (old,) = [p for p in world.kube.cluster.of_kind("Pod", "lab-alice") if "example-gateway" in p["metadata"]["name"]]
+        world.kube.cluster.objects.pop(world.kube.cluster.key("Pod", "lab-alice", old["metadata"]["name"]))
+        labels = dict(old["metadata"]["labels"])
+        world.kube.cluster.start_pod("lab-alice", "example-gateway-lab-alice-new-x1", labels, {}, "envoy",
+                                     "example-gateway-lab-alice", [{"containerPort": 8443}])
+    world.sleep(2)
+    with world.kube.lock:
+        world.kube.clock.due()
+    url = state.gateway_url(8443, "/echo")
+    answers = []
+    for _ in range(3):
+        try:
+            answers.append(requests.get(url, verify=state.ca_file, timeout=5).status_code)
+        except requests.ConnectionError:
+            answers.append(0)  # the stream to the dead pod: the helper looks the pod up again
+    assert answers == [0, 200, 200], answers  # one connection lost to the dead pod, then the new one
+    log = (engine.state_path / "portforward.log").read_text()
+    assert f"port-forward to lab-alice/{old['metadata']['name']}:8443 failed" in log
+    engine.down(state, lambda m: None)
