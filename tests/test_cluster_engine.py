@@ -197,6 +197,7 @@ def test_every_object_carries_the_run_id_and_down_never_deletes_another_runs(sha
         for o in [*mine, own_class]
     )
     said: list[str] = []
+    world.monkeypatch.delenv("KUBECONFIG")  # `lab down` from another shell: the recorded kubeconfig is used
     engine.down(state, said.append)
     with world.kube.lock:
         left = [k for k in world.kube.cluster.objects if k[2] == "lab-alice" and k[1] not in ("pods", "events")]

@@ -56,14 +56,21 @@ class ClusterEngine(KubernetesLab):
         """Where the cluster's one Consul lives (--consul-namespace, default consul)."""
         return self.options.consul_namespace or pins.CONSUL_NAMESPACE
 
-    def _target(self, consul_namespace: str | None = None, context: str | None = None) -> Target:
+    def _target(
+        self, consul_namespace: str | None = None, context: str | None = None, kubeconfig: str | None = None
+    ) -> Target:
+        # None: $KUBECONFIG (a path list is merged) or ~/.kube/config, as kubectl reads them
         return Target(
-            None, context or self.options.kube_context, consul_namespace or self.consul_namespace, shutil.which("helm") or ""
+            Path(kubeconfig) if kubeconfig else None,
+            context or self.options.kube_context,
+            consul_namespace or self.consul_namespace,
+            shutil.which("helm") or "",
         )
 
     def _target_from_state(self, state: LabState) -> Target:
+        """The cluster of the recorded lab: the kubeconfig and context of its `lab up`, from any shell."""
         record = record_of(state)
-        return self._target(record.consul_namespace, record.context)
+        return self._target(record.consul_namespace, record.context, record.kubeconfig)
 
     def _tenancy(self, state: LabState) -> Tenancy:
         return Tenancy(state.run_id, record_of(state).namespace, shared=True)
@@ -111,7 +118,12 @@ class ClusterEngine(KubernetesLab):
         )
         if survey.install_consul and not target.helm_path:
             raise EnvironmentNotReady("installing Consul needs helm, which is not on PATH", fix=pins.TOOL_INSTALL["helm"])
-        record = KubeRecord(context=target.context, namespace=tenancy.namespace, consul_namespace=target.namespace)
+        record = KubeRecord(
+            kubeconfig=os.environ.get("KUBECONFIG") or None,
+            context=target.context,
+            namespace=tenancy.namespace,
+            consul_namespace=target.namespace,
+        )
         start = replace(start, record=record)
         journal(start)  # before anything is created: `lab down` finds what this run made by its id
         stage = "platform"
