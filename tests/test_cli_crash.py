@@ -27,6 +27,8 @@ CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "doctor": ("lab.engines.kube.doctor.run", ()),
     "prefetch": ("lab.engines.kube.prefetch.prefetch", ()),
     "kubeconfig": ("lab.engines.kube.kubeconfig.read", ()),
+    "cluster": ("lab.engines.kube.cluster.prepare", ("prepare",)),
+    "get": ("lab.lifecycle.running", ("httproute",)),
 }
 
 
@@ -48,7 +50,7 @@ def test_an_internal_error_exits_70_never_1(
     monkeypatch.chdir(repo_root)
     state = (
         ("--state-dir", str(tmp_path / "state"))
-        if command in {"check", "traffic", "status", "apply", "down", "up"}
+        if command in {"check", "traffic", "status", "apply", "down", "up", "get", "cluster"}
         else ()
     )
     result = CliRunner().invoke(cli, ["--lab-dir", str(repo_root), command, *args, *state])
