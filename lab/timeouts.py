@@ -61,6 +61,10 @@ class Timeouts:
     tunnel_start: float = 10.0
     # a quick question to the OS (`ss` for who holds a port)
     os_query: float = 3.0
+    # `kind version`, `helm version`, `kubectl version --client` (`lab doctor`)
+    tool_version: float = 10.0
+    # `helm pull` of the chart archive into the prefetch cache
+    chart_pull: float = 300.0
 
 
 DEFAULT = Timeouts()

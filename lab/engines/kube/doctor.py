@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.spec import pins
+from lab.timeouts import DEFAULT
 
 GIB = 1024**3
 MIN_MEMORY = 4 * GIB
@@ -81,7 +82,7 @@ DOCKER_FIX = (
 )
 
 
-def check_docker(timeout: float = 3.0) -> tuple[list[Check], Any]:
+def check_docker(timeout: float = DEFAULT.docker_ping) -> tuple[list[Check], Any]:
     """The daemon answers; it has >= 4 GiB memory and >= 2 CPUs. Returns the checks and the client."""
     try:
         client = docker_client(timeout)
@@ -119,7 +120,7 @@ def check_docker(timeout: float = 3.0) -> tuple[list[Check], Any]:
     return checks, client
 
 
-def tool_version(path: str, tool: str, timeout: float = 10.0) -> str:
+def tool_version(path: str, tool: str, timeout: float = DEFAULT.tool_version) -> str:
     """The first line of the tool's version command (an argument list, no shell)."""
     argv = [path, *VERSION_COMMANDS[tool][1:]]
     try:
@@ -351,7 +352,7 @@ def run(
     ports: Sequence[int] = pins.HOST_PORTS,
     machine: str | None = None,
     which: Callable[[str], str | None] = shutil.which,
-    docker_timeout: float = 3.0,
+    docker_timeout: float = DEFAULT.docker_ping,
     holder: PortHolder | None = None,
     pin: str = "tutorial",
     cluster: ClusterTarget | None = None,

@@ -18,7 +18,8 @@ import requests
 from lab.engines.kube import crds, doctor, helm
 from lab.errors import ChartNotFound, EnvironmentNotReady
 from lab.spec import pins
-from lab.timeouts import Timeouts
+from lab.state import StateDir, atomic_write
+from lab.timeouts import DEFAULT, Timeouts
 
 Progress = Callable[[str], None]
 
@@ -35,10 +36,7 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def remember(state_dir: Path, folder: Path) -> None:
     """Note which folder `lab prefetch` filled, so a later `lab up` uses it."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = state_dir / (REMEMBERED + ".tmp")
-    tmp.write_text(str(folder.resolve()) + "\n", encoding="utf-8")
-    os.replace(tmp, state_dir / REMEMBERED)
+    StateDir(state_dir).write_private(REMEMBERED, (str(folder.resolve()) + "\n").encode())
 
 
 def resolve_cache(asked: Path | None, state_dir: Path, environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
@@ -117,7 +115,7 @@ def status(cache: Path, *, timeouts: Timeouts) -> CacheStatus:
     return CacheStatus(cache, image_rows, helm.cached_chart(cache), tuple(crd_rows), problem)
 
 
-def pull_chart(cache: Path, helm_path: str, timeout: float = 300.0) -> Path:
+def pull_chart(cache: Path, helm_path: str, timeout: float = DEFAULT.chart_pull) -> Path:
     """`helm pull` the pinned chart into <cache>/charts (argument list, stderr kept for the error)."""
     dest = cache / "charts"
     dest.mkdir(parents=True, exist_ok=True)
@@ -186,7 +184,5 @@ def prefetch(
         progress(f"CRD {crd.name}: downloading")
         data = crds.download(crd, timeout=timeouts.download, session=session)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data, 0o644)
     return status(cache, timeouts=timeouts)

@@ -2,13 +2,12 @@
 
 Owns: app (the root group, shared options, the abort path), catalogue (scenarios, validate,
 plan), host (doctor, prefetch, kubeconfig), cluster (cluster prepare, `lab up`'s shared-cluster
-options), judging (judge, sample-size), running (up, check, traffic, status, apply, down): one
-module per family of commands.
+options), judging (judge, sample-size), running (up, check), operate (traffic, status, apply, down),
+inspect (get): one module per family of commands.
 May import: anything in lab; commands only parse options and call the library.
 """
 
-from lab.ui.cli import catalogue, cluster, host, inspect, judging, running  # noqa: F401  (they register the commands)
-from lab.ui.cli.app import cli
+from lab.ui.cli.app import cli  # the command modules are imported on first use (app.COMMAND_MODULES)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -91,8 +92,43 @@ def crash(error: Exception, command: str) -> NoReturn:
     raise click.exceptions.Exit(int(ExitCode.CRASH))
 
 
+# command -> the module that defines it: imported only when the command runs (or help lists it),
+# so `lab check` does not pay for `lab plan`'s or `lab doctor`'s imports
+COMMAND_MODULES = {
+    "scenarios": "catalogue",
+    "validate": "catalogue",
+    "plan": "catalogue",
+    "doctor": "host",
+    "prefetch": "host",
+    "kubeconfig": "host",
+    "judge": "judging",
+    "sample-size": "judging",
+    "up": "running",
+    "check": "running",
+    "traffic": "operate",
+    "status": "operate",
+    "apply": "operate",
+    "down": "operate",
+    "get": "inspect",
+    "cluster": "cluster",
+}
+
+
 class LabGroup(click.Group):
-    """Root group: a LabError becomes its message and exit code; any other exception is a crash (70)."""
+    """Root group: a LabError becomes its message and exit code; any other exception is a crash (70).
+
+    Commands live in the modules of lab.ui.cli (COMMAND_MODULES), imported on first use.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, without importing the modules that define them."""
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time (it registers itself on `cli`)."""
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"lab.ui.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Keep the command line as given, for the crash report."""
