@@ -9,6 +9,7 @@ v4.channel.k8s.io), by the lab's port-forward helper process.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -290,3 +291,28 @@ def test_the_port_forward_follows_a_gateway_pod_that_was_replaced(shared: World)
     log = (engine.state_path / "portforward.log").read_text()
     assert f"port-forward to lab-alice/{old['metadata']['name']}:8443 failed" in log
     engine.down(state, lambda m: None)
+
+
+def test_crds_someone_else_installed_are_used_as_they_are_unless_force_crds(shared: World) -> None:
+    from lab.engines.base import EngineOptions
+    from lab.engines.kube.cluster import prepare
+    from lab.state import StateDir
+    from tests.fakes.world import FAST
+
+    world = shared
+    world.install_consul_by_someone()  # with its own copy of the v0.4.0 CRDs, not marked as lab's
+
+    def crd_patches() -> list[str]:
+        return [e["path"] for e in world.calls("api") if e["method"] == "PATCH" and "customresourcedefinitions" in e["path"]]
+
+    options = EngineOptions(state=StateDir(world.tmp / "host"), timeouts=FAST, kube_context="workshop")
+    said: list[str] = []
+    assert prepare(options, plan(), said.append, sleep=world.sleep, clock=world.clock.now) == []
+    assert crd_patches() == []
+    assert any("not installed by lab; --force-crds replaces it" in m for m in said)
+    forced = replace(options, force_crds=True)
+    done = prepare(forced, plan(), said.append, sleep=world.sleep, clock=world.clock.now)
+    assert len(crd_patches()) == 8 and done and done[0].startswith("CRDs ")
+    with world.kube.lock:
+        crds = [o for k, o in world.kube.cluster.objects.items() if k[1] == "customresourcedefinitions"]
+    assert all(c["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "lab" for c in crds)

@@ -23,6 +23,7 @@ from lab.engines.kube.doctor import Check
 from lab.engines.kube.tenancy import default_namespace
 from lab.errors import LabError
 from lab.spec import pins
+from lab.timeouts import DEFAULT
 
 RBAC_MANIFEST = Path("manifests") / "cluster" / "attendee-rbac.yaml"
 # the chart needs Kubernetes >= 1.18 (consul-k8s v0.40.0 Chart.yaml kubeVersion); the stack dates
@@ -137,7 +138,11 @@ def cluster_checks(kube: Kube, lab_root: Path, namespace: str, consul_namespace:
 
 
 def run(
-    lab_root: Path, context: str | None, namespace: str | None, consul_namespace: str | None, timeout: float = 10.0
+    lab_root: Path,
+    context: str | None,
+    namespace: str | None,
+    consul_namespace: str | None,
+    timeout: float = DEFAULT.api_request,
 ) -> list[Check]:
     """The cluster checks for a context (None: the current one), or one blocking check when it does not answer."""
     with tempfile.TemporaryDirectory(prefix="lab-doctor-") as folder:

@@ -17,7 +17,7 @@ from typing import Any
 from lab.engines import processes
 from lab.errors import EnvironmentNotReady, NotConverged
 from lab.state import StateDir, read_private
-from lab.timeouts import Timeouts
+from lab.timeouts import DEFAULT, Timeouts
 
 MODULE = "lab.engines.kube.portforward"
 CONFIG_FILE = "portforward.json"
@@ -45,7 +45,7 @@ class TunnelConfig:
     forwards: tuple[Forward, ...]
     runtime_file: str
     bind: str = "127.0.0.1"
-    request_timeout: float = 30.0
+    request_timeout: float = DEFAULT.api_request
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -67,7 +67,7 @@ class TunnelConfig:
             forwards=tuple(Forward(str(n), str(s), int(r), int(lo)) for n, s, r, lo in data["forwards"]),
             runtime_file=str(data["runtime_file"]),
             bind=str(data.get("bind", "127.0.0.1")),
-            request_timeout=float(data.get("request_timeout", 30.0)),
+            request_timeout=float(data.get("request_timeout", DEFAULT.api_request)),
         )
 
 
