@@ -299,7 +299,20 @@ class World:
         out = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", out)
         return out
 
+    def stop_port_forwards(self) -> None:
+        """Stop every port-forward helper a test of this world started (a test may end without `lab down`)."""
+        import psutil
+
+        from lab.engines import processes
+        from lab.engines.kube.tunnel import HELPER
+
+        for proc in psutil.process_iter(["pid", "cmdline", "create_time"]):
+            config = HELPER.config_of(list(proc.info.get("cmdline") or []))
+            if config is not None and config.startswith(str(self.tmp)):
+                processes.stop(processes.Running(proc.info["pid"], proc.info["create_time"]), 5, 0.02, "port-forward helper")
+
     def close(self) -> None:
+        self.stop_port_forwards()
         pods = [server for server, _, _ in self.pod_servers.values()]
         for server in (self.kube_server, self.docker_server, self.gateway_server, *pods):
             if server is not None:
