@@ -1,8 +1,9 @@
 """The `lab` command line: parses and validates options, then delegates to the library.
 
 Owns: app (the root group, shared options, the abort path), catalogue (scenarios, validate,
-plan), host (doctor, prefetch, kubeconfig), judging (judge, sample-size), running (up, check),
-operate (traffic, status, apply, down), inspect (get): one module per family of commands.
+plan), host (doctor, prefetch, kubeconfig), cluster (cluster prepare, `lab up`'s shared-cluster
+options), judging (judge, sample-size), running (up, check), operate (traffic, status, apply, down),
+inspect (get): one module per family of commands.
 May import: anything in lab; commands only parse options and call the library.
 """
 
