@@ -3,6 +3,7 @@ for calibration figures printed at the end of `pytest -q`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# the suite computes every sample size and sequential design itself (tests/test_memo.py covers the
+# cache the `lab` command keeps in ~/.cache/lab/stats), and never writes into the user's home
+os.environ["LAB_STATS_CACHE"] = "off"
 
 
 class LabCopy:

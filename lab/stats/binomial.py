@@ -53,6 +53,8 @@ MAX_EXACT_N = 10**10
 
 # `mass` sums the pmf in blocks of at most this many terms, so memory stays bounded at any n.
 _BLOCK = 1 << 15
+# A first block shorter than this is summed with the scalar pmf (same formula, no numpy).
+_SCALAR_TERMS = 256
 # The first block reaches this many standard deviations (plus a margin) either side of the
 # largest term; further blocks are summed only while the rest could still change the sum.
 _FIRST_BLOCK_SDS = 12
@@ -195,9 +197,13 @@ def mass(lo: int, hi: int, n: int, p: float) -> float:
     peak = min(max(mode, lo), hi)
     half = min(int(_FIRST_BLOCK_SDS * math.sqrt(n * p * (1.0 - p))) + _FIRST_BLOCK_MARGIN, _BLOCK // 2)
     first, last = max(lo, peak - half), min(hi, peak + half)
-    block = pmf(first, last, n, p)
-    total = float(block.sum())
-    top, bottom = float(block[-1]), float(block[0])
+    if last - first < _SCALAR_TERMS:
+        # a short block (the usual check: a few hundred answers) in plain floats: no numpy import
+        terms = [pmf_at(k, n, p) for k in range(first, last + 1)]
+        total, top, bottom = math.fsum(terms), terms[-1], terms[0]
+    else:
+        block = pmf(first, last, n, p)
+        total, top, bottom = float(block.sum()), float(block[-1]), float(block[0])
     odds = p / (1.0 - p)
     while last < hi and not _rest_negligible(top, (n - last) / (last + 1) * odds, hi - last, total):
         block = pmf(last + 1, min(hi, last + _BLOCK), n, p)

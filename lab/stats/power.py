@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lab.errors import InvalidInput
-from lab.stats import binomial
+from lab.stats import binomial, memo
 from lab.stats.acceptance import acceptance_region, boundary
 from lab.stats.formats import format_level, format_share, format_share_near
 
@@ -237,6 +237,16 @@ def _required_sample_size(weights: tuple[int, ...], detect: float, power: float,
     _check_level("detect", detect)
     _check_level("power", power)
     _check_level("alpha", alpha)
+    return memo.remembered(
+        "sample-size",
+        (weights, detect, power, alpha),
+        lambda: _computed_sample_size(weights, detect, power, alpha),
+        int,
+        int,
+    )
+
+
+def _computed_sample_size(weights: tuple[int, ...], detect: float, power: float, alpha: float) -> int:
     positive = sorted(w for w in weights if w > 0)
     zero_hit_n = math.ceil(math.log(1 - power) / math.log(1 - detect))
     if len(positive) == 1:

@@ -20,18 +20,18 @@ answers: they never enter the lattice.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import InvalidInput
+from lab.stats import memo
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-
-    IntArray = npt.NDArray[np.int64]
 
 # The exact recursion costs ~n_max steps; designs whose fixed-n test needs more answers than this
 # are refused (exit 3, use the fixed-n test): they would take minutes to compute.
@@ -86,20 +86,15 @@ class Design:
 class Boundaries:
     """Per n = 1..len: FAIL if k <= fail_below or k >= fail_above; PASS if pass_from <= k <= pass_to."""
 
-    fail_below: IntArray
-    fail_above: IntArray
-    pass_from: IntArray
-    pass_to: IntArray
+    fail_below: tuple[int, ...]
+    fail_above: tuple[int, ...]
+    pass_from: tuple[int, ...]
+    pass_to: tuple[int, ...]
 
     def at(self, n: int) -> tuple[int, int, int, int]:
         """The four boundaries at n (1-based)."""
         i = n - 1
-        return (
-            int(self.fail_below[i]),
-            int(self.fail_above[i]),
-            int(self.pass_from[i]),
-            int(self.pass_to[i]),
-        )
+        return self.fail_below[i], self.fail_above[i], self.pass_from[i], self.pass_to[i]
 
 
 def boundaries(share: float, below: float, above: float, a: float, b: float, last: int) -> Boundaries:
@@ -108,31 +103,26 @@ def boundaries(share: float, below: float, above: float, a: float, b: float, las
     log LR(above : share) = k log(above/share) + (n - k) log((1-above)/(1-share)) grows with k;
     log LR(below : share) falls with k. FAIL where either is >= a; PASS where both are <= -b.
     At below = 0 (or above = 1) the ratio is 0 after one hit (one miss), and the boundary is the
-    n at which a run of misses (hits) alone reaches a.
+    n at which a run of misses (hits) alone reaches a. Plain floats: no numpy needed to run a check.
     """
-    import numpy as np
-
-    n = np.arange(1, last + 1, dtype=np.float64)
-    if above >= 1.0:
-        fail_above = np.where(n * math.log(1.0 / share) >= a, n, n + 1)
-        pass_to = n - 1
-    else:
-        up, down = math.log(above / share), math.log((1.0 - above) / (1.0 - share))
-        fail_above = np.ceil((a - n * down) / (up - down))
-        pass_to = np.floor((-b - n * down) / (up - down))
-    if below <= 0.0:
-        fail_below = np.where(n * math.log(1.0 / (1.0 - share)) >= a, 0.0, -1.0)
-        pass_from = np.ones_like(n)
-    else:
-        up, down = math.log(below / share), math.log((1.0 - below) / (1.0 - share))
-        fail_below = np.floor((n * down - a) / (down - up))
-        pass_from = np.ceil((n * down + b) / (down - up))
-    return Boundaries(
-        fail_below=np.maximum(fail_below, -1).astype(np.int64),
-        fail_above=np.minimum(fail_above, n + 1).astype(np.int64),
-        pass_from=np.maximum(pass_from, 0).astype(np.int64),
-        pass_to=np.minimum(pass_to, n).astype(np.int64),
-    )
+    fail_below, fail_above, pass_from, pass_to = [], [], [], []
+    for i in range(1, last + 1):
+        n = float(i)
+        if above >= 1.0:
+            fa, pt = (n if n * math.log(1.0 / share) >= a else n + 1), n - 1
+        else:
+            up, down = math.log(above / share), math.log((1.0 - above) / (1.0 - share))
+            fa, pt = math.ceil((a - n * down) / (up - down)), math.floor((-b - n * down) / (up - down))
+        if below <= 0.0:
+            fb, pf = (0.0 if n * math.log(1.0 / (1.0 - share)) >= a else -1.0), 1.0
+        else:
+            up, down = math.log(below / share), math.log((1.0 - below) / (1.0 - share))
+            fb, pf = math.floor((n * down - a) / (down - up)), math.ceil((n * down + b) / (down - up))
+        fail_below.append(int(max(fb, -1)))
+        fail_above.append(int(min(fa, n + 1)))
+        pass_from.append(int(max(pf, 0)))
+        pass_to.append(int(min(pt, n)))
+    return Boundaries(tuple(fail_below), tuple(fail_above), tuple(pass_from), tuple(pass_to))
 
 
 @dataclass(frozen=True)
@@ -210,6 +200,39 @@ def wald_thresholds(alpha: float, power: float) -> tuple[float, float]:
 
 
 def plan(
+    share: float,
+    detect: float,
+    power: float,
+    alpha: float,
+    *,
+    fixed_n: int,
+    min_pass_n: int = 1,
+    max_n: int | None = None,
+) -> Design:
+    """The sequential design (see `compute_plan`), remembered across commands (lab.stats.memo)."""
+    key = (share, detect, power, alpha, fixed_n, min_pass_n, max_n)
+    return memo.remembered(
+        "sequential-design",
+        key,
+        lambda: compute_plan(share, detect, power, alpha, fixed_n=fixed_n, min_pass_n=min_pass_n, max_n=max_n),
+        _design_json,
+        _design_from_json,
+    )
+
+
+def _design_json(design: Design) -> dict[str, Any]:
+    return {**dataclasses.asdict(design), "expected_n": [list(pair) for pair in design.expected_n]}
+
+
+def _design_from_json(data: dict[str, Any]) -> Design:
+    fields = {f.name for f in dataclasses.fields(Design)}
+    if set(data) != fields:
+        raise KeyError("not a Design")
+    pairs = tuple((float(s), float(e)) for s, e in data["expected_n"])
+    return Design(**{**data, "expected_n": pairs})
+
+
+def compute_plan(
     share: float,
     detect: float,
     power: float,

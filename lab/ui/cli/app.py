@@ -22,6 +22,7 @@ from lab.errors import ExitCode, LabError
 from lab.spec.commands import Where
 from lab.spec.registry import LabDir
 from lab.state import StateDir
+from lab.stats import memo
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
 
@@ -165,6 +166,7 @@ class LabGroup(click.Group):
 def cli(ctx: click.Context, lab_dir: Path) -> None:
     """Build the Kubernetes Gateway API lab for a scenario, drive traffic and judge the split."""
     ctx.obj = App(lab_dir=lab_dir.resolve())
+    memo.enable(memo.default_folder())  # sample sizes and sequential designs, remembered (LAB_STATS_CACHE)
 
 
 CACHE_DIR = click.option(
