@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test lint typecheck unit scenarios bench clean
+.PHONY: help setup demo test lint typecheck unit scenarios bench mutate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ demo: $(STAMP) ## run the main job: lab up canary-99-1 on the embedded engine, t
 	$(BIN)/lab up canary-99-1 --engine local; rc=$$?; $(BIN)/lab down; exit $$rc
 
 lint: $(STAMP) ## ruff on everything
-	$(BIN)/ruff check lab tests scenarios bench
+	$(BIN)/ruff check lab tests scenarios bench tools
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy lab
@@ -40,5 +40,8 @@ test: lint typecheck ## the whole suite: lint, types, tests, scenarios (LAB_SEED
 bench: $(STAMP) ## the benchmarks under bench/ (ratios printed)
 	$(BIN)/python bench/run.py
 
+mutate: $(STAMP) ## mutation testing (mutmut) of the lab modules that differ from main; MODULES=, SAMPLE=, SEED= (not part of test)
+	LAB_SEED=$${LAB_SEED-20261126} $(BIN)/python tools/mutate.py
+
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .lab
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .lab mutants
