@@ -20,6 +20,10 @@ class ExitCode(enum.IntEnum):
     ENVIRONMENT = 4
     NOT_CONVERGED = 5
     INCONCLUSIVE = 6
+    # An unexpected exception: a bug in lab, never a verdict (BSD sysexits EX_SOFTWARE).
+    CRASH = 70
+    # Ctrl-C outside the traffic run (128 + SIGINT, the shell convention).
+    INTERRUPTED = 130
 
 
 class LabError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed of the embedded engine's random choices, for reproducible checks (env LAB_SEED)",
     )
     group.addoption(
-        "--lab-requests", type=int, default=None, help="requests per check (default: the planner's n)"
+        "--lab-requests",
+        type=int,
+        default=None,
+        help="answers per check: the sequential check's cap, or n with --lab-fixed (default: planned)",
     )
     group.addoption("--lab-alpha", type=float, default=DEFAULT_ALPHA, help="false-fail rate of each check")
+    group.addoption(
+        "--lab-fixed",
+        action="store_true",
+        help="the fixed-n test instead of the sequential check (which stops once the verdict is clear)",
+    )
     group.addoption(
         "--lab-dir", default=os.environ.get("LAB_DIR"), help="lab folder (env LAB_DIR; default: rootdir)"
     )
@@ -58,6 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "kind: needs a Docker daemon and kind (skipped elsewhere with the reason)"
     )
     config.addinivalue_line("markers", "lab_scenario: a generated split check of a lab scenario")
+    alpha = config.getoption("--lab-alpha")
+    if not 0 < alpha < 1:
+        raise pytest.UsageError(f"--lab-alpha must be strictly between 0 and 1, got {alpha}")
     lab_dir = Path(config.getoption("--lab-dir") or config.rootpath).resolve()
     config.stash[_SESSION] = LabSession(
         lab_dir=LabDir(lab_dir),
@@ -65,7 +77,9 @@ def pytest_configure(config: pytest.Config) -> None:
         keep=config.getoption("--lab-keep"),
         seed=config.getoption("--lab-seed"),
         check_options=CheckOptions(
-            requests=config.getoption("--lab-requests"), alpha=config.getoption("--lab-alpha")
+            requests=config.getoption("--lab-requests"),
+            alpha=alpha,
+            sequential=not config.getoption("--lab-fixed"),
         ),
     )
 
@@ -146,6 +160,10 @@ class LabNotReady(Exception):
     """The lab did not start or converge; the split was never judged."""
 
 
+class LabCrashed(Exception):
+    """lab itself raised an unexpected exception: a bug in lab, neither a verdict nor a lab problem."""
+
+
 class ScenarioCheck(pytest.Item):
     """One generated split check: bring the lab to the step, drive, judge."""
 
@@ -161,9 +179,11 @@ class ScenarioCheck(pytest.Item):
         session = self.config.stash[_SESSION]
         try:
             session.ensure(self.scenario, self.step)
+            result = session.check(self.scenario, self.step, self.traffic)
         except LabError as error:
             raise LabNotReady(str(error)) from error
-        result = session.check(self.scenario, self.step, self.traffic)
+        except Exception as error:  # a bug in lab must not read as a verdict
+            raise LabCrashed("".join(traceback.format_exception(error))) from error
         (check,) = result.checks
         self.user_properties.append(("verdict", check.verdict.outcome.value))
         if check.verdict.p_value is not None:  # the any-hit rule computes none: no p_value="None"
@@ -177,6 +197,11 @@ class ScenarioCheck(pytest.Item):
             return f"split check {self.scenario} / {self.step} / {self.traffic}:\n{excinfo.value}"
         if isinstance(excinfo.value, LabNotReady):
             return f"lab not ready for {self.scenario} / {self.step} (the split was not judged):\n{excinfo.value}"
+        if isinstance(excinfo.value, LabCrashed):
+            return (
+                f"lab crashed while checking {self.scenario} / {self.step} / {self.traffic}: "
+                f"this is a bug in lab, not a split mismatch (the split was not judged):\n{excinfo.value}"
+            )
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -56,12 +56,15 @@ Record = Callable[[str, float, float, int], None]
 
 @pytest.fixture
 def calibration(request: pytest.FixtureRequest, record_property: Callable[[str, object], None]) -> Record:
-    """Record a measured rate (name, measured, target, draws) for the terminal summary."""
+    """Record a rate (name, measured, target, draws; draws 0: computed exactly) for the summary."""
 
     def record(name: str, measured: float, target: float, draws: int) -> None:
         record_property(name, measured)
         figures = request.config.stash.setdefault(_CALIBRATION, {})
-        figures[name] = f"measured {measured:.4f}  target {target:.4f}  ({draws} simulated checks)"
+        if draws == 0:
+            figures[name] = f"exact    {measured:.6f}  target {target:.4f}  (computed exactly)"
+        else:
+            figures[name] = f"measured {measured:.4f}  target {target:.4f}  ({draws} simulated checks)"
 
     return record
 
@@ -69,7 +72,7 @@ def calibration(request: pytest.FixtureRequest, record_property: Callable[[str, 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     figures = config.stash.get(_CALIBRATION, {})
     if figures:
-        terminalreporter.section("calibration (simulated, fixed seeds)")
+        terminalreporter.section("calibration (simulated with fixed seeds, or computed exactly)")
         width = max(len(name) for name in figures)
         for name, line in figures.items():
             terminalreporter.write_line(f"{name:<{width}}  {line}")

@@ -39,3 +39,11 @@ def test_services_selecting_the_deployment_and_namespaced_keys() -> None:
     assert attributor.service("team-echo-5d8f7c9b4-abcde") == "team-a/team-echo"
     assert attributor.service("team-echo-5d8f7c9b4-abcde", "team-a") == "team-a/team-echo"
     assert attributor.service("unknown-5d8f7c9b4-abcde") is None
+
+
+def test_a_service_selects_pods_by_every_selector_label_and_an_empty_selector_selects_none() -> None:
+    from lab.spec.selectors import selects
+
+    assert selects({"app": "echo-1"}, {"app": "echo-1", "tier": "web"})
+    assert not selects({"app": "echo-1", "tier": "db"}, {"app": "echo-1", "tier": "web"})
+    assert not selects({}, {"app": "echo-1"}) and not selects(None, {"app": "echo-1"})

@@ -35,7 +35,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     assert code == 0, out
     assert "check: PASS" in out
-    assert "exact two-sided binomial test" in out
+    assert "sequential probability ratio tests on echo-2" in out  # the default check
     assert "echo-1 ███" in out  # the terminal bar chart
     assert "latency p50" in out and "req/s" in out
     yield state
@@ -48,7 +48,7 @@ def check(state: Path, *args: str) -> tuple[int, str]:
 
 def test_check_json_carries_every_field(running: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    code, out = check(running, "--output", "json", "--report", str(report))
+    code, out = check(running, "--fixed", "--output", "json", "--report", str(report))
     assert code == 0, out
     data = json.loads(out[out.index("{") : out.rindex("}") + 1])
     assert data == json.loads(report.read_text())
@@ -72,28 +72,65 @@ def test_check_json_carries_every_field(running: Path, tmp_path: Path) -> None:
     assert {k: v[-1] for k, v in running_counts["hits"].items()} == {
         b["name"]: b["hits"] for b in verdict["backends"] if b["hits"]
     }
-    assert one["looks"] == []
 
 
 def test_a_90_10_route_fails_the_99_1_check_naming_the_backend(running: Path, tmp_path: Path) -> None:
     code, out = lab("apply", str(ROOT / "manifests/routes/canary-90-10.yaml"), "--state-dir", str(running))
     assert code == 0, out
     try:
-        code, out = check(running, "canary-99-1")
+        code, out = check(running, "canary-99-1", "--fixed")
         assert code == 1, out
         assert "verdict: FAIL" in out
         assert re.search(
             r"echo-2 received \d+(\.\d+)?% of responses \(\d+ of 757\); expected 1\.0%, \d+\.\d points more",
             out,
         ), out
-        # sequential mode stops as soon as the failure is clear
-        code, out = check(running, "canary-99-1", "--sequential", "--output", "json")
+        # the sequential check (the default) stops as soon as the failure is clear
+        code, out = check(running, "canary-99-1", "--output", "json")
         assert code == 1, out
         data = json.loads(out[out.index("{") : out.rindex("}") + 1])
         assert data["checks"][0]["traffic"]["sent"] < 757
-        assert data["checks"][0]["looks"] == [190, 379, 568, 757]  # ceil(757 * i / 4)
+        assert data["checks"][0]["verdict"]["sequential"]["stop"] == "fail boundary"
     finally:
         lab("apply", str(ROOT / "manifests/routes/canary-99-1.yaml"), "--state-dir", str(running))
+
+
+def test_a_dead_canary_fails_the_sequential_check(running: Path, tmp_path: Path) -> None:
+    """The route switched to 100/0: echo-2 gets nothing, and `lab check canary-99-1` must say so."""
+    route = tmp_path / "dead-canary.yaml"
+    route.write_text(ROUTE_0_100.replace("weight: 0\n", "weight: 1000\n").replace("weight: 100\n", "weight: 0\n"))
+    code, out = lab("apply", str(route), "--state-dir", str(running))
+    assert code == 0, out
+    try:
+        code, out = check(running, "canary-99-1", "--sequential", "--output", "json")
+        assert code == 1, out
+        data = json.loads(out[out.index("{") : out.rindex("}") + 1])
+        (one,) = data["checks"]
+        assert one["traffic"]["pods"] and all(p.startswith("echo-1") for p in one["traffic"]["pods"])
+        assert one["verdict"]["outcome"] == "fail"
+        assert one["verdict"]["sequential"]["stop"] == "fail boundary"
+        assert one["verdict"]["backends"][1]["hits"] == 0
+    finally:
+        lab("apply", str(ROOT / "manifests/routes/canary-99-1.yaml"), "--state-dir", str(running))
+
+
+def test_the_sequential_check_passes_early_and_says_how(running: Path) -> None:
+    code, out = check(running, "--output", "json")
+    assert code == 0, out
+    data = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    verdict = data["checks"][0]["verdict"]
+    assert verdict["sequential"]["stop"] in {"pass boundary", "maximum n"}
+    assert verdict["p_value"] is None and verdict["test"].startswith("sequential probability ratio tests")
+    assert "false-fail rate" in verdict["power"] and "exact, on the binomial lattice" in verdict["power"]
+
+
+def test_bad_alpha_exits_3_on_check_and_up(running: Path, tmp_path: Path) -> None:
+    code, out = check(running, "--alpha", "1.5")
+    assert code == 3, out
+    assert "--alpha must be strictly between 0 and 1" in out
+    code, out = lab("up", "canary-99-1", "--engine", "local", "--alpha", "0", "--state-dir", str(tmp_path / "s"))
+    assert code == 3, out
+    assert not (tmp_path / "s" / "state.json").exists()  # nothing started
 
 
 def test_failed_requests_make_the_check_inconclusive(running: Path, tmp_path: Path) -> None:
@@ -122,7 +159,7 @@ def test_traffic_counts_like_the_blog_loop_but_verified(running: Path) -> None:
 
 
 def test_new_connection_per_request(running: Path) -> None:
-    code, out = check(running, "--new-connection", "--requests", "100", "--alpha", "0.001")
+    code, out = check(running, "--fixed", "--new-connection", "--requests", "100", "--alpha", "0.001")
     assert code in (0, 1), out
     assert "100 sent" in out
 
@@ -174,8 +211,11 @@ def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
             "kubectl apply (`lab plan blue-green --engine local` shows each)"
         ) in out
         assert "from blue-green to blue-green" not in out
-        assert re.search(r"blue\W+PASS\W+99\W+0\W+[\d.]+ s", out), out  # the summary table
-        assert re.search(r"total\W+198\W+0\W+[\d.]+ s", out), out
+        # the summary table: the sequential any-hit rule needs 99 answers per step (requests in
+        # flight when it stops are sent too)
+        row = re.search(r"blue\W+PASS\W+(\d+)\W+0\W+[\d.]+ s", out)
+        assert row and 99 <= int(row.group(1)) <= 99 + 16, out
+        assert re.search(r"total\W+\d+\W+0\W+[\d.]+ s", out), out
     finally:
         lab("down", "--state-dir", str(state))
 
@@ -189,7 +229,7 @@ def test_ctrl_c_stops_sending_and_reports_what_was_collected(running: Path) -> N
 
     lab_bin = str(Path(sys.executable).with_name("lab"))
     proc = subprocess.Popen(
-        [lab_bin, "--lab-dir", str(ROOT), "check", "--state-dir", str(running), "--requests", "2000000"],
+        [lab_bin, "--lab-dir", str(ROOT), "check", "--state-dir", str(running), "--fixed", "--requests", "2000000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -205,6 +245,8 @@ def test_ctrl_c_stops_sending_and_reports_what_was_collected(running: Path) -> N
     assert proc.returncode == 6, first + out
     assert "INTERRUPTED" in out
     assert "check: INCONCLUSIVE" in out
+    # only the inconclusive outcome: a test looked at before its n never says PASS (issue 11 item 10)
+    assert "PASS" not in out, out
 
 
 def test_every_scenario_plans() -> None:
@@ -233,3 +275,15 @@ def test_a_seed_makes_the_embedded_split_reproducible(tmp_path: Path) -> None:
     first, second = once(), once()
     assert first == second
     assert set(first["hits"]) == {"echo-1", "echo-2"}  # type: ignore[arg-type]
+
+
+def test_three_weighted_backends_run_the_fixed_test_and_say_so(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    code, out = lab("up", "three-way", "--engine", "local", "--state-dir", str(state),
+                    "--port", f"8443={free_port()}", "--requests", "300")  # fmt: skip
+    try:
+        assert code in (0, 1), out
+        assert "sequential design covers two, so lab check runs the fixed-n test" in out
+        assert "exact multinomial goodness-of-fit test" in out or "Pearson chi-square" in out
+    finally:
+        lab("down", "--state-dir", str(state))

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.ui.cli import cli
+from tests.memory import CLI, peak_kb
 
 EXPECT = "echo-1=99,echo-2=1"
 
@@ -123,3 +124,63 @@ def test_sample_size_accepts_names_and_rejects_junk() -> None:
     assert run("sample-size", "--expect", "echo-1=99,echo-2=1")[1].splitlines()[0] == "757"
     code, out = run("sample-size", "--expect", "99,x")
     assert code == 3, out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("judge", "--expect", "50,50", "--observed", "500000000,500000000"),
+        ("judge", "--expect", "99,1", "--observed", "990000000,10000000"),
+        ("sample-size", "--expect", "50,50", "--detect", "0.002"),
+    ],
+)
+def test_a_billion_responses_fit_in_100_mb(args: tuple[str, ...]) -> None:
+    peak, out = peak_kb(CLI, *args)
+    assert "exit 0" in out, out
+    assert peak < 100 * 1024, (peak, out)
+
+
+def test_a_billion_responses_get_a_sharp_power_sentence() -> None:
+    code, out = run("judge", "--expect", "50,50", "--observed", "500000000,500000000")
+    assert code == 0, out
+    assert "below 49.99" in out and "above 50.00" in out  # digits enough to see the shift
+
+
+def test_counts_beyond_exact_computation_exit_3_saying_so() -> None:
+    code, out = run("judge", "--expect", "50,50", "--observed", "10000000000000000000000,1")
+    assert code == 3, out
+    assert "exactly up to 1e+10 responses" in out
+
+
+def test_bare_and_named_lists_do_not_mix() -> None:
+    code, out = run("judge", "--expect", "echo-1=50,echo-2=50", "--observed", "500,500")
+    assert code == 3, out
+    assert "both name the backends or both be bare" in out
+
+
+def test_sample_size_sequential_prints_max_n_and_expected_answers() -> None:
+    code, out = run("sample-size", "--expect", "99,1", "--sequential")
+    assert code == 0, out
+    first = out.splitlines()[0]
+    from lab.stats.sequential_check import SequentialCheck
+
+    check = SequentialCheck({"a": 99, "b": 1}, detect=0.03)
+    assert check.design is not None and int(first) == check.n_max
+    assert "the fixed-n test needs 757" in out
+    assert f"{check.design.expected_at(0.01):.0f} at the weights" in out
+    assert "at 0.0%" in out and "at 4.0%" in out and "if backend-2 gets nothing" in out
+    assert "false-fail rate" in out
+
+
+def test_sample_size_sequential_with_three_backends_says_fixed_n() -> None:
+    code, out = run("sample-size", "--expect", "50,30,20", "--sequential")
+    assert code == 0, out
+    assert out.splitlines()[0] == "5063"
+    assert "the sequential design covers two" in out
+
+
+@pytest.mark.parametrize("command", [("judge", "--observed", "990,10"), ("sample-size",), ("sample-size", "--sequential")])
+def test_bad_alpha_exits_3_everywhere(command: tuple[str, ...]) -> None:
+    code, out = run(*command[:1], "--expect", "99,1", *command[1:], "--alpha", "0")
+    assert code == 3, out
+    assert "alpha must be strictly between 0 and 1" in out

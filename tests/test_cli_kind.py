@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from lab.engines.kube import doctor
 from lab.spec import pins
 from lab.ui.cli import cli
-from tests.fakes.world import World, free_port
+from tests.fakes.world import FAST, World, free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -39,7 +40,7 @@ def test_doctor_all_good_on_the_fakes(world: World) -> None:
     assert all(c.ok for c in checks), checks
     shown = {c.name: c.detail for c in checks}
     assert shown["kind"].startswith("kind v0.11.1")
-    assert shown["helm"] == "v3.8.0+gd141386"
+    assert shown["helm"] == "v3.9.4+gdbc6d8e"
     assert shown["kubectl"] == "Client Version: v1.21.1"
     assert shown["Docker memory"].startswith("8.0 GiB")
     versions = [a for a in world.argv("helm") + world.argv("kind") + world.argv("kubectl")]
@@ -147,3 +148,72 @@ def test_kubeconfig_print_export_and_merge(tmp_path: Path, monkeypatch: pytest.M
     assert oct(os.stat(home).st_mode & 0o777) == "0o600"
     code, out = run("kubeconfig", "--state-dir", str(tmp_path / "nothing"))
     assert code == 4 and "lab up" in out
+
+
+TRANSCRIPT = Path(__file__).parent / "fixtures" / "kind_up_transcript.txt"
+
+
+def _contract_run(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """`lab up canary-99-1 --engine kind` against the behaviour-modelling fakes: Ready and Accepted
+    arrive late, the webhook refuses once, and a route needs a retrigger after a BindError."""
+    world.engines_in_virtual_time()
+    monkeypatch.setattr("lab.ui.cli.app.DEFAULT_TIMEOUTS", FAST)
+    b = world.kube.behaviour
+    b.webhook_refuse_for = 0.05  # one refusal: the first ServiceDefaults comes right after helm
+    b.start_after["echo-2"] = 3.0  # echo-2 reaches Consul after example-route-1 gave up: BindError
+    ports = [arg for listener, local in world.port_map for arg in ("--port", f"{listener}={local}")]
+    args = ["up", "canary-99-1", "--engine", "kind", "--state-dir", str(world.state.path), *ports]
+    return run(*args, "--seed", "1")
+
+
+def normalise(world: World, text: str) -> str:
+    text = text.replace(str(world.tmp), "<tmp>")
+    text = re.sub(r"(localhost|127\.0\.0\.1):\d+", r"\1:<port>", text)
+    text = re.sub(r"\(\d+\.\d s of ", "(<elapsed> s of ", text)
+    return text
+
+
+def test_contract_lab_up_canary_99_1_on_kind_shows_live_progress(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = _contract_run(world, monkeypatch)
+    assert code == 0, out
+    # the lab's part is deterministic in the fakes' virtual time; the check's counts and timings are
+    # not (real requests), so the transcript keeps its verdict line only
+    lab_part = normalise(world, out).split("  /echo: sending")[0]
+    text = lab_part + out.strip().splitlines()[-1] + "\n"
+    if os.environ.get("LAB_WRITE_TRANSCRIPT"):
+        Path(os.environ["LAB_WRITE_TRANSCRIPT"]).write_text(text)
+    assert TRANSCRIPT.is_file(), f"{TRANSCRIPT} is missing: it is committed, never written by this test"
+    assert text == TRANSCRIPT.read_text(), (
+        "transcript changed: write it with LAB_WRITE_TRANSCRIPT=FILE and review"
+    )
+
+
+def test_plan_of_cross_namespace_on_kind_says_reference_policy_is_not_enforced(world: World) -> None:
+    code, out = run("plan", "cross-namespace", "--engine", "kind", env={"LAB_CACHE_DIR": str(world.cache)})
+    assert code == 0, out
+    assert "note (kind): consul-api-gateway v0.1.0-beta does not enforce ReferencePolicy" in " ".join(
+        out.split()
+    )
+    code, out = run("plan", "canary-99-1", "--engine", "kind", env={"LAB_CACHE_DIR": str(world.cache)})
+    assert "ReferencePolicy" not in out
+
+
+def test_prefetch_remembers_its_cache_for_lab_up_and_cache_dir_wins(world: World, tmp_path: Path) -> None:
+    from lab.engines.kube import prefetch
+
+    folder = tmp_path / "workshop-cache"
+    code, out = run("prefetch", "--cache-dir", str(folder), "--state-dir", str(world.state.path))
+    assert code == 0, out
+    assert prefetch.resolve_cache(None, world.state.path, {}) == (
+        folder.resolve(),
+        "remembered from `lab prefetch`",
+    )
+    assert prefetch.resolve_cache(tmp_path / "x", world.state.path, {})[1] == "--cache-dir"
+    assert prefetch.resolve_cache(None, world.state.path, {"LAB_CACHE_DIR": "/c"}) == (
+        Path("/c"),
+        "LAB_CACHE_DIR",
+    )
+    engine = world.kind_engine()
+    assert engine.cache == folder.resolve() and engine.cache_reason == "remembered from `lab prefetch`"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from lab.engines.kube import engine as kube_engine
+from lab.engines.kube import steps as kube_engine
 from lab.engines.local import pki
 from lab.spec import commands
 from lab.spec.commands import Where, tutorial

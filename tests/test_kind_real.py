@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import lifecycle
 from lab.engines.base import EngineOptions
 from lab.engines.kube.engine import KindEngine
 from lab.spec.plan import make_plan
@@ -26,13 +27,13 @@ def test_kind_up_canary_99_1_for_real(tmp_path: Path) -> None:
     missing = [t for t in ("kind", "helm", "kubectl") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not on PATH")
-    engine = KindEngine(EngineOptions(state=StateDir(tmp_path / ".lab"), timeouts=DEFAULT))
+    options = EngineOptions(state=StateDir(tmp_path / ".lab"), timeouts=DEFAULT)
     plan = make_plan(LabDir(ROOT), "canary-99-1")
     try:
-        state = engine.up(plan, plan.first, print)
+        state = lifecycle.up(plan, lifecycle.EngineChoice("kind", "asked for"), options, print)
         assert state.ports == {8443: 8443}
         assert Path(state.ca_file).read_text().startswith("-----BEGIN CERTIFICATE-----")
-        rows = {r.component: r.state for r in engine.status(state)}
+        rows = {r.component: r.state for r in KindEngine(options).status(state)}
         assert rows["Gateway default/example-gateway"] == "ok"
     finally:
-        engine.down(None, print)
+        lifecycle.down(options, print)  # the record says lab created the cluster: it is deleted

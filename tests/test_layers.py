@@ -129,3 +129,15 @@ def test_every_folder_says_what_it_owns_and_may_import(init: Path) -> None:
         return  # lab/__init__.py is the scenario authors' facade; it names the layers instead
     doc = ast.get_docstring(ast.parse(init.read_text())) or ""
     assert "Owns" in doc and "May import" in doc, f"{init.relative_to(ROOT)}: {doc!r}"
+
+
+def test_no_literal_timeout_outside_the_timeouts_table() -> None:
+    literal = re.compile(r"\b\w*(timeout|budget)\w*\s*(?::\s*float\s*)?=\s*\d")
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+        for p in MODULES
+        if p.name != "timeouts.py"
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if literal.search(line) and "help=" not in line
+    ]
+    assert not offenders, "\n".join(offenders)

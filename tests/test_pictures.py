@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import EnvironmentNotReady, InvalidInput
-from lab.stats.power import acceptance_region
+from lab.stats.acceptance import acceptance_region
+from lab.stats.sequential_check import SequentialCheck
 from lab.stats.verdict import judge
 from lab.traffic.check import CheckResult, TrafficCheck, TrafficStats
 from lab.ui import pictures
@@ -29,10 +30,23 @@ def stats(running: list[Mapping[str, int]]) -> TrafficStats:
     return TrafficStats(n, n, last, {}, {}, {200: n}, 1.0, float(n), None, None, None, False, tuple(running))
 
 
-def canary_check(hits: Mapping[str, int], alpha: float = 0.001, looks: tuple[int, ...] = ()) -> TrafficCheck:
+def canary_check(hits: Mapping[str, int], alpha: float = 0.001) -> TrafficCheck:
     running = [{k: v * i // 50 for k, v in hits.items()} for i in range(1, 51)]
     verdict = judge(CANARY, hits, alpha=alpha)
-    return TrafficCheck("default", "https://localhost:8443/echo", {}, CANARY, stats(running), verdict, looks)
+    return TrafficCheck("default", "https://localhost:8443/echo", {}, CANARY, stats(running), verdict)
+
+
+def sequential_check(order: list[str]) -> TrafficCheck:
+    """A sequential check fed the answers in `order`, with running counts every 10 answers."""
+    check = SequentialCheck(CANARY, detect=0.03)
+    running: list[dict[str, int]] = []
+    for backend in order:
+        if check.record(backend):
+            break
+        if check.answered % 10 == 0:
+            running.append(dict(check.hits))
+    running.append(dict(check.hits))
+    return TrafficCheck("default", "https://localhost:8443/echo", {}, CANARY, stats(running), check.verdict())
 
 
 @pytest.fixture
@@ -92,7 +106,10 @@ def test_a_split_outside_the_band_is_drawn_red(figures: list[Figure]) -> None:
 
 
 def test_sequential_checks_show_the_running_share_inside_the_narrowing_band(figures: list[Figure]) -> None:
-    check = canary_check({"echo-1": 751, "echo-2": 6}, alpha=0.001 / 4, looks=(190, 379, 568, 757))
+    # one canary answer in a hundred, in order: the sequential check passes before its maximum n
+    check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    assert check.verdict.sequential is not None and check.verdict.sequential["stop"] == "pass boundary"
+    stopped = check.verdict.n
     fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=True)
     figures.append(fig)
     _deviation, echo1, echo2 = fig.axes
@@ -105,13 +122,21 @@ def test_sequential_checks_show_the_running_share_inside_the_narrowing_band(figu
         widths.setdefault(round(x), []).append(y)
     spans = [max(v) - min(v) for _, v in sorted(widths.items())]
     assert spans[0] > 2 * spans[-1]  # the band narrows as responses come in
+    # the band is the sequential design's: at the stop, exactly the canary counts that keep it going
+    bands = pictures.sequential_bands(check.verdict, check.verdict.backends[1], [stopped])
+    design = check.verdict.sequential
+    from lab.stats.sequential import boundaries
+
+    fail_below, fail_above, _, _ = boundaries(
+        design["share"], design["below"], design["above"], design["fail_threshold"], design["pass_threshold"], stopped
+    ).at(stopped)
+    assert bands == [((fail_below + 1) / stopped, (fail_above - 1) / stopped)]
     (line,) = [li for li in echo2.lines if li.get_linestyle() == "-" and len(li.get_xdata()) > 2]
-    assert list(line.get_xdata())[-1] == 757 and list(line.get_ydata())[-1] == pytest.approx(100 * 6 / 757)
-    assert [t for t in texts(fig) if t.startswith("look ")] == ["look 1", "look 2", "look 3", "look 4"] * 2
-    assert "0.79% at n = 757" in [t.get_text() for t in echo2.texts]
+    assert list(line.get_xdata())[-1] == stopped
+    assert list(line.get_ydata())[-1] == pytest.approx(100 * check.verdict.backends[1].hits / stopped)
     low, high = echo2.get_ylim()
-    assert low < 1 < high < 10  # the 1% canary's own scale, not 0..100
-    assert "per look" in fig.legends[0].get_texts()[0].get_text()
+    assert low < 1 < high < 25  # the 1% canary's own scale, not 0..100
+    assert "where the sequential check goes on" in fig.legends[0].get_texts()[0].get_text()
 
 
 def test_a_missing_matplotlib_is_reported_before_any_traffic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

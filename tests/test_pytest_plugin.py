@@ -77,7 +77,8 @@ def test_module_test_functions_get_the_running_lab(lab_project: pytest.Pytester)
 def test_junitxml_has_one_case_per_check(lab_project: pytest.Pytester) -> None:
     shutil.copy(ROOT / "scenarios" / "header_canary.py", lab_project.path / "scenarios")
     report = lab_project.path / "out.xml"
-    result = run(lab_project, "scenarios/", f"--junitxml={report}")
+    # the fixed-n test computes p-values (the sequential check, the default, has none to record)
+    result = run(lab_project, "scenarios/", f"--junitxml={report}", "--lab-fixed")
     result.assert_outcomes(passed=3)
     xml = report.read_text()
     assert xml.count("<testcase") == 3
@@ -86,3 +87,19 @@ def test_junitxml_has_one_case_per_check(lab_project: pytest.Pytester) -> None:
     assert xml.count('<property name="verdict" value="pass"') == 3
     assert xml.count('<property name="p_value"') == 2
     assert 'value="None"' not in xml
+
+
+def test_a_crash_in_lab_is_reported_as_a_bug_not_a_split_mismatch(lab_project: pytest.Pytester) -> None:
+    lab_project.makeconftest(
+        "import lab.session\n"
+        "def _boom(*args, **kwargs):\n"
+        "    raise RuntimeError('forced internal error')\n"
+        "lab.session.check_traffic = _boom\n"
+    )
+    result = run(lab_project, "scenarios/canary_99_1.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*lab crashed while checking canary-99-1*this is a bug in lab, not a split mismatch*",
+         "*RuntimeError: forced internal error*"]
+    )  # fmt: skip
+    assert "verdict:" not in result.stdout.str()

@@ -116,7 +116,9 @@ def test_plan_and_teaching_mode_print_the_same_sequence_for_this_lab(
         assert out.count("emulated by the embedded engine") == 5 + 4
         assert "no cluster; one background process" in out
     assert f"CA:      {state}/ca.pem" in taught  # the lab's own CA is the one the commands use
-    assert re.search(r"canary-100\W+PASS\W+99\W+0\W+[\d.]+ s", taught), taught  # the summary table
+    # the summary table (the sequential any-hit rule stops at 99 answers; requests in flight are sent too)
+    row = re.search(r"canary-100\W+PASS\W+(\d+)\W+0\W+[\d.]+ s", taught)
+    assert row and 99 <= int(row.group(1)) <= 99 + 16, taught
 
     # the last loop, run as printed against the lab left at its last step: every answer from echo-2
     done = subprocess.run(

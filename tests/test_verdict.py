@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from lab.errors import ExitCode, InvalidInput
-from lab.stats import verdict as verdict_module
+from lab.stats import multinomial
 from lab.stats.power import acceptance_region
 from lab.stats.verdict import Outcome, judge
 
@@ -140,12 +140,15 @@ def test_monte_carlo_is_used_when_chi_square_is_not_valid_and_agrees_with_exact(
     observed = {"a": 50, "b": 7, "c": 3}
     exact = judge(expected, observed)
     assert exact.test.startswith("exact multinomial goodness-of-fit test (all")
-    monkeypatch.setattr(verdict_module, "EXACT_MULTINOMIAL_MAX_OUTCOMES", 0)
+    monkeypatch.setattr(multinomial, "EXACT_MULTINOMIAL_MAX_OUTCOMES", 0)
     sampled = judge(expected, observed)
     assert "Monte Carlo" in sampled.test and "seed" in sampled.test
     assert exact.p_value is not None and sampled.p_value is not None
     assert sampled.p_value == pytest.approx(exact.p_value, abs=0.005)
-    assert judge(expected, observed).p_value == sampled.p_value  # fixed seed: reproducible
+    # a fresh seed per check (stated in the test name), so that the size stays <= alpha
+    seed = int(sampled.test.split("seed ")[1].split(";")[0])
+    again = multinomial.multinomial_test([50, 7, 3], [0.9, 0.05, 0.05], seed=seed)
+    assert again.p_value == sampled.p_value and again.kind == "monte-carlo"
 
 
 def test_to_dict_is_json_ready_with_every_field() -> None:
@@ -250,3 +253,14 @@ def test_false_fail_rate_three_way_exact(weights: tuple[int, ...], n: int, calib
     label = "/".join(map(str, weights))
     calibration(f"false-fail {label} n={n} alpha={alpha} (exact, judge())", measured, alpha, draws)
     assert measured <= _upper(alpha, draws)
+
+
+def test_a_fixed_check_interrupted_before_its_n_is_inconclusive_never_a_pass() -> None:
+    verdict = judge({"echo-1": 99, "echo-2": 1}, {"echo-1": 300, "echo-2": 3}, complete=False)
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert verdict.reasons[-1] == "interrupted after 303 answers, before the planned n: inconclusive, not a pass."
+
+
+def test_a_misrouted_answer_fails_even_an_interrupted_check() -> None:
+    verdict = judge({"echo-1": 99, "echo-2": 0}, {"echo-1": 300, "echo-2": 3}, complete=False)
+    assert verdict.outcome is Outcome.FAIL

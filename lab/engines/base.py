@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from lab.spec.plan import Plan, StepPlan
@@ -53,6 +54,10 @@ class EngineOptions:
     namespace: str | None = None
     # seed of the embedded engine's random choices (weighted picks, pod names); None = fresh
     seed: int | None = None
+    # the kind engine's prefetch cache (`lab up --cache-dir`); None: env, remembered, default
+    cache_dir: Path | None = None
+    # the kind engine's pin: "tutorial" (kind v0.11.1 + node v1.21.1) or "compat" (see lab.spec.pins)
+    kind_pin: str = "tutorial"
 
 
 class Engine(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from lab.spec import commands as c
+from lab.spec.plan import Plan
 
 _EMBEDDED = "emulated by the embedded engine: "
 
@@ -41,3 +42,12 @@ PULLS_IMAGES = frozenset({"kind"})
 def pulls_images(engine: str | None) -> bool:
     """Whether `engine` pulls container images, so `lab plan` lists them and the prefetch cache."""
     return engine in PULLS_IMAGES
+
+
+def plan_notes(engine: str | None, plan: Plan) -> list[str]:
+    """Sentences about the whole plan on `engine` (kind/cluster: where Consul API Gateway 0.1.0 differs)."""
+    if engine not in ("kind", "cluster"):
+        return []
+    from lab.engines.kube.documents import engine_notes
+
+    return sorted({note for step in plan.steps for note in engine_notes(step)})

@@ -25,6 +25,40 @@ NODE_IMAGE = "kindest/node:v1.21.1@sha256:69860bda5563ac81e3c0057d654b5253219618
 # Name of the kind cluster lab creates (and reuses).
 CLUSTER_NAME = "lab"
 
+
+@dataclass(frozen=True)
+class KindPin:
+    """A kind release and the node image to use with it (`lab up --kind-pin NAME`)."""
+
+    name: str
+    kind_version: str
+    node_image: str
+    source: str
+
+
+# tutorial: the tutorial's kind and its default node image. compat: for hosts where that 2021
+# image does not boot (cgroup v2 hosts with new kernels and systemd, kind#2731; kind v0.20.0
+# "fixes runc 1.1.6+ / misc controller support as well as cgroupns support on cgroup v1"): kind
+# v0.20.0 with the v1.21 image built for it, from its release notes ("Images pre-built for this
+# release: 1.21"); kind v0.20.0 needs Docker 20.10.0+ and a kernel with cgroup namespaces.
+KIND_PINS = MappingProxyType(
+    {
+        "tutorial": KindPin("tutorial", KIND_VERSION, NODE_IMAGE, "kind v0.11.1 defaults/image.go"),
+        "compat": KindPin(
+            "compat",
+            "v0.20.0",
+            "kindest/node:v1.21.14@sha256:8a4e9bb3f415d2bb81629ce33ef9c76ba514c14d707f9797a01e3216376ba093",
+            "kind v0.20.0 release notes, images pre-built for this release (1.21)",
+        ),
+    }
+)
+# helm 3.7.0 cancels an interrupted install (cmd/helm/install.go L252-262, SIGINT/SIGTERM), so a
+# Ctrl-C during --wait marks the release failed; older helm 3 leaves it pending-install.
+MIN_HELM = (3, 7)
+# kubectl is supported within one minor version of the API server (Kubernetes version skew policy);
+# both pins run Kubernetes v1.21.
+KUBERNETES_MINOR = (1, 21)
+
 # Consul helm chart (consul-k8s tag v0.40.0 charts/consul/Chart.yaml: appVersion 1.11.2).
 CHART_NAME = "consul"
 CHART_VERSION = "0.40.0"

@@ -6,7 +6,9 @@ off the path of every `lab` command. Results match scipy.stats to ~1e-12 relativ
 
 from __future__ import annotations
 
+import functools
 import math
+import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -45,12 +47,18 @@ _STIRLERR_TABLE = (
     0.005554733551962801371038690,
 )
 
-# The pmf is summed over at most this many standard deviations (plus a margin) either side of
-# its largest term in the range asked for: the pmf is log-concave, so by Bernstein's inequality
-# every term further out is below exp(-150) times that term, and all of them together (n < 1e8
-# of them) are far under one ulp of the sum.
-_WINDOW_SDS = 60
-_WINDOW_MARGIN = 100
+# Counts above this are refused (exit 3): the sums below cost time in proportion to sqrt(n), and
+# every count must stay exact in a float (2**53 ~ 9e15). 1e10 answers in a few seconds.
+MAX_EXACT_N = 10**10
+
+# `mass` sums the pmf in blocks of at most this many terms, so memory stays bounded at any n.
+_BLOCK = 1 << 15
+# The first block reaches this many standard deviations (plus a margin) either side of the
+# largest term; further blocks are summed only while the rest could still change the sum.
+_FIRST_BLOCK_SDS = 12
+_FIRST_BLOCK_MARGIN = 100
+# The rest is negligible once its bound is below this fraction of the sum (under half an ulp).
+_NEGLIGIBLE = 2.0**-60
 
 
 def _stirlerr(m: int) -> float:
@@ -171,16 +179,43 @@ def pmf(lo: int, hi: int, n: int, p: float) -> FloatArray:
 def mass(lo: int, hi: int, n: int, p: float) -> float:
     """P(lo <= X <= hi) for X ~ Binomial(n, p), summed term by term (0 when lo > hi).
 
-    Only the terms within `_WINDOW_SDS` standard deviations (+ `_WINDOW_MARGIN`) of the largest
-    term in [lo, hi] are summed; the rest cannot change the sum.
+    Summed outward from the largest term in [lo, hi], in blocks of at most `_BLOCK` terms. The
+    pmf is log-concave, so past the last term f(j) summed on a side the rest is at most
+    f(j) * r / (1 - r), r = f(j+1) / f(j) the ratio there (a geometric bound: the ratios only
+    fall further out); a side stops once that bound is below `_NEGLIGIBLE` of the sum.
+    Memory is one block whatever n; time grows like sqrt(n).
     """
     lo, hi = max(lo, 0), min(hi, n)
     if lo > hi:
         return 0.0
+    if p <= 0.0 or p >= 1.0 or n == 0:
+        certain = 0 if p <= 0.0 or n == 0 else n
+        return 1.0 if lo <= certain <= hi else 0.0
     mode = min(max(math.floor((n + 1) * p), 0), n)
     peak = min(max(mode, lo), hi)
-    width = int(_WINDOW_SDS * math.sqrt(n * p * (1.0 - p))) + _WINDOW_MARGIN
-    return float(pmf(max(lo, peak - width), min(hi, peak + width), n, p).sum())
+    half = min(int(_FIRST_BLOCK_SDS * math.sqrt(n * p * (1.0 - p))) + _FIRST_BLOCK_MARGIN, _BLOCK // 2)
+    first, last = max(lo, peak - half), min(hi, peak + half)
+    block = pmf(first, last, n, p)
+    total = float(block.sum())
+    top, bottom = float(block[-1]), float(block[0])
+    odds = p / (1.0 - p)
+    while last < hi and not _rest_negligible(top, (n - last) / (last + 1) * odds, hi - last, total):
+        block = pmf(last + 1, min(hi, last + _BLOCK), n, p)
+        last = min(hi, last + _BLOCK)
+        total += float(block.sum())
+        top = float(block[-1])
+    while first > lo and not _rest_negligible(bottom, first / (n - first + 1) / odds, first - lo, total):
+        block = pmf(max(lo, first - _BLOCK), first - 1, n, p)
+        first = max(lo, first - _BLOCK)
+        total += float(block.sum())
+        bottom = float(block[0])
+    return total
+
+
+def _rest_negligible(edge: float, ratio: float, count: int, total: float) -> bool:
+    """Whether `count` more terms, past a term `edge` where the pmf ratio is `ratio`, are negligible."""
+    bound = edge * count if ratio >= 1.0 else edge * min(count, ratio / (1.0 - ratio))
+    return bound <= _NEGLIGIBLE * total
 
 
 def cdf(k: int, n: int, p: float) -> float:
@@ -271,7 +306,7 @@ def bisect(
     return a + (b - a) / 2
 
 
-def _newton_in_bracket(
+def newton_in_bracket(
     f: Callable[[float], tuple[float, float]], a: float, b: float, x: float, *, increasing: bool
 ) -> float:
     """The root of a monotone f in [a, b], by Newton steps from x kept inside the bracket.
@@ -301,6 +336,7 @@ def _newton_in_bracket(
     return x
 
 
+@functools.lru_cache(maxsize=1024)
 def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
     """Exact (Clopper-Pearson) two-sided (1 - alpha) interval for a binomial share.
 
@@ -308,15 +344,21 @@ def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
     `beta.isf(alpha / 2, k + 1, n - k)`: the lower bound is the p with P(X >= k) = alpha/2, the
     upper the p with P(X <= k) = alpha/2. Each is solved in log space, log P(tail) = log(alpha/2),
     by Newton steps kept inside a bracket (the slope of a binomial tail in p is n times a pmf
-    term of Binomial(n - 1, p)), to ~1e-14 relative. (0, 1) when n is 0.
+    term of Binomial(n - 1, p)), to ~1e-14 relative, from the normal approximation. Above
+    k = n/2 the interval is the mirror image of the one for n - k (the same interval, computed
+    once for both backends of a two-way split). (0, 1) when n is 0.
     """
     if n == 0:
         return (0.0, 1.0)
     _check_counts(k, n)
+    if 2 * k > n:
+        lower, upper = clopper_pearson(n - k, n, alpha)
+        return (1.0 - upper, 1.0 - lower)
     target = math.log(alpha / 2)
     # At p = k/n both tails hold at least half the mass (the median of Binomial(n, k/n) is k),
     # so the lower bound lies in (0, k/n] and the upper in [k/n, 1).
     start = k / n
+    spread = statistics.NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(start * (1 - start) / n)
 
     def upper_tail(p: float) -> tuple[float, float]:  # log P(X >= k), increasing in p
         tail = mass(k, n, n, p)
@@ -330,6 +372,7 @@ def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
             return (-math.inf, math.nan)
         return (math.log(tail) - target, -n * pmf_at(k, n - 1, p) / tail)
 
-    lo = 0.0 if k == 0 else _newton_in_bracket(upper_tail, 0.0, start, start, increasing=True)
-    hi = 1.0 if k == n else _newton_in_bracket(lower_tail, start, 1.0, start, increasing=False)
+    lo_start, hi_start = max(start - spread, start / 2), min(start + spread, (1 + start) / 2)
+    lo = 0.0 if k == 0 else newton_in_bracket(upper_tail, 0.0, start, lo_start, increasing=True)
+    hi = 1.0 if k == n else newton_in_bracket(lower_tail, start, 1.0, hi_start, increasing=False)
     return (lo, hi)

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 
 from lab.errors import InvalidInput
 from lab.stats import binomial
-
-# scipy.stats.binomtest counts an outcome as "at most as likely" with this relative tolerance;
-# the acceptance region below uses the same rule so that both always agree.
-_PMF_RELATIVE_TOLERANCE = binomial.PMF_RELATIVE_TOLERANCE
+from lab.stats.acceptance import acceptance_region, boundary
+from lab.stats.formats import format_level, format_share, format_share_near
 
 # The sample-size search gives up beyond this many responses (a shift too small to detect).
 MAX_SAMPLE_SIZE = 10_000_000
@@ -27,52 +25,9 @@ NONCENTRAL_CHI_SQUARE = "noncentral chi-square approximation, moment-matched"
 ZERO_HIT_RULE = "any-hit rule on backends with weight 0"
 
 
-def format_share(share: float) -> str:
-    """A share as a percentage: one decimal from 1% up, two significant digits below."""
-    percent = share * 100
-    if percent == 0 or percent >= 1:
-        return f"{percent:.1f}%"
-    digits = 1 - math.floor(math.log10(percent))
-    return f"{percent:.{digits}f}%"
-
-
-def format_level(probability: float) -> str:
-    """A confidence or power level as a short percentage: 0.999 -> '99.9%', 0.95 -> '95%'."""
-    return f"{probability * 100:.10g}%"
-
-
 def _check_level(name: str, value: float) -> None:
     if not 0 < value < 1:
         raise InvalidInput(f"{name} must be strictly between 0 and 1, got {value}")
-
-
-@functools.lru_cache(maxsize=1024)
-def acceptance_region(n: int, share: float, alpha: float) -> tuple[int, int]:
-    """The hit counts that the exact two-sided binomial test does not reject.
-
-    Identical to `lab.stats.binomial.two_sided_p_value(k, n, share) > alpha` and to
-    `scipy.stats.binomtest(k, n, share).pvalue > alpha` for every k, but computed
-    for all k at once from the sorted probability masses (the test is "minimum likelihood": the
-    p-value of k is the total probability of outcomes at most as likely as k).
-
-    Args:
-        n: Number of trials (successful responses), at least 1.
-        share: Expected probability of a hit, strictly between 0 and 1.
-        alpha: Significance level; k is rejected when its p-value is <= alpha.
-
-    Returns:
-        (lo, hi): k is accepted iff lo <= k <= hi.
-    """
-    import numpy as np
-
-    pmf = binomial.pmf(0, n, n, share)
-    order = np.sort(pmf)
-    cumulative = np.cumsum(order)
-    index = np.searchsorted(order, pmf * _PMF_RELATIVE_TOLERANCE, side="right") - 1
-    p_values = np.minimum(cumulative[index], 1.0)
-    accepted = np.flatnonzero(p_values > alpha)
-    # The pmf is unimodal, so the accepted set is one interval around the mode.
-    return int(accepted[0]), int(accepted[-1])
 
 
 def binomial_power(n: int, share: float, alpha: float, true_share: float) -> float:
@@ -159,9 +114,9 @@ class Detectable:
             )
         sides = []
         if self.below is not None:
-            sides.append(f"below {format_share(self.below)}")
+            sides.append(f"below {format_share_near(self.below, self.expected_share)}")
         if self.above is not None:
-            sides.append(f"above {format_share(self.above)}")
+            sides.append(f"above {format_share_near(self.above, self.expected_share)}")
         how = f"; {self.method}, other backends shifted in proportion"
         if self.method == EXACT_BINOMIAL:
             how = f"; {self.method}"
@@ -183,16 +138,25 @@ def detectable_binomial(
 ) -> Detectable:
     """Exact: the shares below / above `share` that the binomial test flags with `probability`.
 
-    Each is the root of power - probability on its side of `share`, by bisection to ~1e-14
-    relative (the power is P(X outside the acceptance region), summed by lab.stats.binomial).
+    Each is the root of power - probability on its side of `share` (the power is
+    P(X outside the acceptance region), summed by lab.stats.binomial), by Newton steps kept in
+    a bracket, to ~1e-14 relative: the slope of P(lo <= X <= hi) in the true share t is
+    n (f(lo - 1) - f(hi)), f the pmf of Binomial(n - 1, t).
     """
     lo, hi = acceptance_region(n, share, alpha)
 
-    def gap(true_share: float) -> float:
-        return 1.0 - binomial.mass(lo, hi, n, true_share) - probability
+    def gap(true_share: float) -> tuple[float, float]:
+        accept = binomial.mass(lo, hi, n, true_share)
+        slope = n * (binomial.pmf_at(lo - 1, n - 1, true_share) - binomial.pmf_at(hi, n - 1, true_share))
+        return (1.0 - accept - probability, -slope)
 
-    below = None if lo == 0 else binomial.bisect(gap, 0.0, share)
-    above = None if hi == n else binomial.bisect(gap, share, 1.0)
+    spread = math.sqrt(share * (1.0 - share) / n) * 4.0
+    below = above = None
+    if lo > 0:
+        below = binomial.newton_in_bracket(gap, 0.0, share, max(share - spread, share / 2), increasing=False)
+    if hi < n:
+        start = min(share + spread, (1.0 + share) / 2)
+        above = binomial.newton_in_bracket(gap, share, 1.0, start, increasing=True)
     return Detectable(backend, share, n, alpha, probability, below, above, EXACT_BINOMIAL)
 
 
@@ -308,14 +272,7 @@ def _smallest_n(enough: Callable[[int], bool]) -> int:
                 f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
                 fix="ask for a larger --detect, a lower --power or a larger --alpha",
             )
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if enough(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return boundary(enough, hi, hi // 2)
 
 
 def sample_size_sentence(

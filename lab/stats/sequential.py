@@ -1,88 +1,281 @@
-"""Sequential split check: judge counts as they arrive and stop as soon as the verdict is clear.
+"""The sequential design for two weighted backends: boundaries and their exact operating characteristics.
 
-Stopping rule: the test of `lab.stats.verdict.judge` is run at a fixed set of interim looks (n_max/looks,
-2 n_max/looks, ..., n_max successful responses), each at alpha/looks (Bonferroni). The check stops
-with FAIL at the first look that rejects, and can PASS only at the last look (n_max). It stops at
-once with FAIL when a backend with weight 0 or not expected answers (no false fails possible), and
-with INCONCLUSIVE once failed requests exceed the limit even if all n_max responses succeeded.
+Two one-sided sequential probability ratio tests on the canary's share p0 (the smaller weight),
+one against p0 - detect and one against p0 + detect (clamped to 0 and 1; at 0 it is "the canary
+gets nothing"), judged after every answered request. With k canary hits in n answers:
 
-Guarantee: if the true split equals the weights, the probability of a FAIL over the whole run is at
-most sum(alpha/looks) = alpha, whatever the correlation between looks (union bound). The price is
-power: at n_max the test runs at alpha/looks, so plan n_max with
-`required_sample_size(..., alpha=alpha / looks)`.
+- FAIL as soon as either likelihood ratio (alternative against p0) reaches e^a;
+- PASS as soon as both are at most e^-b (the data rule out both alternatives), once n reaches
+  `min_pass_n` (enough answers to have caught a backend that must get nothing);
+- PASS at `n_max` if neither happened (truncation).
+
+Wald's a = log(power / (alpha/2)), b = log((1 - alpha/2) / (1 - power)) are a start, not a
+promise: the design is then computed exactly, by a forward recursion over the binomial lattice
+(the probability of every (n, k) still undecided, for several true shares at once), and
+tightened until the exact figures hold: n_max is the first n at which the probability of a FAIL
+reaches `power` at both alternatives and when either backend gets nothing; the FAIL probability
+at p0 (the false-fail rate) must stay at or below alpha, else a grows. Failed requests are not
+answers: they never enter the lattice.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lab.errors import InvalidInput
-from lab.stats.verdict import DEFAULT_ALPHA, DEFAULT_MAX_FAILED_SHARE, Outcome, Verdict, judge
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    IntArray = npt.NDArray[np.int64]
+
+# The exact recursion costs ~n_max steps; designs whose fixed-n test needs more answers than this
+# are refused (exit 3, use the fixed-n test): they would take minutes to compute.
+MAX_SEQUENTIAL_N = 100_000
+# Tightening: a grows by this (the false-fail rate falls), b by this (the power rises).
+_A_STEP = math.log(1.25)
+_B_STEP = math.log(1.5)
+_MAX_TIGHTENINGS = 12
 
 
-class SequentialCheck:
-    """One sequential check, fed cumulative counts through `update`."""
+@dataclass(frozen=True)
+class Design:
+    """A sequential design and its exact operating characteristics.
 
-    def __init__(
-        self,
-        expected: Mapping[str, int],
-        n_max: int,
-        alpha: float = DEFAULT_ALPHA,
-        looks: int = 4,
-        max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
-    ) -> None:
-        if looks < 1 or n_max < looks:
-            raise InvalidInput(f"need 1 <= looks <= n_max, got looks={looks}, n_max={n_max}")
-        if not 0 < alpha < 1:
-            raise InvalidInput(f"alpha must be strictly between 0 and 1, got {alpha}")
-        self.expected = dict(expected)
-        self.n_max = n_max
-        self.alpha = alpha
-        self.looks = looks
-        self.max_failed_share = max_failed_share
-        self.looks_at: tuple[int, ...] = tuple(math.ceil(n_max * i / looks) for i in range(1, looks + 1))
-        self.per_look_alpha = alpha / looks
-        self._next_look = 0
-        self.verdict: Verdict | None = None
+    `expected_n` pairs a true share with the expected number of answers before the check stops.
+    """
+
+    share: float
+    below: float
+    above: float
+    alpha: float
+    power: float
+    fail_threshold: float
+    pass_threshold: float
+    min_pass_n: int
+    n_max: int
+    false_fail: float
+    power_below: float
+    power_above: float
+    power_none: float
+    power_all: float
+    expected_n: tuple[tuple[float, float], ...]
 
     @property
-    def done(self) -> bool:
-        """True once a verdict is reached; further updates return it unchanged."""
-        return self.verdict is not None
+    def least_power(self) -> float:
+        """The smallest of the four powers the design promises."""
+        return min(self.power_below, self.power_above, self.power_none, self.power_all)
 
-    def _stop(self, verdict: Verdict, note: str) -> Verdict:
-        self.verdict = dataclasses.replace(verdict, test=f"{verdict.test}; {note}")
-        return self.verdict
+    def expected_at(self, true_share: float) -> float:
+        """Expected answers before the check stops, at one of the shares computed."""
+        for share, expected in self.expected_n:
+            if share == true_share:
+                return expected
+        raise KeyError(true_share)
 
-    def update(self, observed: Mapping[str, int], failed: int | Mapping[str, int] = 0) -> Verdict | None:
-        """Give the cumulative counts so far; returns the verdict, or None to keep going."""
-        if self.verdict is not None:
-            return self.verdict
-        n = sum(observed.values())
-        failed_total = sum(failed.values()) if isinstance(failed, Mapping) else failed
-        plan = (
-            f"sequential, {self.looks} looks at n={list(self.looks_at)}, "
-            f"alpha {self.alpha:g} split as {self.per_look_alpha:g} per look (Bonferroni)"
+    def boundaries(self, last: int) -> Boundaries:
+        """The integer boundaries for n = 1..last (the same numbers the recursion used)."""
+        return boundaries(self.share, self.below, self.above, self.fail_threshold, self.pass_threshold, last)
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Per n = 1..len: FAIL if k <= fail_below or k >= fail_above; PASS if pass_from <= k <= pass_to."""
+
+    fail_below: IntArray
+    fail_above: IntArray
+    pass_from: IntArray
+    pass_to: IntArray
+
+    def at(self, n: int) -> tuple[int, int, int, int]:
+        """The four boundaries at n (1-based)."""
+        i = n - 1
+        return (
+            int(self.fail_below[i]),
+            int(self.fail_above[i]),
+            int(self.pass_from[i]),
+            int(self.pass_to[i]),
         )
-        verdict = judge(
-            self.expected,
-            observed,
-            failed=failed,
-            alpha=self.per_look_alpha,
-            max_failed_share=self.max_failed_share,
+
+
+def boundaries(share: float, below: float, above: float, a: float, b: float, last: int) -> Boundaries:
+    """The boundaries in hit counts for n = 1..last, from the two log-likelihood ratios.
+
+    log LR(above : share) = k log(above/share) + (n - k) log((1-above)/(1-share)) grows with k;
+    log LR(below : share) falls with k. FAIL where either is >= a; PASS where both are <= -b.
+    At below = 0 (or above = 1) the ratio is 0 after one hit (one miss), and the boundary is the
+    n at which a run of misses (hits) alone reaches a.
+    """
+    import numpy as np
+
+    n = np.arange(1, last + 1, dtype=np.float64)
+    if above >= 1.0:
+        fail_above = np.where(n * math.log(1.0 / share) >= a, n, n + 1)
+        pass_to = n - 1
+    else:
+        up, down = math.log(above / share), math.log((1.0 - above) / (1.0 - share))
+        fail_above = np.ceil((a - n * down) / (up - down))
+        pass_to = np.floor((-b - n * down) / (up - down))
+    if below <= 0.0:
+        fail_below = np.where(n * math.log(1.0 / (1.0 - share)) >= a, 0.0, -1.0)
+        pass_from = np.ones_like(n)
+    else:
+        up, down = math.log(below / share), math.log((1.0 - below) / (1.0 - share))
+        fail_below = np.floor((n * down - a) / (down - up))
+        pass_from = np.ceil((n * down + b) / (down - up))
+    return Boundaries(
+        fail_below=np.maximum(fail_below, -1).astype(np.int64),
+        fail_above=np.minimum(fail_above, n + 1).astype(np.int64),
+        pass_from=np.maximum(pass_from, 0).astype(np.int64),
+        pass_to=np.minimum(pass_to, n).astype(np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """What the recursion found, per true share (rows) and n (columns 0..last).
+
+    `failed[i, n]`: probability the check has stopped with FAIL by n answers;
+    `undecided[i, n]`: probability it is still running after n answers (the rest has passed).
+    """
+
+    shares: tuple[float, ...]
+    failed: npt.NDArray[np.float64]
+    undecided: npt.NDArray[np.float64]
+
+    def expected_n(self, n_max: int) -> list[float]:
+        """E[min(stopping n, n_max)] per share: the sum of P(still running after n) for n < n_max."""
+        return [float(row[:n_max].sum()) for row in self.undecided]
+
+
+def run_lattice(
+    shares: Sequence[float],
+    bounds: Boundaries,
+    last: int,
+    min_pass_n: int = 1,
+    stop_when: float | None = None,
+    watch: Sequence[int] = (),
+) -> Lattice:
+    """The forward recursion over (n, k) for every true share at once, up to n = last.
+
+    Each step moves the undecided mass from (n-1, k) to (n, k) and (n, k+1), then takes off
+    what lies in the FAIL and PASS regions at n. Only the band of k that can still be
+    undecided is touched. With `stop_when`, stops at the first n (from `min_pass_n` on) where the
+    FAIL probability of every share in `watch` (indices) reaches it. Memory: three arrays of
+    len(shares) x last.
+    """
+    import numpy as np
+
+    p = np.asarray(shares, dtype=np.float64)[:, None]
+    q = 1.0 - p
+    mass = np.zeros((len(shares), last + 2))
+    mass[:, 0] = 1.0
+    failed = np.zeros((len(shares), last + 1))
+    undecided = np.ones((len(shares), last + 1))
+    lo, hi, end = 0, 0, last
+    for n in range(1, last + 1):
+        hi += 1
+        band = mass[:, lo : hi + 1] * q
+        band[:, 1:] += mass[:, lo:hi] * p
+        mass[:, lo : hi + 1] = band
+        fail_below, fail_above, pass_from, pass_to = bounds.at(n)
+        out = np.zeros(len(shares))
+        if fail_below >= lo:
+            out += mass[:, lo : fail_below + 1].sum(axis=1)
+            mass[:, lo : fail_below + 1] = 0.0
+            lo = fail_below + 1
+        if fail_above <= hi:
+            out += mass[:, fail_above : hi + 1].sum(axis=1)
+            mass[:, fail_above : hi + 1] = 0.0
+            hi = fail_above - 1
+        failed[:, n] = failed[:, n - 1] + out
+        first, final = max(pass_from, lo), min(pass_to, hi)
+        if n >= min_pass_n and first <= final:
+            mass[:, first : final + 1] = 0.0
+        undecided[:, n] = mass[:, lo : hi + 1].sum(axis=1) if lo <= hi else 0.0
+        reached = stop_when is not None and n >= min_pass_n and all(failed[i, n] >= stop_when for i in watch)
+        if lo > hi or reached:
+            end = n
+            break
+    return Lattice(tuple(shares), failed[:, : end + 1], undecided[:, : end + 1])
+
+
+def wald_thresholds(alpha: float, power: float) -> tuple[float, float]:
+    """Wald's starting thresholds for two one-sided tests sharing alpha: (a, b)."""
+    return math.log(power / (alpha / 2)), math.log((1 - alpha / 2) / (1 - power))
+
+
+def plan(
+    share: float,
+    detect: float,
+    power: float,
+    alpha: float,
+    *,
+    fixed_n: int,
+    min_pass_n: int = 1,
+    max_n: int | None = None,
+) -> Design:
+    """The sequential design for a canary expected at `share` (module docstring), computed exactly.
+
+    `fixed_n` (the fixed-n test's n for the same promise) bounds the search: n_max is looked for
+    up to 2 fixed_n + 1000. `max_n` caps n_max when it is lower (the power is then what it is,
+    computed exactly); a larger one changes nothing.
+
+    Raises:
+        InvalidInput: the fixed-n test needs more than `MAX_SEQUENTIAL_N` answers.
+    """
+    if fixed_n > MAX_SEQUENTIAL_N:
+        raise InvalidInput(
+            f"a sequential design for this shift needs the exact recursion over more than "
+            f"{MAX_SEQUENTIAL_N} answers (the fixed-n test needs {fixed_n})",
+            fix="use the fixed-n test (--fixed), or ask for a larger --detect",
         )
-        misrouted = any(hits and not self.expected.get(name, 0) for name, hits in observed.items())
-        if misrouted:
-            return self._stop(verdict, f"{plan}; stopped at n={n}: misrouted response")
-        if failed_total / (self.n_max + failed_total) > self.max_failed_share:
-            return self._stop(verdict, f"{plan}; stopped at n={n}: too many failed requests")
-        if self._next_look >= self.looks or n < self.looks_at[self._next_look]:
-            return None
-        while self._next_look < self.looks and self.looks_at[self._next_look] <= n:
-            self._next_look += 1
-        look = f"{plan}; look {self._next_look} of {self.looks} at n={n}"
-        if n >= self.n_max or verdict.outcome is Outcome.FAIL:
-            return self._stop(verdict, look)
-        return None
+    below, above = max(share - detect, 0.0), min(share + detect, 1.0)
+    shares = (share, below, above, 0.0, 1.0, min(share + 2 * detect, 1.0))
+    a, b = wald_thresholds(alpha, power)
+    cap = 2 * fixed_n + 1000 if max_n is None else min(2 * fixed_n + 1000, max_n)
+    for _ in range(_MAX_TIGHTENINGS):
+        bounds = boundaries(share, below, above, a, b, cap)
+        lattice = run_lattice(shares, bounds, cap, min_pass_n, stop_when=power, watch=(1, 2, 3, 4))
+        fails = lattice.failed[:, -1]
+        capped = max_n is not None and lattice.failed.shape[1] - 1 == max_n
+        if not capped and min(fails[1:5]) < power:
+            b += _B_STEP  # the power levels off below the promise: make passing harder
+        elif fails[0] > alpha:
+            a += _A_STEP  # too many false fails: make failing harder
+        else:
+            return _design(lattice, alpha, power, (a, b), min_pass_n)
+    raise InvalidInput(  # not reached for alpha, power in (0, 1); kept as a plain refusal
+        f"no sequential design met alpha={alpha:g} and power={power:g} for a share of {share:g}",
+        fix="use the fixed-n test (--fixed)",
+    )
+
+
+def _design(
+    lattice: Lattice, alpha: float, power: float, thresholds: tuple[float, float], min_pass_n: int
+) -> Design:
+    """The Design read off a finished lattice of the shares (p0, below, above, 0, 1, ...)."""
+    n_max = lattice.failed.shape[1] - 1
+    fails = [float(x) for x in lattice.failed[:, -1]]
+    share, below, above = lattice.shares[:3]
+    return Design(
+        share=share,
+        below=below,
+        above=above,
+        alpha=alpha,
+        power=power,
+        fail_threshold=thresholds[0],
+        pass_threshold=thresholds[1],
+        min_pass_n=min_pass_n,
+        n_max=n_max,
+        false_fail=fails[0],
+        power_below=fails[1],
+        power_above=fails[2],
+        power_none=fails[3],
+        power_all=fails[4],
+        expected_n=tuple(zip(lattice.shares, lattice.expected_n(n_max), strict=True)),
+    )

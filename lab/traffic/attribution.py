@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lab.spec.manifests import Resource
+from lab.spec.selectors import deployment_services
 
 _HOSTNAME = re.compile(rb"Hostname:[ \t]*([A-Za-z0-9][A-Za-z0-9.-]*)")
 _NAMESPACE = re.compile(rb"pod namespace:[ \t]*(\S+)", re.MULTILINE)
@@ -41,20 +42,10 @@ class Attributor:
     @classmethod
     def from_resources(cls, resources: Iterable[Resource]) -> Attributor:
         """Index Deployments by the Services that select their pods."""
-        resources = list(resources)
-        services = [r for r in resources if r.kind == "Service" and r.group == ""]
         out: dict[tuple[str, str], str] = {}
-        for dep in (r for r in resources if r.kind == "Deployment"):
-            labels = ((dep.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-            for svc in services:
-                selector = svc.spec.get("selector") or {}
-                if (
-                    svc.namespace == dep.namespace
-                    and selector
-                    and all(labels.get(k) == v for k, v in selector.items())
-                ):
-                    ns = svc.namespace or "default"
-                    out.setdefault((ns, dep.name), svc.name if ns == "default" else f"{ns}/{svc.name}")
+        for (ns, deployment), services in deployment_services(resources).items():
+            svc = services[0]
+            out[(ns, deployment)] = svc.name if ns == "default" else f"{ns}/{svc.name}"
         return cls(out)
 
     def service(self, pod: str, namespace: str | None = None) -> str | None:

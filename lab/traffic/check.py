@@ -1,17 +1,21 @@
 """drive -> judge for every traffic class of a step, on a running lab: what `lab check` runs.
 
-The statistical test is declared before the first request (expected shares, n, alpha) and run
-once; a check is never retried until it passes.
+The statistical test is declared before the first request (expected shares, alpha, and n or the
+sequential design) and run once; a check is never retried until it passes. The sequential check
+sees every response as it arrives and stops the drive as soon as its design decides.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from lab.spec.plan import StepPlan, TrafficPlan
+from lab.spec.plan import PLANNED_POWER, StepPlan, TrafficPlan
 from lab.state import LabState
+from lab.stats.sequential_check import THREE_OR_MORE, SequentialCheck, covers
 from lab.stats.verdict import DEFAULT_ALPHA, Outcome, Verdict, judge
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
@@ -97,8 +101,6 @@ class TrafficCheck:
     expected: Mapping[str, int]
     stats: TrafficStats
     verdict: Verdict
-    # sequential checks: the numbers of responses at which the verdict was looked at (else empty)
-    looks: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -109,7 +111,6 @@ class TrafficCheck:
             "expected_weights": dict(self.expected),
             "traffic": self.stats.to_dict(),
             "verdict": self.verdict.to_dict(),
-            "looks": list(self.looks),
         }
 
 
@@ -148,42 +149,44 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """How to drive and judge; None means the plan's value."""
+    """How to drive and judge.
+
+    `sequential` (the default) runs the sequential check where it applies (one or two weighted
+    backends), stopping as soon as the verdict is clear; `requests` then caps its n (None: the
+    design's own maximum). With `sequential` False, the fixed-n test at `requests` (None: the
+    plan's n).
+    """
 
     requests: int | None = None
     alpha: float = DEFAULT_ALPHA
     workers: int = 16
     keepalive: bool = True
     timeout: float = DEFAULT_TIMEOUTS.request
-    sequential: bool = False
+    sequential: bool = True
 
 
 ProgressHook = Callable[[TrafficPlan, Tally], None]
 
 
-@dataclass
-class _Stopper:
-    """Sequential mode: judge at the planned looks and stop sending once the verdict is clear."""
+class _Feeder:
+    """Feeds a sequential check from the driver's tally, one response per call, and stops the drive."""
 
-    expected: Mapping[str, int]
-    n_max: int
-    alpha: float
-    verdict: Verdict | None = None
-    looks: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        from lab.stats.sequential import SequentialCheck
-
-        self.seq = SequentialCheck(dict(self.expected), self.n_max, self.alpha)
-        self.looks = sorted(self.seq.looks_at)
+    def __init__(self, check: SequentialCheck) -> None:
+        self.check = check
+        self.hits: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
 
     def __call__(self, tally: Tally) -> None:
-        done = tally.answered + tally.failed
-        if self.verdict is None and self.looks and done >= self.looks[0]:
-            self.looks.pop(0)
-            self.verdict = self.seq.update(dict(tally.hits), tally.failed)
-            if self.verdict is not None:
-                tally.stop = True
+        for name, count in tally.hits.items():
+            for _ in range(count - self.hits[name]):
+                self.check.record(name)
+            self.hits[name] = count
+        for cause, count in tally.failures.items():
+            for _ in range(count - self.failures[cause]):
+                self.check.record_failure(cause)
+            self.failures[cause] = count
+        if self.check.done:
+            tally.stop = True
 
 
 def check_traffic(
@@ -193,8 +196,7 @@ def check_traffic(
     options: CheckOptions,
     progress: ProgressHook | None = None,
 ) -> TrafficCheck:
-    """Drive one traffic class through the running lab and judge it."""
-    requests = options.requests or traffic.requests
+    """Drive one traffic class through the running lab and judge it (sequential where it applies)."""
     url = state.gateway_url(traffic.port, traffic.traffic.path, traffic.scheme)
     headers = dict(traffic.traffic.headers)
     if traffic.traffic.host:
@@ -202,27 +204,26 @@ def check_traffic(
     spec = DriveSpec(
         url=url,
         ca_file=state.ca_file,
-        requests=requests,
+        requests=options.requests or traffic.requests,
         headers=headers,
         method=traffic.traffic.method,
         workers=options.workers,
         timeout=options.timeout,
         keepalive=options.keepalive,
     )
-    stopper = _Stopper(traffic.expected, requests, options.alpha) if options.sequential else None
-
-    def on_response(tally: Tally) -> None:
-        if stopper is not None:
-            stopper(tally)
-        if progress is not None:
-            progress(traffic, tally)
-
-    tally = drive(spec, attributor, on_response)
-    verdict = (
-        stopper.verdict
-        if stopper is not None and stopper.verdict is not None
-        else judge(traffic.expected, dict(tally.hits), failed=dict(tally.failures), alpha=options.alpha)
-    )
+    if options.sequential and covers(traffic.expected):
+        tally, verdict = _drive_sequential(spec, traffic, attributor, options, progress)
+    else:
+        tally = drive(spec, attributor, None if progress is None else lambda t: progress(traffic, t))
+        notes = (THREE_OR_MORE,) if options.sequential else ()
+        verdict = judge(
+            traffic.expected,
+            dict(tally.hits),
+            failed=dict(tally.failures),
+            alpha=options.alpha,
+            notes=notes,
+            complete=not tally.interrupted,
+        )
     return TrafficCheck(
         name=traffic.traffic.name,
         url=url,
@@ -230,8 +231,34 @@ def check_traffic(
         expected=traffic.expected,
         stats=TrafficStats.of(tally),
         verdict=verdict,
-        looks=stopper.seq.looks_at if stopper is not None else (),
     )
+
+
+def _drive_sequential(
+    spec: DriveSpec,
+    traffic: TrafficPlan,
+    attributor: Attributor,
+    options: CheckOptions,
+    progress: ProgressHook | None,
+) -> tuple[Tally, Verdict]:
+    """Send until the sequential check stops (at most its budget of requests); its verdict."""
+    check = SequentialCheck(
+        traffic.expected,
+        detect=traffic.traffic.detect,
+        power=PLANNED_POWER,
+        alpha=options.alpha,
+        max_n=options.requests or traffic.traffic.requests,  # a count the user or scenario set
+    )
+    feed = _Feeder(check)
+    shown = dataclasses.replace(traffic, requests=check.n_max)
+
+    def on_response(tally: Tally) -> None:
+        feed(tally)
+        if progress is not None:
+            progress(shown, tally)
+
+    tally = drive(dataclasses.replace(spec, requests=check.budget), attributor, on_response)
+    return tally, check.verdict()
 
 
 def run_check(

@@ -8,6 +8,7 @@ timeouts, connection errors, answers naming no known pod) are counted apart by c
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
 import time
 from collections import Counter
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lab.stats.results import ResponseCounts
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
 
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 
 # About this many running-count snapshots per drive (Tally.trace), whatever the request count.
 TRACE_POINTS = 200
+# Latencies kept for the percentiles: every one up to this many, then a uniform sample of this
+# size, so that a run of any length holds at most ~4 MB of them.
+LATENCY_SAMPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,17 @@ class DriveSpec:
 
 
 @dataclass
-class Tally:
+class Tally(ResponseCounts):
     """Counts as they arrive (mutable so an interrupted run still reports what it collected)."""
 
     hits: Counter[str] = field(default_factory=Counter)
     pods: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    # a uniform sample of at most LATENCY_SAMPLE latencies (all of them up to that many)
     latencies: list[float] = field(default_factory=list)
+    timed: int = 0
+    _sampler: random.Random = field(default_factory=lambda: random.Random(0), repr=False)  # noqa: S311 - sampling, not secrets
     sent: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -68,16 +76,6 @@ class Tally:
             self.trace.append(dict(self.hits))
 
     @property
-    def answered(self) -> int:
-        """Responses attributed to a backend."""
-        return sum(self.hits.values())
-
-    @property
-    def failed(self) -> int:
-        """Requests that failed, any cause."""
-        return sum(self.failures.values())
-
-    @property
     def elapsed(self) -> float:
         """Seconds from start to finish (or now)."""
         return (self.finished or time.monotonic()) - self.started
@@ -88,8 +86,18 @@ class Tally:
         done = self.answered + self.failed
         return done / self.elapsed if self.elapsed > 0 else 0.0
 
+    def add_latency(self, seconds: float) -> None:
+        """Keep a latency: reservoir sampling, so memory stays bounded at any request count."""
+        self.timed += 1
+        if len(self.latencies) < LATENCY_SAMPLE:
+            self.latencies.append(seconds)
+            return
+        slot = self._sampler.randrange(self.timed)
+        if slot < LATENCY_SAMPLE:
+            self.latencies[slot] = seconds
+
     def percentile(self, q: float) -> float | None:
-        """Latency percentile in seconds (nearest rank), or None without data."""
+        """Latency percentile in seconds (nearest rank; of a uniform sample past LATENCY_SAMPLE)."""
         if not self.latencies:
             return None
         data = sorted(self.latencies)
@@ -130,7 +138,7 @@ async def _worker(
         except aiohttp.ClientError as exc:
             tally.failures[f"connection error ({type(exc).__name__})"] += 1
         else:
-            tally.latencies.append(time.perf_counter() - begin)
+            tally.add_latency(time.perf_counter() - begin)
             tally.statuses[status] += 1
             if not 200 <= status < 300:
                 tally.failures[f"HTTP {status}"] += 1

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import EnvironmentNotReady, InvalidInput
-from lab.stats.power import acceptance_region, format_level, format_share
+from lab.stats.acceptance import acceptance_region
+from lab.stats.formats import format_level, format_share
 from lab.stats.verdict import BackendResult, Verdict
 from lab.traffic.check import CheckResult, TrafficCheck
 
@@ -54,6 +55,27 @@ def band(backend: BackendResult, n: int, alpha: float, weighted: int) -> tuple[f
         return 0.0, 1.0
     lo, hi = acceptance_region(n, backend.expected_share, alpha)
     return lo / n, hi / n
+
+
+def sequential_bands(verdict: Verdict, backend: BackendResult, ns: Sequence[int]) -> list[tuple[float, float]]:
+    """For a sequential verdict, the shares at each n that keep the check going; else empty.
+
+    They lie between the design's fail boundaries, recomputed from what the verdict carries.
+    """
+    design = verdict.sequential or {}
+    if "fail_threshold" not in design or not ns or not backend.weight:
+        return []
+    from lab.stats.sequential import boundaries
+
+    bounds = boundaries(
+        design["share"], design["below"], design["above"], design["fail_threshold"], design["pass_threshold"], max(ns)
+    )
+    out = []
+    for n in ns:
+        fail_below, fail_above, _, _ = bounds.at(n)
+        lo, hi = max(0.0, (fail_below + 1) / n), min(1.0, (fail_above - 1) / n)
+        out.append((lo, hi) if backend.name == design["canary"] else (1 - hi, 1 - lo))
+    return out
 
 
 def _weighted(verdict: Verdict) -> tuple[int, int]:
@@ -119,16 +141,11 @@ def _running_view(ax: Axes, check: TrafficCheck, backend: BackendResult) -> None
     points = [p for p in check.stats.running if sum(p.values())]
     ns = [sum(p.values()) for p in points]
     shares = [100 * p.get(backend.name, 0) / n for p, n in zip(points, ns, strict=True)]
-    bands = [band(backend, n, verdict.alpha, weighted) for n in ns]
+    bands = sequential_bands(verdict, backend, ns) or [band(backend, n, verdict.alpha, weighted) for n in ns]
     ax.fill_between(ns, [100 * lo for lo, _ in bands], [100 * hi for _, hi in bands], color=_BAND, alpha=0.5)
     ax.axhline(100 * backend.expected_share, color="#555555", ls="--", lw=1)
     inside = not bands or bands[-1][0] - 1e-12 <= shares[-1] / 100 <= bands[-1][1] + 1e-12
     ax.plot(ns, shares, color=_COLOR[inside], lw=1.5)
-    for i, look in enumerate(check.looks, 1):
-        ax.axvline(look, color="#888888", lw=0.8, ls=":")
-        ax.annotate(
-            f"look {i}", (look, 1), xycoords=("data", "axes fraction"), fontsize=7, ha="right", va="top"
-        ).set_in_layout(False)
     if ns:
         ax.annotate(f"{shares[-1]:.2f}% at n = {ns[-1]}", (ns[-1], shares[-1]), xytext=(-4, 6),
                     textcoords="offset points", ha="right", fontsize="small",
@@ -173,8 +190,10 @@ def figure(result: CheckResult, running: bool) -> Figure:
     level = format_level(1 - checks[0].verdict.alpha) if checks else ""
     title = result.scenario + (f" / {result.step}" if result.step != result.scenario else "")
     fig.suptitle(f"{title}: {result.outcome.value.upper()} ({result.engine} engine)")
-    per_look = " per look" if any(c.looks for c in checks) else ""
-    alpha = f"alpha {checks[0].verdict.alpha:g}{per_look}" if checks else ""
+    sequential = " at the stop; running: where the sequential check goes on" if any(
+        c.verdict.sequential and "fail_threshold" in c.verdict.sequential for c in checks
+    ) and running else ""
+    alpha = f"alpha {checks[0].verdict.alpha:g}{sequential}" if checks else ""
     fig.legend(
         handles=[
             Patch(color=_BAND, alpha=0.6, label=f"shares the test accepts ({alpha})"),

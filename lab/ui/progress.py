@@ -14,9 +14,10 @@ from lab.traffic.driver import Tally
 class DriveProgress:
     """A context manager whose instance is the check's progress hook."""
 
-    def __init__(self, console: Console, requests: int | None = None) -> None:
+    def __init__(self, console: Console, requests: int | None = None, sequential: bool = False) -> None:
         self.console = console
         self.requests = requests
+        self.sequential = sequential
         self.live = console.is_terminal
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
@@ -62,7 +63,8 @@ class DriveProgress:
             return
         if key not in self._quarters:
             self._quarters[key] = 0
-            self.console.print(f"  {traffic.traffic.path}: sending {total} requests", highlight=False)
+            what = f"up to {total} answers, stopping once the verdict is clear" if self.sequential else f"{total} requests"
+            self.console.print(f"  {traffic.traffic.path}: sending {what}", highlight=False)
         quarter = (4 * done) // max(total, 1)
         if quarter > self._quarters.get(key, 0):
             self._quarters[key] = quarter

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.spec.plan import Plan
-from lab.stats.power import format_level, format_share
+from lab.stats.formats import format_level, format_share
 from lab.stats.verdict import Outcome, Verdict
 from lab.traffic.check import CheckResult, TrafficCheck
 

@@ -18,6 +18,9 @@ class FakeDocker:
     images: set[str] = field(default_factory=set)
     mem_total: int = 8 * 1024**3
     ncpu: int = 4
+    server_version: str = "20.10.12"
+    cgroup_version: str = "1"
+    kernel: str = "5.10.0-21-amd64"
     images_file: Path | None = None  # where the fake kind reads which images `kind load` can find
 
     def sync(self) -> None:
@@ -77,7 +80,14 @@ def make_handler(fake: FakeDocker) -> type[BaseHTTPRequestHandler]:
                 )
             if path == "/info":
                 return self.reply(
-                    200, {"MemTotal": fake.mem_total, "NCPU": fake.ncpu, "ServerVersion": "20.10.12"}
+                    200,
+                    {
+                        "MemTotal": fake.mem_total,
+                        "NCPU": fake.ncpu,
+                        "ServerVersion": fake.server_version,
+                        "CgroupVersion": fake.cgroup_version,
+                        "KernelVersion": fake.kernel,
+                    },
                 )
             if path == "/images/create" and method == "POST":
                 image = query["fromImage"][0] + (f":{query['tag'][0]}" if query.get("tag") else "")

@@ -1,10 +1,13 @@
-"""A fake Kubernetes API server on loopback: discovery, server-side apply, get/list/delete, and a tiny
-"controller" that sets the status conditions lab waits on. Switches make each wait fail.
+"""A fake Kubernetes API server on loopback: discovery, server-side apply, get/list/delete, with the
+behaviour of tests/fakes/cluster_model.py behind it (in virtual time) and the real CRD schemas.
+
+Answers in the API server's shapes: a Status object with code/reason/message for errors (422 Invalid
+from schema validation, 500 InternalError from a refusing webhook, 404 NotFound). A path listed in
+`stall` never answers (a stuck connection), to test request timeouts.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -13,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.clock import VirtualClock
+from tests.fakes.cluster_model import Cluster
 
 
 @dataclass
@@ -39,7 +45,7 @@ CORE = [
     Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
 ]
-# what the Consul chart's own CRDs add when helm installs it
+# the CRDs the Consul chart itself installs (consul-k8s v0.40.0 charts/consul/templates/crd-*.yaml)
 CONSUL_KINDS = [
     Kind("consul.hashicorp.com", "v1alpha1", p, k, True)
     for p, k in [
@@ -54,33 +60,25 @@ CONSUL_KINDS = [
 
 
 @dataclass
-class Switches:
-    """Set to False to make the matching wait fail."""
-
-    crd_established: bool = True
-    gateway_class_accepted: bool = True
-    gateway_ready: bool = True
-    route_accepted: bool = True
-    consul_pods_ready: bool = True
-    # GETs of an HTTPRoute before its status shows the current generation (Consul takes seconds)
-    route_lag_gets: int = 0
-
-
-@dataclass
 class FakeKube:
     log_path: Path
     ca_pem: bytes
-    switches: Switches = field(default_factory=Switches)
+    clock: VirtualClock = field(default_factory=VirtualClock)
     kinds: list[Kind] = field(default_factory=lambda: list(CORE))
-    objects: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     crd_files: dict[str, bytes] = field(default_factory=dict)
-    route_gets: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    rv: int = 0
-    # called once when a Gateway is first applied (the gateway pod starts listening then)
-    on_gateway: Any = None
+    stall: set[str] = field(default_factory=set)
+    on_reset: Any = None
+    cluster: Cluster = field(init=False)
 
-    # -- log ----------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.cluster = Cluster(self.clock, self.ca_pem)
+        self.cluster.plural_of = self.plural_of
+        self.lock = self.clock.lock
+
+    @property
+    def behaviour(self) -> Any:
+        return self.cluster.behaviour
+
     def log(self, method: str, path: str, query: dict[str, list[str]], content_type: str | None) -> None:
         q = "&".join(f"{k}={v[0]}" for k, v in sorted(query.items()))
         entry = {
@@ -93,178 +91,70 @@ class FakeKube:
         with open(self.log_path, "a") as fh:
             fh.write(json.dumps(entry) + "\n")
 
-    # -- registry --------------------------------------------------------------------------------
+    # -- registry ---------------------------------------------------------------------------------
     def find(self, group: str, version: str, plural: str) -> Kind | None:
         return next(
             (k for k in self.kinds if (k.group, k.version, k.plural) == (group, version, plural)), None
         )
 
-    def by_kind(self, kind: str) -> Kind:
-        return next(k for k in self.kinds if k.kind == kind)
+    def plural_of(self, kind: str) -> tuple[str, str]:
+        k = next(k for k in self.kinds if k.kind == kind)
+        return k.group, k.plural
 
     def register(self, kind: Kind) -> None:
         if not self.find(kind.group, kind.version, kind.plural):
             self.kinds.append(kind)
 
-    def put(self, kind: Kind, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, kind: Kind, ns: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        refused = self.cluster.admit(kind.kind, kind.group, body)
+        if refused is not None:
+            code, reason, message = refused
+            return code, _status(code, reason, message)
         key = (kind.group, kind.plural, ns if kind.namespaced else "", body["metadata"]["name"])
-        old = self.objects.get(key)
-        self.rv += 1
-        meta = dict(body.get("metadata") or {})
-        if kind.namespaced:
-            meta["namespace"] = ns
-        gen = (old or {}).get("metadata", {}).get("generation", 0)
-        if old is None or old.get("spec") != body.get("spec"):
-            gen += 1
-        meta.update(
-            generation=gen,
-            resourceVersion=str(self.rv),
-            uid=(old or {}).get("metadata", {}).get("uid", f"uid-{self.rv}"),
-        )
-        obj = {
-            **body,
-            "metadata": meta,
-            "apiVersion": f"{kind.group}/{kind.version}".lstrip("/"),
-            "kind": kind.kind,
-        }
-        obj["status"] = (old or {}).get("status") or body.get("status") or {}
-        self.objects[key] = obj
-        self.react(kind, obj)
-        return obj
-
-    # -- the "controllers" ---------------------------------------------------------------------
-    def react(self, kind: Kind, obj: dict[str, Any]) -> None:
-        s = self.switches
-        if kind.kind == "CustomResourceDefinition":
-            spec = obj["spec"]
-            for v in spec["versions"]:
-                self.register(
-                    Kind(
-                        spec["group"],
-                        v["name"],
-                        spec["names"]["plural"],
-                        spec["names"]["kind"],
-                        spec["scope"] == "Namespaced",
+        obj, changed = self.cluster.put(key, kind.kind, f"{kind.group}/{kind.version}".lstrip("/"), body)
+        if changed:
+            if kind.kind == "CustomResourceDefinition":
+                spec = obj["spec"]
+                for v in spec["versions"]:
+                    self.register(
+                        Kind(
+                            spec["group"],
+                            v["name"],
+                            spec["names"]["plural"],
+                            spec["names"]["kind"],
+                            spec["scope"] == "Namespaced",
+                        )
                     )
-                )
-            obj["status"] = {
-                "conditions": [
-                    {
-                        "type": "Established",
-                        "status": "True" if s.crd_established else "False",
-                        "reason": "InitialNamesAccepted" if s.crd_established else "Installing",
-                    }
-                ]
-            }
-        elif kind.kind == "Gateway":
-            if self.on_gateway is not None:
-                self.on_gateway()
-                self.on_gateway = None
-            obj["status"] = {
-                "conditions": [
-                    {"type": "Scheduled", "status": "True"},
-                    {
-                        "type": "Ready",
-                        "status": "True" if s.gateway_ready else "False",
-                        "reason": "Ready" if s.gateway_ready else "ListenersNotReady",
-                    },
-                ]
-            }
-        elif kind.kind == "HTTPRoute":
-            self.route_gets[obj["metadata"]["name"]] = 0
-            self.route_status(obj)
+            self.cluster.react(kind.kind, obj)
+        return 200, obj
 
-    def route_status(self, obj: dict[str, Any]) -> None:
-        s = self.switches
-        name = obj["metadata"]["name"]
-        gen = obj["metadata"]["generation"]
-        observed = gen if self.route_gets.get(name, 0) >= s.route_lag_gets else gen - 1
-        if observed < 1:
-            obj["status"] = {}
-            return
-        obj["status"] = {
-            "parents": [
-                {
-                    "parentRef": {"name": "example-gateway"},
-                    "controllerName": "hashicorp.com/consul-api-gateway-controller",
-                    "conditions": [
-                        {
-                            "type": "Accepted",
-                            "status": "True" if s.route_accepted else "False",
-                            "reason": "Accepted" if s.route_accepted else "BindError",
-                            "observedGeneration": observed,
-                        }
-                    ],
-                }
-            ]
-        }
-
-    def helm_installed(self, ns: str) -> None:
-        for k in CONSUL_KINDS:
-            self.register(k)
-        ready = "True" if self.switches.consul_pods_ready else "False"
-        pod = self.by_kind("Pod")
-        for name, comp in (
-            ("consul-server-0", "server"),
-            ("consul-controller-6f8f6c7d9-x2x4q", "controller"),
-            ("consul-api-gateway-controller-5b8c9d7f6-abcde", "api-gateway-controller"),
-        ):
-            self.put(
-                pod,
-                ns,
-                {
-                    "metadata": {
-                        "name": name,
-                        "labels": {"app": "consul", "component": comp, "release": "consul"},
-                    },
-                    "spec": {},
-                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]},
-                },
-            )
-        self.put(
-            self.by_kind("Event"),
-            ns,
-            {
-                "metadata": {"name": "consul-server-0.1"},
-                "type": "Normal",
-                "reason": "Started",
-                "involvedObject": {"kind": "Pod", "name": "consul-server-0"},
-                "message": "Started container consul",
-                "lastTimestamp": "2022-02-01T10:00:01Z",
-            },
+    def reset(self) -> None:
+        """`kind delete cluster`: the API server and everything in it are gone (behaviour stays)."""
+        old = self.cluster
+        self.kinds = list(CORE)
+        self.cluster = Cluster(self.clock, self.ca_pem, old.behaviour)
+        self.cluster.plural_of = self.plural_of
+        self.cluster.on_gateway_ready, self.cluster.on_route_accepted = (
+            old.on_gateway_ready,
+            old.on_route_accepted,
         )
-        self.put(
-            self.by_kind("Secret"),
-            ns,
-            {
-                "metadata": {"name": "consul-ca-cert"},
-                "type": "Opaque",
-                "data": {"tls.crt": base64.b64encode(self.ca_pem).decode()},
-            },
-        )
-        gc = self.find("gateway.networking.k8s.io", "v1alpha2", "gatewayclasses")
-        if gc:
-            self.put(
-                gc,
-                "",
-                {
-                    "metadata": {"name": "consul-api-gateway"},
-                    "spec": {"controllerName": "hashicorp.com/consul-api-gateway-controller"},
-                },
-            )
-            obj = self.objects[("gateway.networking.k8s.io", "gatewayclasses", "", "consul-api-gateway")]
-            ok = self.switches.gateway_class_accepted
-            obj["status"] = {
-                "conditions": [
-                    {
-                        "type": "Accepted",
-                        "status": "True" if ok else "False",
-                        "reason": "Accepted" if ok else "InvalidParameters",
-                    }
-                ]
-            }
+        if self.on_reset is not None:
+            self.on_reset()
 
-    # -- HTTP ----------------------------------------------------------------------------------
+    def helm(self, action: str, ns: str) -> dict[str, Any]:
+        if action == "install":
+            self.clock.frozen = False
+            for k in CONSUL_KINDS:
+                self.register(k)
+            self.cluster.helm_install(ns)
+        elif action == "deployed":
+            self.cluster.helm_deployed()
+            self.clock.frozen = True  # until the code under test acts on helm's answer
+        elif action == "uninstall":
+            self.cluster.helm_uninstall(ns)
+        return {"ready": self.cluster.helm_ready(ns), "now": self.clock.now()}
+
+    # -- HTTP -------------------------------------------------------------------------------------
     def discovery(self, path: str) -> dict[str, Any] | None:
         if path == "/version":
             return {"major": "1", "minor": "21", "gitVersion": "v1.21.1"}
@@ -273,10 +163,8 @@ class FakeKube:
         if path == "/apis":
             groups: dict[str, list[str]] = {}
             for k in self.kinds:
-                if k.group:
-                    groups.setdefault(k.group, [])
-                    if k.version not in groups[k.group]:
-                        groups[k.group].append(k.version)
+                if k.group and k.version not in groups.setdefault(k.group, []):
+                    groups[k.group].append(k.version)
             return {
                 "kind": "APIGroupList",
                 "apiVersion": "v1",
@@ -317,8 +205,8 @@ class FakeKube:
     def route(self, path: str) -> tuple[Kind, str, str | None] | None:
         parts = path.strip("/").split("/")
         if parts[0] == "api":
-            group, version, rest = "", parts[1], parts[2:]
-        elif parts[0] == "apis":
+            version, rest, group = parts[1], parts[2:], ""
+        elif parts[0] == "apis" and len(parts) > 2:
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             return None
@@ -335,11 +223,17 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
     return {
         "kind": "Status",
         "apiVersion": "v1",
+        "metadata": {},
         "status": "Failure",
         "reason": reason,
         "message": message,
         "code": code,
     }
+
+
+def _matches(obj: dict[str, Any], selector: dict[str, str]) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
@@ -361,72 +255,76 @@ def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             path = url.path
+            if any(s in path for s in fake.stall):
+                time.sleep(30)  # a connection that never answers (the client must time out)
+                return
             if path.startswith("/_crds/"):
                 name = path.rsplit("/", 1)[1]
                 fake.log(method, path, {}, None)
                 if name in fake.crd_files:
                     return self.reply(200, fake.crd_files[name], "text/plain")
                 return self.reply(404, b"404: Not Found", "text/plain")
-            if path == "/_fake/helm-installed":
+            if path == "/_fake/cluster-deleted":
                 with fake.lock:
-                    fake.helm_installed(query.get("namespace", ["default"])[0])
+                    fake.reset()
                 return self.reply(200, {})
+            if path.startswith("/_fake/helm-"):
+                with fake.lock:
+                    fake.clock.due()
+                    out = fake.helm(path.rsplit("-", 1)[1], query.get("namespace", ["default"])[0])
+                return self.reply(200, out)
             fake.log(method, path, query, self.headers.get("Content-Type") if raw else None)
+            if not (method == "GET" and path.rsplit("/", 1)[-1] in ("pods", "events")):
+                fake.clock.frozen = False  # anything but the polling of pods: helm's answer was used
             with fake.lock:
-                if method == "GET":
-                    disc = fake.discovery(path)
-                    if disc is not None:
-                        if disc.get("__status") == 404:
-                            return self.reply(
-                                404,
-                                _status(404, "NotFound", "the server could not find the requested resource"),
-                            )
-                        return self.reply(200, disc)
-                found = fake.route(path)
-                if found is None:
-                    return self.reply(404, _status(404, "NotFound", f"no route for {path}"))
-                kind, ns, name = found
-                key = (kind.group, kind.plural, ns if kind.namespaced else "", name or "")
-                if method == "PATCH":
-                    if (
-                        self.headers.get("Content-Type") != "application/apply-patch+yaml"
-                        or query.get("fieldManager") != ["lab"]
-                        or query.get("force") != ["true"]
-                    ):
+                fake.clock.due()
+                self.serve(method, path, query, raw)
+
+        def serve(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
+            if method == "GET":
+                disc = fake.discovery(path)
+                if disc is not None:
+                    if disc.get("__status") == 404:
                         return self.reply(
-                            400,
-                            _status(
-                                400, "BadRequest", "not a server-side apply by field manager lab with force"
-                            ),
+                            404, _status(404, "NotFound", "the server could not find the requested resource")
                         )
-                    body = json.loads(raw)
-                    return self.reply(200, fake.put(kind, ns, body))
-                if method == "GET" and name:
-                    obj = fake.objects.get(key)
-                    if obj is None:
-                        return self.reply(404, _status(404, "NotFound", f'{kind.plural} "{name}" not found'))
-                    if kind.kind == "HTTPRoute":
-                        fake.route_gets[name] = fake.route_gets.get(name, 0) + 1
-                        fake.route_status(obj)
-                    return self.reply(200, obj)
-                if method == "GET":
-                    selector = dict(
-                        p.split("=", 1) for p in query.get("labelSelector", [""])[0].split(",") if p
-                    )
-                    items = [
-                        o
-                        for (g, p, n, _), o in fake.objects.items()
-                        if (g, p) == (kind.group, kind.plural)
-                        and (not ns or n == ns)
-                        and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
-                    ]
+                    return self.reply(200, disc)
+            found = fake.route(path)
+            if found is None:
+                return self.reply(404, _status(404, "NotFound", f"no route for {path}"))
+            kind, ns, name = found
+            key = (kind.group, kind.plural, ns if kind.namespaced else "", name or "")
+            if method == "PATCH":
+                if (
+                    self.headers.get("Content-Type") != "application/apply-patch+yaml"
+                    or query.get("fieldManager") != ["lab"]
+                    or query.get("force") != ["true"]
+                ):
                     return self.reply(
-                        200, {"kind": f"{kind.kind}List", "apiVersion": "v1", "metadata": {}, "items": items}
+                        400, _status(400, "BadRequest", "not a server-side apply by lab with force")
                     )
-                if method == "DELETE":
-                    if fake.objects.pop(key, None) is None:
-                        return self.reply(404, _status(404, "NotFound", f'{kind.plural} "{name}" not found'))
-                    return self.reply(200, _status(200, "", "deleted") | {"status": "Success"})
+                code, obj = fake.apply(kind, ns, json.loads(raw))
+                return self.reply(code, obj)
+            if method == "GET" and name:
+                obj = fake.cluster.objects.get(key)
+                if obj is None:
+                    return self.reply(404, _status(404, "NotFound", f'{kind.plural} "{name}" not found'))
+                return self.reply(200, obj)
+            if method == "GET":
+                selector = dict(p.split("=", 1) for p in query.get("labelSelector", [""])[0].split(",") if p)
+                items = [
+                    o
+                    for (g, p, n, _), o in fake.cluster.objects.items()
+                    if (g, p) == (kind.group, kind.plural) and (not ns or n == ns) and _matches(o, selector)
+                ]
+                return self.reply(
+                    200, {"kind": f"{kind.kind}List", "apiVersion": "v1", "metadata": {}, "items": items}
+                )
+            if method == "DELETE":
+                if fake.cluster.objects.pop(key, None) is None:
+                    return self.reply(404, _status(404, "NotFound", f'{kind.plural} "{name}" not found'))
+                fake.cluster.last_applied.pop(key, None)
+                return self.reply(200, _status(200, "", "deleted") | {"status": "Success"})
             return self.reply(405, _status(405, "MethodNotAllowed", method))
 
         def do_GET(self) -> None:
@@ -446,5 +344,6 @@ def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
 
 def serve(fake: FakeKube) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(fake))
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -6,7 +6,8 @@ import json
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,13 @@ def make_ca_and_cert(folder: Path) -> tuple[bytes, Path, Path]:
 
 @dataclass
 class FakeGateway:
+    """Answers like the echoserver behind the Accepted routes (`pick`), or 503; `broken` keeps 503."""
+
     log_path: Path
-    serving: bool = True
+    pick: Callable[[str], tuple[str, str] | None] = lambda path: None
+    serving: bool = False
+    broken: bool = False
     hits: int = 0
-    pods: list[str] = field(default_factory=lambda: ["echo-1-7d9c8f7b6-x8k2p"])
 
 
 def serve_gateway(fake: FakeGateway, cert: Path, key: Path, port: int = 0) -> tuple[ThreadingHTTPServer, int]:
@@ -42,8 +46,10 @@ def serve_gateway(fake: FakeGateway, cert: Path, key: Path, port: int = 0) -> tu
                     json.dumps({"t": time.time(), "src": "gateway", "method": "GET", "path": self.path})
                     + "\n"
                 )
-            if fake.serving:
-                body = f"\n\nHostname: {fake.pods[fake.hits % len(fake.pods)]}\n".encode()
+            answer = None if fake.broken else fake.pick(self.path)
+            if answer is not None:
+                pod, ns = answer
+                body = f"\n\nHostname: {pod}\n\nPod Information:\n\tpod namespace:\t{ns}\n".encode()
                 self.send_response(200)
             else:
                 body = b"no healthy upstream"

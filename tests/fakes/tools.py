@@ -42,8 +42,45 @@ KIND = (
 argv = sys.argv[1:]
 log("kind", argv)
 clusters = load("clusters.json", [])
+VERSION = os.environ.get("FAKE_KIND_VERSION", "v0.11.1")
 if argv[:1] == ["version"]:
-    print("kind v0.11.1 go1.16.4 linux/amd64"); sys.exit(0)
+    print(f"kind {VERSION} go1.16.4 linux/amd64"); sys.exit(0)
+# kind v0.11.1 pkg/apis/config/v1alpha4/types.go: the fields a v1alpha4 Cluster may have (decoded
+# strictly, pkg/internal/apis/config/encoding/load.go L66-93); later releases added dnsSearch.
+FIELDS = {
+    "cluster": {"kind", "apiVersion", "name", "nodes", "networking", "featureGates", "runtimeConfig",
+                "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902", "containerdConfigPatches",
+                "containerdConfigPatchesJSON6902"},
+    "node": {"role", "image", "labels", "extraMounts", "extraPortMappings", "kubeadmConfigPatches",
+             "kubeadmConfigPatchesJSON6902"},
+    "networking": {"ipFamily", "apiServerPort", "apiServerAddress", "podSubnet", "serviceSubnet",
+                   "disableDefaultCNI", "kubeProxyMode"},
+    "port": {"containerPort", "hostPort", "listenAddress", "protocol"},
+}
+def check_config(path):
+    """kind v0.11.1 encoding/load.go Parse and config/validate.go Validate, as messages."""
+    import yaml
+    cfg = yaml.safe_load(open(path))
+    if cfg.get("apiVersion") != "kind.x-k8s.io/v1alpha4":
+        return f"unknown apiVersion: {cfg.get('apiVersion')}"
+    if cfg.get("kind") != "Cluster":
+        return f"unknown kind {cfg.get('kind')} for apiVersion: kind.x-k8s.io/v1alpha4"
+    def unknown(obj, kind, typ):
+        extra = sorted(set(obj or {}) - FIELDS[kind])
+        return f"unable to decode config: yaml: unmarshal errors:\n  field {extra[0]} not found in type v1alpha4.{typ}" if extra else None
+    problems = [unknown(cfg, "cluster", "Cluster"), unknown(cfg.get("networking"), "networking", "Networking")]
+    for node in cfg.get("nodes") or []:
+        problems.append(unknown(node, "node", "Node"))
+        for m in node.get("extraPortMappings") or []:
+            problems.append(unknown(m, "port", "PortMapping"))
+            for f in ("hostPort", "containerPort"):
+                if not -1 <= int(m.get(f, 0)) <= 65535:
+                    problems.append(f"invalid configuration for node 0: invalid {f}: invalid port number: {m[f]}")
+        if node.get("role", "control-plane") not in ("control-plane", "worker"):
+            problems.append(f'invalid configuration for node 0: "{node["role"]}" is not a valid node role')
+    if not any(n.get("role", "control-plane") == "control-plane" for n in cfg.get("nodes") or [{}]):
+        problems.append("must have at least one control-plane node")
+    return next((p for p in problems if p), None)
 def write_kubeconfig(path, name):
     """The kubeconfig kind writes with --kubeconfig, pointing at the fake API server."""
     with open(path, "w") as fh:
@@ -76,9 +113,21 @@ if argv[:2] == ["create", "cluster"]:
     if name in clusters:
         print(f'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "{name}"', file=sys.stderr)
         sys.exit(1)
+    config = opt(argv, "--config")
+    problem = check_config(config) if config else None
+    if problem:
+        print(f"ERROR: failed to create cluster: {problem}", file=sys.stderr); sys.exit(1)
+    image = opt(argv, "--image") or "kindest/node:v1.21.1"
+    print(f"Creating cluster \"{name}\" ...", file=sys.stderr)
+    print(f" ✓ Ensuring node image ({image.split('@')[0]}) 🖼", file=sys.stderr)
+    if image.split("@")[0] in os.environ.get("FAKE_HOST_CANNOT_BOOT", "").split(","):
+        # what a node image that cannot boot on this host looks like (kind issue #2731)
+        print(" ✗ Starting control-plane 🕹️\nERROR: failed to create cluster: failed to init node with kubeadm: "
+              f'command "docker exec --privileged {name}-control-plane kubeadm init --skip-phases=preflight '
+              '--config=/kind/kubeadm.conf --skip-token-print --v=6" failed with error: exit status 1', file=sys.stderr)
+        sys.exit(1)
     clusters.append(name); save("clusters.json", clusters)
     write_kubeconfig(opt(argv, "--kubeconfig"), name)
-    print(f"Creating cluster \"{name}\" ...", file=sys.stderr)
     sys.exit(0)
 if argv[:2] == ["export", "kubeconfig"]:
     name = opt(argv, "--name") or "kind"
@@ -90,12 +139,25 @@ if argv[:2] == ["delete", "cluster"]:
     name = opt(argv, "--name") or "kind"
     if name in clusters:
         clusters.remove(name); save("clusters.json", clusters)
+        import urllib.request
+        url = os.environ["FAKE_KUBE_URL"] + "/_fake/cluster-deleted"
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=5).read()
+        try:
+            os.remove(os.path.join(STATE, "helm.json"))  # the release lived in the cluster
+        except FileNotFoundError:
+            pass
     print(f"Deleting cluster \"{name}\" ...", file=sys.stderr)
     sys.exit(0)
 if argv[:2] == ["load", "docker-image"]:
     present = load("docker_images.json", [])
     if argv[-1] not in present:
         print(f'ERROR: image: "{argv[-1]}" not present locally', file=sys.stderr); sys.exit(1)
+    if argv[-1] in os.environ.get("FAKE_KIND_LOAD_FAILS", "").split(","):
+        # kind v0.11.1 pkg/cluster/nodeutils/util.go L79 LoadImageArchive: `ctr images import -` in the node
+        print('ERROR: failed to load image: command "docker exec --privileged -i lab-control-plane ctr '
+              '--namespace=k8s.io images import -" failed with error: exit status 1\n'
+              "Command Output: ctr: content digest sha256:0f1e: not found", file=sys.stderr)
+        sys.exit(1)
     sys.exit(0)
 print("unknown kind command", argv, file=sys.stderr); sys.exit(2)
 '''
@@ -104,6 +166,12 @@ print("unknown kind command", argv, file=sys.stderr); sys.exit(2)
 HELM = (
     COMMON
     + r"""
+# Modelled on helm v3.9.4: cmd/helm/upgrade.go (upgrade --install installs when there is no history,
+# L94-128, and wraps errors as "UPGRADE FAILED", L200; cmd/helm/install.go "INSTALLATION FAILED",
+# L127), pkg/action/upgrade.go L182-185 (a pending release refuses: errPending, action.go L62),
+# pkg/action/rollback.go L108-118 (rollback to the previous revision), cmd/helm/uninstall.go L64 and
+# cmd/helm/rollback.go L73 (their output). --wait polls the fake cluster until the release's pods are
+# Ready, measuring --timeout in the fakes' virtual time.
 import urllib.request
 argv = sys.argv[1:]
 mode = os.environ.get("FAKE_HELM_MODE", "")
@@ -113,13 +181,32 @@ if "-" in argv and opt(argv, "--values") == "-":
 log("helm", argv, stdin=json.loads(stdin) if stdin else None)
 METADATA = {"apiVersion": "v2", "name": "consul", "version": "0.40.0", "appVersion": "1.11.2",
             "kubeVersion": ">=1.18.0-0", "description": "Official HashiCorp Consul Chart", "type": "application"}
+VERSION = os.environ.get("FAKE_HELM_VERSION", "v3.9.4")
 release = load("helm.json", None)
 def fail(msg, code=1):
     print(msg, file=sys.stderr); sys.exit(code)
+def cluster(action, namespace):
+    url = f"{os.environ['FAKE_KUBE_URL']}/_fake/helm-{action}?namespace={namespace}"
+    return json.loads(urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=5).read())
+def seconds(text):
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text or 300)
+def status_json(rel):
+    return {"name": "consul", "namespace": rel["namespace"], "version": rel["revision"],
+            "info": {"status": rel["status"], "first_deployed": "2022-02-01T10:00:00Z",
+                     "last_deployed": "2022-02-01T10:00:00Z", "deleted": "", "description": rel["description"]},
+            "chart": {"metadata": METADATA}, "manifest": "", "config": rel["values"]}
+def record(rel, status, description):
+    rel["status"], rel["description"] = status, description
+    rel.setdefault("history", [])
+    rel["history"] = [h for h in rel["history"] if h["revision"] != rel["revision"]]
+    rel["history"].append({"revision": rel["revision"], "updated": "2022-02-01T10:00:00Z", "status": status,
+                           "chart": "consul-0.40.0", "app_version": "1.11.2", "description": description})
+    save("helm.json", rel)
 if argv[:1] == ["version"]:
     if opt(argv, "--template"):
-        sys.stdout.write("v3.8.0"); sys.exit(0)
-    print("v3.8.0+gd141386"); sys.exit(0)
+        sys.stdout.write(VERSION); sys.exit(0)
+    print(VERSION + "+gdbc6d8e"); sys.exit(0)
 if argv[:2] == ["show", "chart"]:
     if mode == "chart-not-found":
         fail('Error: chart "consul" version "0.40.0" not found in https://helm.releases.hashicorp.com repository')
@@ -133,37 +220,62 @@ if argv[:1] == ["pull"]:
         info = tarfile.TarInfo("consul/Chart.yaml"); info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     sys.exit(0)
-def status_json(rel):
-    return {"name": "consul", "namespace": rel["namespace"], "version": rel["revision"],
-            "info": {"status": "deployed", "last_deployed": "2022-02-01T10:00:00Z", "description": rel["description"]},
-            "chart": {"metadata": METADATA}, "manifest": "", "config": rel["values"]}
+if argv[:1] in (["status"], ["get"], ["history"], ["rollback"], ["uninstall"]) and release is None:
+    fail("Error: release: not found" if argv[0] != "uninstall" else "Error: uninstall: Release not loaded: consul: release: not found")
 if argv[:1] == ["status"]:
-    if release is None:
-        fail("Error: release: not found")
     print(json.dumps(status_json(release))); sys.exit(0)
 if argv[:2] == ["get", "values"]:
-    if release is None:
-        fail("Error: release: not found")
     print(json.dumps(release["values"])); sys.exit(0)
+if argv[:1] == ["history"]:
+    print(json.dumps(release.get("history", []))); sys.exit(0)
 if argv[:1] == ["upgrade"]:
-    if mode == "install-fails":
-        fail("Error: UPGRADE FAILED: timed out waiting for the condition")
     namespace = opt(argv, "--namespace") or "default"
-    revision = (release or {}).get("revision", 0) + 1
-    release = {"namespace": namespace, "revision": revision, "values": json.loads(stdin or "{}"),
-               "description": "Install complete" if revision == 1 else "Upgrade complete"}
-    save("helm.json", release)
-    req = urllib.request.Request(os.environ["FAKE_KUBE_URL"] + "/_fake/helm-installed?namespace=" + namespace,
-                                 data=b"{}", method="POST")
-    urllib.request.urlopen(req, timeout=5).read()
+    installing = release is None
+    if not installing and release["status"].startswith("pending-"):
+        fail("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")
+    if not installing:
+        for h in release.get("history", []):
+            if h["status"] == "deployed":
+                h["status"] = "superseded"
+    release = release or {"namespace": namespace, "revision": 0, "history": []}
+    release.update(revision=release["revision"] + 1, values=json.loads(stdin or "{}"))
+    record(release, "pending-install" if installing else "pending-upgrade",
+           "Initial install underway" if installing else "Preparing upgrade")
+    state = cluster("install", namespace)
+    if mode == "interrupt":
+        sys.exit(130)  # killed during --wait: the release stays pending
+    deadline = state["now"] + seconds(opt(argv, "--timeout") or "5m")
+    real_deadline = time.time() + 60  # never outlive a test that stopped moving virtual time
+    while "--wait" in argv and not state["ready"]:
+        if state["now"] > deadline or time.time() > real_deadline:
+            record(release, "failed", f'Release "consul" failed: timed out waiting for the condition')
+            fail(("Error: INSTALLATION FAILED: " if installing else "Error: UPGRADE FAILED: ")
+                 + "timed out waiting for the condition")
+        time.sleep(0.02)
+        state = cluster("ready", namespace)
+    cluster("deployed", namespace)
+    record(release, "deployed", "Install complete" if installing else "Upgrade complete")
     print(json.dumps(status_json(release))); sys.exit(0)
+if argv[:1] == ["rollback"]:
+    target = int(argv[2]) if len(argv) > 2 and argv[2].isdigit() else release["revision"] - 1
+    previous = next((h for h in release.get("history", []) if h["revision"] == target), None)
+    if previous is None:
+        fail("Error: release: not found")
+    for h in release["history"]:
+        if h["status"] in ("deployed", "failed") or h["status"].startswith("pending-"):
+            h["status"] = "superseded" if h["status"] == "deployed" else h["status"]
+    release["revision"] += 1
+    cluster("deployed", release["namespace"])
+    record(release, "deployed", f"Rollback to {target}")
+    print("Rollback was a success! Happy Helming!"); sys.exit(0)
 if argv[:1] == ["uninstall"]:
-    if release is None:
-        fail("Error: uninstall: Release not loaded: consul: release: not found")
-    os.remove(os.path.join(STATE, "helm.json")); sys.exit(0)
+    cluster("uninstall", release["namespace"])
+    os.remove(os.path.join(STATE, "helm.json"))
+    print('release "consul" uninstalled'); sys.exit(0)
 fail(f"unknown helm command {argv}", 2)
 """
 )
+
 
 KUBECTL = (
     COMMON

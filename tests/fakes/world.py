@@ -1,64 +1,50 @@
 """Everything a kind-engine contract test needs, wired together: fake tools on PATH, fake Kubernetes
-API, fake Docker, a fake HTTPS gateway with a test CA, fake CRD files pinned in place of the real ones.
+API (behaviour in virtual time), fake Docker, a fake HTTPS gateway with a test CA, and the real pinned
+CRD files served from a local URL in place of GitHub.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.engines.base import EngineOptions
-from lab.engines.kube import crds
 from lab.engines.kube.engine import ClusterEngine, KindEngine
 from lab.spec import pins
 from lab.spec.plan import Plan
 from lab.state import LabState, StateDir
 from lab.timeouts import Timeouts
 from tests.fakes import docker_api, kube_api, tls, tools
+from tests.fakes.clock import VirtualClock
+from tests.fakes.crd_schema import CRD_DIR
 
+# Budgets in the fakes' virtual seconds (the fakes' own delays are around one virtual second).
 FAST = Timeouts(
     cluster_create=5,
-    crd_established=0.6,
-    helm_install="1m",
-    consul_ready=0.6,
-    gateway_class_accepted=0.6,
-    gateway_ready=0.6,
-    route_accepted=0.6,
-    converge=0.6,
+    crd_established=2,
+    helm_install="10m",
+    consul_ready=2,
+    gateway_class_accepted=2,
+    gateway_ready=5,
+    route_accepted=8,
+    route_retrigger=2,
+    webhook_ready=3,
+    api_request=2,
+    kind_command=20,
+    progress_every=5,
+    converge=3,
     converge_successes=3,
-    poll_interval=0.05,
-    request=2,
+    poll_interval=0.1,
+    request=5,
     docker_ping=1,
     download=5,
 )
-
-CRD_KINDS = {
-    "gatewayclasses": ("GatewayClass", "Cluster", "v1alpha2"),
-    "gateways": ("Gateway", "Namespaced", "v1alpha2"),
-    "httproutes": ("HTTPRoute", "Namespaced", "v1alpha2"),
-    "referencepolicies": ("ReferencePolicy", "Namespaced", "v1alpha2"),
-    "tcproutes": ("TCPRoute", "Namespaced", "v1alpha2"),
-    "tlsroutes": ("TLSRoute", "Namespaced", "v1alpha2"),
-    "udproutes": ("UDPRoute", "Namespaced", "v1alpha2"),
-    "gatewayclassconfigs": ("GatewayClassConfig", "Cluster", "v1alpha1"),
-}
-
-
-def fake_crd(crd: pins.CrdFile) -> bytes:
-    group, _, plural = crd.name.removesuffix(".yaml").partition("_")
-    kind, scope, version = CRD_KINDS[plural]
-    return (
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
-        f"metadata:\n  name: {plural}.{group}\nspec:\n  group: {group}\n  scope: {scope}\n"
-        f"  names:\n    kind: {kind}\n    plural: {plural}\n    singular: {kind.lower()}\n"
-        f"  versions:\n  - name: {version}\n    served: true\n    storage: true\n"
-    ).encode()
 
 
 def free_port() -> int:
@@ -79,12 +65,16 @@ class World:
         tools.install(self.bin)
         ca_pem, cert, key = tls.make_ca_and_cert(tmp)
         self.ca_pem = ca_pem
-        self.kube = kube_api.FakeKube(self.log, ca_pem)
+        self.clock = VirtualClock()
+        self.kube = kube_api.FakeKube(self.log, ca_pem, self.clock)
+        # consul-api-gateway's 30 x 1 s backend resolution, shortened like every other delay
+        self.kube.behaviour.resolve_retries, self.kube.behaviour.resolve_interval = 3, 0.5
         self.kube_server, self.kube_url = kube_api.serve(self.kube)
         self.docker = docker_api.FakeDocker(self.log, images_file=self.fake_state / "docker_images.json")
         self.docker.sync()
         self.docker_server, self.docker_url = docker_api.serve(self.docker)
-        self.gateway = tls.FakeGateway(self.log)
+        self.rng = random.Random(20261126)
+        self.gateway = tls.FakeGateway(self.log, pick=self.pick)
         self.gateway_port = free_port()
         self.port_map = (
             (8443, self.gateway_port),
@@ -94,13 +84,14 @@ class World:
         )
         self._cert, self._key = cert, key
         self.gateway_server: Any = None
-        self.kube.on_gateway = self.start_gateway
-        # pins: fake CRD files served by the fake API server, sha256 pinned like the real ones
+        self.kube.cluster.on_gateway_ready = self.start_gateway
+        self.kube.on_reset = self.stop_gateway
+        self.kube.cluster.on_route_accepted = self.route_accepted
+        # the real pinned CRD files, served by the fake API server instead of GitHub
         files = []
         for crd in pins.CRD_FILES:
-            data = fake_crd(crd)
-            self.kube.crd_files[crd.name] = data
-            files.append(pins.CrdFile(crd.name, f"{self.kube_url}/_crds/{crd.name}", crds.sha256(data)))
+            self.kube.crd_files[crd.name] = (CRD_DIR / crd.name).read_bytes()
+            files.append(pins.CrdFile(crd.name, f"{self.kube_url}/_crds/{crd.name}", crd.sha256))
         monkeypatch.setattr(pins, "CRD_FILES", tuple(files))
         monkeypatch.setenv("PATH", str(self.bin))
         monkeypatch.setenv("FAKE_STATE_DIR", str(self.fake_state))
@@ -114,13 +105,29 @@ class World:
         self.sleeps: list[float] = []
 
     def start_gateway(self) -> None:
-        self.gateway_server, _ = tls.serve_gateway(
-            self.gateway, self._cert, self._key, port=self.gateway_port
-        )
+        if self.gateway_server is None:
+            self.gateway_server, _ = tls.serve_gateway(
+                self.gateway, self._cert, self._key, port=self.gateway_port
+            )
+
+    def stop_gateway(self) -> None:
+        """The cluster is gone, and with it the host port its gateway pod held."""
+        if self.gateway_server is not None:
+            server, self.gateway_server = self.gateway_server, None
+            server.shutdown()
+            server.server_close()
+            self.gateway.serving = False
+
+    def route_accepted(self, name: str) -> None:
+        self.gateway.serving = True
+
+    def pick(self, path: str) -> tuple[str, str] | None:
+        with self.kube.lock:
+            return self.kube.cluster.answer(path, self.rng)
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        time.sleep(seconds)
+        self.clock.sleep(seconds)
 
     def options(self, **kw: Any) -> EngineOptions:
         return EngineOptions(
@@ -135,11 +142,23 @@ class World:
         """lab.lifecycle's journal: persist what the engine reports."""
         self.state.write(state)
 
+    def engines_in_virtual_time(self) -> None:
+        """Engines that lab.lifecycle creates itself sleep and tell time through the fakes' clock."""
+        from lab.engines.kube.steps import KubernetesLab
+
+        defaults = {
+            **(KubernetesLab.__init__.__kwdefaults__ or {}),
+            "sleep": self.sleep,
+            "clock": self.clock.now,
+        }
+        self.monkeypatch.setattr(KubernetesLab.__init__, "__kwdefaults__", defaults)
+
     def kind_engine(self, **kw: Any) -> KindEngine:
-        return KindEngine(self.options(**kw), sleep=self.sleep, cache=self.cache)
+        cache = kw.pop("cache", self.cache if not (self.state.path / "prefetch-cache-dir").exists() else None)
+        return KindEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=cache)
 
     def cluster_engine(self, **kw: Any) -> ClusterEngine:
-        return ClusterEngine(self.options(**kw), sleep=self.sleep, cache=self.cache)
+        return ClusterEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=self.cache)
 
     def calls(self, src: str | None = None) -> list[dict[str, Any]]:
         entries = [json.loads(line) for line in self.log.read_text().splitlines() if line]

@@ -1,7 +1,11 @@
 """The Kubernetes engines (`--engine kind` and `--engine cluster`): the real stack.
 
-Owns: kind and cluster engines, client (the official kubernetes client: server-side apply, named
-waits), helm (Consul through pyhelm3), crds (the pinned Gateway API CRDs), kubeconfig, doctor
-(what the host needs), prefetch (the offline cache).
-May import: lab core (errors, timeouts, state, waiting), lab.spec, lab.stats, lab.traffic, lab.engines.base.
+Owns: kind.py and cluster.py (the two engines; engine.py names them for lab.engines), steps.py
+(the Kubernetes lab steps they share), install.py (CRDs, then Consul through helm with progress),
+apply.py (a step's objects in phases, webhook retries, BindError retriggers), documents.py (apply
+bodies and order), status.py (conditions, routes, why pods are not ready), waits.py (named waits
+on lab.waiting), client.py (the official client: server-side apply, request timeouts), record.py,
+helm.py, crds.py, kubeconfig.py, doctor.py, prefetch.py.
+May import: lab core (errors, timeouts, state, waiting, objects), lab.spec, lab.stats, lab.traffic,
+lab.engines.base.
 """

@@ -11,11 +11,12 @@ import platform
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lab.spec import pins
+from lab.timeouts import DEFAULT
 
 GIB = 1024**3
 MIN_MEMORY = 4 * GIB
@@ -75,7 +76,7 @@ DOCKER_FIX = (
 )
 
 
-def check_docker(timeout: float = 3.0) -> tuple[list[Check], Any]:
+def check_docker(timeout: float = DEFAULT.docker_ping) -> tuple[list[Check], Any]:
     """The daemon answers; it has >= 4 GiB memory and >= 2 CPUs. Returns the checks and the client."""
     try:
         client = docker_client(timeout)
@@ -113,7 +114,7 @@ def check_docker(timeout: float = 3.0) -> tuple[list[Check], Any]:
     return checks, client
 
 
-def tool_version(path: str, tool: str, timeout: float = 10.0) -> str:
+def tool_version(path: str, tool: str, timeout: float = DEFAULT.tool_version) -> str:
     """The first line of the tool's version command (an argument list, no shell)."""
     argv = [path, *VERSION_COMMANDS[tool][1:]]
     try:
@@ -135,7 +136,10 @@ def _version_token(text: str) -> str:
 
 
 def check_tools(
-    tools: Iterable[str], which: Callable[[str], str | None] = shutil.which, machine: str | None = None
+    tools: Iterable[str],
+    which: Callable[[str], str | None] = shutil.which,
+    machine: str | None = None,
+    pin: str = "tutorial",
 ) -> list[Check]:
     """Each tool is on PATH; its version is shown; known-bad versions are flagged."""
     checks = []
@@ -154,10 +158,105 @@ def check_tools(
         if bad:
             checks.append(Check(tool, False, f"{shown} at {path}: {bad[0]}", install_command(tool, machine)))
             continue
-        note = ""
-        if tool == "kind" and version and version != pins.KIND_VERSION:
-            note = f" (lab pins {pins.KIND_VERSION}; the node image is pinned, so this usually works)"
-        checks.append(Check(tool, True, f"{shown}{note}"))
+        checks.append(Check(tool, True, shown))
+        checks += version_checks(tool, version, pin, machine)
+    return checks
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    parts = version.lstrip("v").split("-")[0].split(".")
+    return tuple(int(p) for p in parts if p.isdigit())
+
+
+def version_checks(tool: str, version: str, pin: str = "tutorial", machine: str | None = None) -> list[Check]:
+    """Versions known to work with the pinned node image: kind as pinned, helm >= 3.7, kubectl skew."""
+    kind_pin = pins.KIND_PINS[pin]
+    numbers = _numbers(version)
+    if not numbers:
+        return []
+    if tool == "kind" and version != kind_pin.kind_version:
+        install = install_command("kind", machine).replace(pins.KIND_VERSION, kind_pin.kind_version)
+        if pin == "compat":
+            return [
+                Check(
+                    "kind version",
+                    False,
+                    f"{version}; --kind-pin compat needs kind {kind_pin.kind_version}",
+                    install,
+                )
+            ]
+        return [
+            Check(
+                "kind version",
+                False,
+                f"{version}; the node image {kind_pin.node_image.split('@')[0]} was released for kind "
+                f"{kind_pin.kind_version} (other kind releases: best effort, kind's node-image docs)",
+                f"{install}, or `lab up --kind-pin compat` with kind {pins.KIND_PINS['compat'].kind_version}",
+                blocking=False,
+            )
+        ]
+    if tool == "helm" and numbers[:2] < pins.MIN_HELM:
+        return [
+            Check(
+                "helm version",
+                False,
+                f"{version} is older than helm 3.7: a Ctrl-C during `helm --wait` leaves the release "
+                "pending-install instead of failed",
+                install_command("helm", machine),
+            )
+        ]
+    if tool == "kubectl" and len(numbers) >= 2 and abs(numbers[1] - pins.KUBERNETES_MINOR[1]) > 1:
+        minor = ".".join(map(str, pins.KUBERNETES_MINOR))
+        return [
+            Check(
+                "kubectl version",
+                False,
+                f"{version} is more than one minor version from the node's Kubernetes v{minor} "
+                "(Kubernetes version skew policy; kind known issues: kubectl version skew)",
+                install_command("kubectl", machine),
+                blocking=False,
+            )
+        ]
+    return []
+
+
+def check_host(info: Mapping[str, Any], pin: str = "tutorial") -> list[Check]:
+    """Host conditions known to stop the pinned node image from booting, from `docker info`."""
+    cgroup = str(info.get("CgroupVersion") or "")
+    kernel = str(info.get("KernelVersion") or "")
+    docker_version = str(info.get("ServerVersion") or "")
+    checks = []
+    if pin == "tutorial" and cgroup == "2":
+        checks.append(
+            Check(
+                "host cgroups",
+                False,
+                f"cgroup v2, kernel {kernel}: 2021 node images can fail at 'Starting control-plane' on "
+                "cgroup v2 hosts with new kernels (kind issue #2731)",
+                "if `lab up --engine kind` fails while creating the cluster, use `lab up --kind-pin compat` "
+                f"(kind {pins.KIND_PINS['compat'].kind_version}, {pins.KIND_PINS['compat'].node_image.split('@')[0]})",
+                blocking=False,
+            )
+        )
+    if pin == "compat" and docker_version and _numbers(docker_version)[:2] < (20, 10):
+        checks.append(
+            Check(
+                "Docker version",
+                False,
+                f"{docker_version}; kind v0.20.0 needs Docker 20.10.0+ (release notes)",
+                "upgrade Docker to 20.10 or newer",
+            )
+        )
+    if pin == "compat" and kernel and _numbers(kernel)[:2] < (4, 6):
+        checks.append(
+            Check(
+                "host kernel",
+                False,
+                f"{kernel} has no cgroup namespaces, which kind v0.20.0 uses "
+                "(kind known issues: older Linux distributions)",
+                "use a newer kernel or a VM",
+            )
+        )
     return checks
 
 
@@ -233,15 +332,21 @@ def run(
     ports: Sequence[int] = pins.HOST_PORTS,
     machine: str | None = None,
     which: Callable[[str], str | None] = shutil.which,
-    docker_timeout: float = 3.0,
+    docker_timeout: float = DEFAULT.docker_ping,
     holder: PortHolder | None = None,
+    pin: str = "tutorial",
 ) -> list[Check]:
     """Every check for an engine ("kind" or "cluster"), Docker first; `holder` names who holds a busy port."""
     checks: list[Check] = []
     if engine == "kind":
-        docker_checks, _ = check_docker(docker_timeout)
+        docker_checks, client = check_docker(docker_timeout)
         checks += docker_checks
-    checks += check_tools(ENGINE_TOOLS[engine], which, machine)
+        if client is not None:
+            try:
+                checks += check_host(client.info(), pin)
+            except Exception as exc:  # docker info already reported above
+                checks.append(Check("host cgroups", False, f"unknown ({type(exc).__name__})", blocking=False))
+    checks += check_tools(ENGINE_TOOLS[engine], which, machine, pin)
     if engine == "kind":
         checks += check_ports(ports, holder)
         checks += check_architecture(machine)

@@ -109,6 +109,47 @@ async def _install(
     return ("installed" if current is None else "upgraded"), int(revision.revision)
 
 
+async def _recover(target: HelmTarget, timeout: str) -> str | None:
+    from pyhelm3 import errors
+
+    client = _client(target)
+    try:
+        current = await client.get_current_revision(pins.RELEASE_NAME, namespace=target.namespace)
+    except errors.ReleaseNotFoundError:
+        return None
+    status = current.status.value
+    if status == "deployed" or status == "superseded":
+        return None
+    history = [r async for r in _revisions(current)]
+    deployed = [r.revision for r in history if r.status.value in ("deployed", "superseded")]
+    where = f"release {pins.RELEASE_NAME} (revision {current.revision}) was left {status}"
+    why = " (an interrupted `helm --wait`)" if status.startswith("pending") else ""
+    try:
+        if deployed and status != "pending-install":
+            # helm rollback: to the previous revision (helm v3.9.4 pkg/action/rollback.go L108-118)
+            await current.release.rollback(timeout=timeout, wait=False)
+            return f"{where}{why}; rolled it back to revision {max(deployed)} before installing"
+        # nothing deployed to go back to: helm refuses upgrades of a pending release
+        # ("another operation (install/upgrade/rollback) is in progress"), so start over
+        await current.release.uninstall(timeout=timeout, wait=True)
+    except errors.Error as exc:
+        raise NotConverged(
+            f"{where}{why} and could not be recovered: {_stderr(exc)}",
+            fix=f"`helm uninstall {pins.RELEASE_NAME} -n {target.namespace or 'default'}`, then `lab up` again",
+        ) from exc
+    return f"{where}{why}; uninstalled it to install anew"
+
+
+async def _revisions(current: Any) -> Any:
+    for revision in await current.release.history():
+        yield revision
+
+
+def recover(target: HelmTarget, *, timeout: str) -> str | None:
+    """Roll back or uninstall a release left pending or failed; what was done (None: nothing to do)."""
+    return asyncio.run(_recover(target, timeout))
+
+
 def install(
     target: HelmTarget, values: Mapping[str, Any], *, timeout: str, chart_archive: Path | None = None
 ) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from lab.errors import NoLabRunning
+from lab.state import atomic_write
 
 
 def read(path: Path) -> str:
@@ -53,9 +54,5 @@ def merge(path: Path, target: Path | None = None) -> Path:
         current[section] = _merge_named(current.get(section) or [], lab.get(section) or [])
     current.setdefault("current-context", lab.get("current-context"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".lab-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(current, fh, sort_keys=False)
-    os.replace(tmp, target)
+    atomic_write(target, yaml.safe_dump(current, sort_keys=False).encode(), 0o600)
     return target

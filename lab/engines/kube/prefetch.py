@@ -18,15 +18,41 @@ import requests
 from lab.engines.kube import crds, doctor, helm
 from lab.errors import ChartNotFound, EnvironmentNotReady
 from lab.spec import pins
-from lab.timeouts import Timeouts
+from lab.state import StateDir, atomic_write
+from lab.timeouts import DEFAULT, Timeouts
 
 Progress = Callable[[str], None]
+
+
+# In the state folder: the cache folder the last `lab prefetch` filled, for `lab up` to find.
+REMEMBERED = "prefetch-cache-dir"
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The cache folder: $LAB_CACHE_DIR, else ~/.cache/lab."""
     env = os.environ if environ is None else environ
     return Path(env.get("LAB_CACHE_DIR") or Path.home() / ".cache" / "lab")
+
+
+def remember(state_dir: Path, folder: Path) -> None:
+    """Note which folder `lab prefetch` filled, so a later `lab up` uses it."""
+    StateDir(state_dir).write_private(REMEMBERED, (str(folder.resolve()) + "\n").encode())
+
+
+def resolve_cache(asked: Path | None, state_dir: Path, environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
+    """The cache `lab up` uses and why: --cache-dir, $LAB_CACHE_DIR, remembered from prefetch, default."""
+    env = os.environ if environ is None else environ
+    if asked is not None:
+        return asked, "--cache-dir"
+    if env.get("LAB_CACHE_DIR"):
+        return Path(env["LAB_CACHE_DIR"]), "LAB_CACHE_DIR"
+    try:
+        remembered = (state_dir / REMEMBERED).read_text(encoding="utf-8").strip()
+    except OSError:
+        remembered = ""
+    if remembered:
+        return Path(remembered), "remembered from `lab prefetch`"
+    return cache_dir(env), "default"
 
 
 def images() -> tuple[str, ...]:
@@ -89,7 +115,7 @@ def status(cache: Path, *, timeouts: Timeouts) -> CacheStatus:
     return CacheStatus(cache, image_rows, helm.cached_chart(cache), tuple(crd_rows), problem)
 
 
-def pull_chart(cache: Path, helm_path: str, timeout: float = 300.0) -> Path:
+def pull_chart(cache: Path, helm_path: str, timeout: float = DEFAULT.chart_pull) -> Path:
     """`helm pull` the pinned chart into <cache>/charts (argument list, stderr kept for the error)."""
     dest = cache / "charts"
     dest.mkdir(parents=True, exist_ok=True)
@@ -158,7 +184,5 @@ def prefetch(
         progress(f"CRD {crd.name}: downloading")
         data = crds.download(crd, timeout=timeouts.download, session=session)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data, 0o644)
     return status(cache, timeouts=timeouts)

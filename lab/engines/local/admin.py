@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from lab.errors import InvalidInput, LabError
 from lab.spec.conditions import status_of
 from lab.spec.manifests import load
 from lab.spec.topology import Topology
+from lab.state import atomic_write
 
 if TYPE_CHECKING:
     from lab.engines.local.server import LabServer
@@ -35,9 +35,7 @@ def bound_port(runner: web.BaseRunner) -> int:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
 
 
 def objects(topo: Topology) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from lab.spec.manifests import Resource
 from lab.spec.routing import GATEWAY_GROUP
+from lab.spec.selectors import selects, template_labels
 from lab.spec.topology import Topology
 
 # Kubernetes' safe alphabet for generated names (k8s.io/apimachinery/pkg/util/rand).
@@ -91,13 +92,8 @@ def _labels(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (value or {}).items()} if isinstance(value, Mapping) else {}
 
 
-def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
-
 def _template_labels(deployment: Resource) -> dict[str, str]:
-    template = deployment.spec.get("template") or {}
-    return _labels((template.get("metadata") or {}).get("labels"))
+    return _labels(template_labels(deployment))
 
 
 def _http_deployments(topo: Topology) -> list[Resource]:
@@ -106,7 +102,7 @@ def _http_deployments(topo: Topology) -> list[Resource]:
     for dep in topo.of_kind("Deployment"):
         labels = _template_labels(dep)
         for svc in topo.of_kind("Service"):
-            if svc.namespace != dep.namespace or not _selects(_labels(svc.spec.get("selector")), labels):
+            if svc.namespace != dep.namespace or not selects(_labels(svc.spec.get("selector")), labels):
                 continue
             if protocol_of(topo, svc.namespace or "default", svc.name) in HTTP_PROTOCOLS:
                 out.append(dep)
@@ -174,7 +170,7 @@ def plan_services(topo: Topology, pods: tuple[PodSpec, ...]) -> tuple[ServiceSpe
         if protocol_of(topo, namespace, svc.name) not in HTTP_PROTOCOLS:
             continue
         selector = _labels(svc.spec.get("selector"))
-        selected = tuple(p.name for p in pods if p.namespace == namespace and _selects(selector, p.labels))
+        selected = tuple(p.name for p in pods if p.namespace == namespace and selects(selector, p.labels))
         ports = tuple(int(p.get("port", 0)) for p in svc.spec.get("ports") or () if isinstance(p, Mapping))
         out.append(ServiceSpec(namespace, svc.name, ports, selected))
     return tuple(out)

@@ -1,13 +1,12 @@
 """The `lab` command line: parses and validates options, then delegates to the library.
 
 Owns: app (the root group, shared options, the abort path), catalogue (scenarios, validate,
-plan), host (doctor, prefetch, kubeconfig), judging (judge, sample-size), running (up, check,
-traffic, status, apply, down): one module per family of commands.
+plan), host (doctor, prefetch, kubeconfig), judging (judge, sample-size), running (up, check),
+operate (traffic, status, apply, down), inspect (get): one module per family of commands.
 May import: anything in lab; commands only parse options and call the library.
 """
 
-from lab.ui.cli import catalogue, host, inspect, judging, running  # noqa: F401  (they register the commands)
-from lab.ui.cli.app import cli
+from lab.ui.cli.app import cli  # the command modules are imported on first use (app.COMMAND_MODULES)
 
 
 def main() -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -11,7 +18,7 @@ from rich.console import Console
 
 from lab import __version__
 from lab.engines.base import EngineOptions
-from lab.errors import LabError
+from lab.errors import ExitCode, LabError
 from lab.spec.commands import Where
 from lab.spec.registry import LabDir
 from lab.state import StateDir
@@ -49,23 +56,98 @@ def abort(error: LabError) -> NoReturn:
     raise click.exceptions.Exit(int(error.exit_code))
 
 
-# 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
-INTERRUPTED = 130
+def save_crash_report(error: BaseException, command: str) -> Path | None:
+    """Write the traceback, the command line and the versions to a private file; None if impossible.
+
+    The folder is $LAB_CRASH_DIR, else the system's temporary folder; the file is created 0600.
+    """
+    folder = Path(os.environ.get("LAB_CRASH_DIR") or tempfile.gettempdir())
+    text = (
+        f"lab {__version__} crashed: this is a bug in lab\n"
+        f"command: {command}\n"
+        f"python {platform.python_version()} on {platform.platform()}\n\n"
+        + "".join(traceback.format_exception(error))
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        handle, name = tempfile.mkstemp(prefix=f"lab-crash-{stamp}-", suffix=".txt", dir=folder)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError:
+        return None
+    return Path(name)
+
+
+def crash(error: Exception, command: str) -> NoReturn:
+    """The exit path for an unexpected exception: say it is a bug, where the traceback is, exit 70."""
+    summary = "".join(traceback.format_exception_only(error)).strip()
+    click.echo(f"error: internal error ({summary}): this is a bug in lab, not a verdict on your split.", err=True)
+    saved = save_crash_report(error, command)
+    if saved is None:
+        click.echo("".join(traceback.format_exception(error)), err=True)
+        click.echo("  the traceback is above (no crash file could be written); please report it.", err=True)
+    else:
+        click.echo(f"  traceback saved to {saved}; please report it with that file.", err=True)
+    raise click.exceptions.Exit(int(ExitCode.CRASH))
+
+
+# command -> the module that defines it: imported only when the command runs (or help lists it),
+# so `lab check` does not pay for `lab plan`'s or `lab doctor`'s imports
+COMMAND_MODULES = {
+    "scenarios": "catalogue",
+    "validate": "catalogue",
+    "plan": "catalogue",
+    "doctor": "host",
+    "prefetch": "host",
+    "kubeconfig": "host",
+    "judge": "judging",
+    "sample-size": "judging",
+    "up": "running",
+    "check": "running",
+    "traffic": "operate",
+    "status": "operate",
+    "apply": "operate",
+    "down": "operate",
+    "get": "inspect",
+}
 
 
 class LabGroup(click.Group):
-    """Root group: turns any LabError raised by a command into its message and exit code."""
+    """Root group: a LabError becomes its message and exit code; any other exception is a crash (70).
+
+    Commands live in the modules of lab.ui.cli (COMMAND_MODULES), imported on first use.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, without importing the modules that define them."""
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time (it registers itself on `cli`)."""
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"lab.ui.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Keep the command line as given, for the crash report."""
+        ctx.meta["lab.command_line"] = " ".join([ctx.info_name or "lab", *args])
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; a LabError becomes `abort`."""
+        """Run the command; a LabError becomes `abort`, an unexpected exception `crash`."""
         try:
             return super().invoke(ctx)
         except LabError as error:
             abort(error)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # usage errors (2) and the exit codes commands chose
         except KeyboardInterrupt:
             # never click's "Aborted!" with exit 1, which means "the split does not match"
             click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
+            raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as error:  # the one place that turns a bug into exit 70
+            crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))
 
 
 @click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,6 +172,17 @@ CACHE_DIR = click.option(
     envvar="LAB_CACHE_DIR",
     default=None,
     help="Prefetch cache folder (default ~/.cache/lab). Env: LAB_CACHE_DIR.",
+)
+
+
+KIND_PIN = click.option(
+    "--kind-pin",
+    type=click.Choice(["tutorial", "compat"]),
+    envvar="LAB_KIND_PIN",
+    default="tutorial",
+    show_default=True,
+    help="kind: tutorial = kind v0.11.1 + node v1.21.1; compat = kind v0.20.0 with a v1.21 node image, "
+    "for hosts the 2021 image cannot boot on (see `lab doctor`). Env: LAB_KIND_PIN.",
 )
 
 

@@ -128,12 +128,17 @@ def plan_cmd(
     notes = engine_tutorial.notes(engine)
     pulls = engine_tutorial.pulls_images(engine)
     cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if pulls else None
+    differences = engine_tutorial.plan_notes(engine, plan)
     if output == "json":
         data = views.plan_json(plan, steps, notes)
         if cache is not None:
             data["cache"] = views.cache_json(cache)
+        if differences:
+            data["engine_notes"] = differences
         app.print_json(data)
     else:
         views.plan_text(plan, steps, notes, app.console)
+        for note in differences:
+            app.console.print(f"note ({engine}): {note}", markup=False)
         if cache is not None:
             views.cache_table(cache, app.console)

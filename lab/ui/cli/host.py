@@ -6,20 +6,21 @@ from pathlib import Path
 
 import click
 
-from lab.ui.cli.app import CACHE_DIR, App, cli, pass_app
+from lab.ui.cli.app import CACHE_DIR, KIND_PIN, STATE_DIR, App, cli, pass_app
 
 
 @cli.command("doctor")
 @click.option("--engine", type=click.Choice(["kind", "cluster"]), default="kind", show_default=True)
+@KIND_PIN
 @pass_app
-def doctor_cmd(app: App, engine: str) -> None:
+def doctor_cmd(app: App, engine: str, kind_pin: str) -> None:
     """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
     from lab.engines import port_holder
     from lab.engines.kube import doctor
     from lab.errors import EnvironmentNotReady
     from lab.ui import views
 
-    checks = doctor.run(engine, holder=port_holder)
+    checks = doctor.run(engine, holder=port_holder, pin=kind_pin)
     views.doctor_table(checks, app.console)
     blocking = [c for c in checks if c.blocks]
     if blocking:
@@ -32,8 +33,9 @@ def doctor_cmd(app: App, engine: str) -> None:
 
 @cli.command("prefetch")
 @CACHE_DIR
+@STATE_DIR
 @pass_app
-def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
+def prefetch_cmd(app: App, cache_dir: Path | None, state_dir: Path | None) -> None:
     """Pull every pinned image into Docker and cache the chart and CRDs, for an offline `lab up`."""
     import shutil
 
@@ -48,6 +50,7 @@ def prefetch_cmd(app: App, cache_dir: Path | None) -> None:
         helm_path=shutil.which("helm"),
         timeouts=DEFAULT,
     )
+    prefetch.remember((state_dir or app.lab_dir.root / ".lab").resolve(), folder)
     views.cache_table(status, app.console)
 
 

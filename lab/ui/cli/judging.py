@@ -15,7 +15,7 @@ def _parse_pairs(text: str, option: str, *, allow_bare: bool = False) -> dict[st
     """Parse `name=int,name=int` (or, with allow_bare, `int,int`) for `option`."""
     result: dict[str, int] = {}
     items = [item.strip() for item in text.split(",")]
-    bare = allow_bare and all("=" not in item for item in items)
+    bare = allow_bare and _is_bare(text)
     for position, item in enumerate(items, start=1):
         name, sep, value = item.partition("=")
         if bare:
@@ -41,6 +41,10 @@ def _parse_pairs(text: str, option: str, *, allow_bare: bool = False) -> dict[st
     return result
 
 
+def _is_bare(text: str) -> bool:
+    return all(item.strip().lstrip("+-").isdigit() for item in text.split(","))
+
+
 def _parse_failed(text: str) -> int | dict[str, int]:
     try:
         number = int(text)
@@ -52,8 +56,8 @@ def _parse_failed(text: str) -> int | dict[str, int]:
 
 
 @cli.command()
-@click.option("--expect", required=True, help="Weights per backend: echo-1=99,echo-2=1.")
-@click.option("--observed", required=True, help="Successful responses: echo-1=1179,echo-2=9.")
+@click.option("--expect", required=True, help="Weights per backend: echo-1=99,echo-2=1 (or 99,1).")
+@click.option("--observed", required=True, help="Successful responses: echo-1=1179,echo-2=9 (or 1179,9).")
 @click.option(
     "--failed",
     default="0",
@@ -76,9 +80,16 @@ def judge(
     from lab.stats.verdict import judge as judge_split
     from lab.ui.report import render_verdict
 
+    weights = _parse_pairs(expect, "--expect", allow_bare=True)
+    counts = _parse_pairs(observed, "--observed", allow_bare=True)
+    if _is_bare(expect) != _is_bare(observed):
+        raise InvalidInput(
+            "--expect and --observed must both name the backends or both be bare lists",
+            fix="write --expect 99,1 --observed 990,10, or --expect a=99,b=1 --observed a=990,b=10",
+        )
     verdict = judge_split(
-        _parse_pairs(expect, "--expect"),
-        _parse_pairs(observed, "--observed"),
+        weights,
+        counts,
         failed=_parse_failed(failed),
         alpha=alpha,
         max_failed_share=max_failed_share,
@@ -95,13 +106,29 @@ def judge(
 @click.option("--detect", type=float, default=0.03, show_default=True, help="Absolute shift.")
 @click.option("--power", type=float, default=0.95, show_default=True, help="Detection rate.")
 @click.option("--alpha", type=float, default=0.001, show_default=True, help="False-fail rate.")
-def sample_size(expect: str, detect: float, power: float, alpha: float) -> None:
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="The sequential check instead: its maximum n (first line), expected answers, exact figures.",
+)
+def sample_size(expect: str, detect: float, power: float, alpha: float, sequential: bool) -> None:
     """Print the successful responses needed to detect a shift of the smallest share."""
     from lab.stats.power import required_sample_size, sample_size_sentence
 
     weights = _parse_pairs(expect, "--expect", allow_bare=True)
     n = required_sample_size(weights, detect=detect, power=power, alpha=alpha)
-    click.echo(str(n))
+    if sequential:
+        from lab.stats.sequential_check import THREE_OR_MORE, SequentialCheck, covers, plan_sentences
+
+        if covers(weights):
+            check = SequentialCheck(weights, detect=detect, power=power, alpha=alpha)
+            click.echo(str(check.n_max))
+            click.echo("\n".join(plan_sentences(check)))
+            return
+        click.echo(str(n))
+        click.echo(THREE_OR_MORE)
+    else:
+        click.echo(str(n))
     click.echo(sample_size_sentence(weights, n, detect=detect, power=power, alpha=alpha))
 
 

@@ -1,11 +1,11 @@
-"""The running lab: `lab up`, `lab check`, `lab traffic`, `lab status`, `lab apply`, `lab down`."""
+"""Starting and judging a lab: `lab up` and `lab check`."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,24 +15,18 @@ from rich.console import Console
 from lab import lifecycle
 from lab.engines import ENGINE_NAMES
 from lab.engines import tutorial as engine_tutorial
-from lab.errors import NotConverged, UsageError
+from lab.errors import UsageError
 from lab.spec.commands import SHORT_NAMES, tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
-from lab.stats.verdict import DEFAULT_ALPHA
-from lab.traffic.attribution import Attributor
-from lab.traffic.check import CheckOptions, CheckResult, TrafficStats, run_check
-from lab.traffic.driver import DriveSpec, drive
-from lab.ui.cli.app import OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
+from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
+from lab.traffic.check import CheckOptions, CheckResult, run_check
+from lab.ui.cli.app import KIND_PIN, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
 
 if TYPE_CHECKING:
     from lab.ui.report import StepRun
-
-# RFC 9110 section 5.6.2: a method is a token
-HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
 
 def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options `lab check` and `lab up` share."""
@@ -43,19 +37,22 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
                 "-n",
                 type=click.IntRange(min=1),
                 default=None,
-                help="Requests per traffic class (default: the planner's n).",
+                help="Answers per traffic class: the cap of the sequential check, or n of --fixed "
+                "(default: the design's maximum / the planner's n).",
             ),
             click.option(
                 "--alpha",
-                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                type=float,
                 default=DEFAULT_ALPHA,
                 show_default=True,
-                help="False-fail rate of the test.",
+                help="False-fail rate of the test, strictly between 0 and 1 (else exit 3).",
             ),
             click.option(
-                "--sequential",
-                is_flag=True,
-                help="Stop as soon as the verdict is clear (false-fail rate still <= alpha).",
+                "--sequential/--fixed",
+                default=True,
+                show_default=True,
+                help="Sequential (default): stop as soon as the verdict is clear, false-fail rate "
+                "<= alpha, power as planned. --fixed: the classical test at a fixed n.",
             ),
             click.option(
                 "--new-connection",
@@ -123,6 +120,14 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Seed the embedded engine's random choices (reproducible splits). Env: LAB_SEED.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="kind: the `lab prefetch` cache (default: $LAB_CACHE_DIR, the folder the last `lab prefetch` "
+    "filled, ~/.cache/lab).",
+)
+@KIND_PIN
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -138,6 +143,8 @@ def up_cmd(
     context: str | None,
     namespace: str | None,
     seed: int | None,
+    cache_dir: Path | None,
+    kind_pin: str,
     no_check: bool,
     teach: bool,
     **check: Any,
@@ -147,7 +154,10 @@ def up_cmd(
     Multi-step scenarios run their steps in order, each judged before the next; the first failing
     step stops the run with its exit code, and a summary table ends the run.
     """
-    options = engine_options(app, state_dir, bind, ports, context, namespace, seed)
+    _check_options(check)  # a bad --alpha stops here, before the lab starts
+    options = replace(
+        engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin
+    )
     plan = make_plan(app.lab_dir, scenario)
     for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
         click.echo(f"warning: {warning}")
@@ -226,6 +236,7 @@ def _side_console(app: App, output: str) -> Console:
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
+    check_alpha(check["alpha"], "--alpha")
     return CheckOptions(
         requests=check["requests"],
         alpha=check["alpha"],
@@ -247,7 +258,7 @@ def _check_and_report(
     console = _side_console(app, output)
     if check["plot"] is not None:
         pictures.require(check["plot"])  # before any request: a missing matplotlib fails fast
-    with DriveProgress(console, options.requests) as progress:
+    with DriveProgress(console, None if options.sequential else options.requests, options.sequential) as progress:
         result = run_check(state, step, plan.scenario.name, options, progress)
     if output == "json":
         app.print_json(result.to_dict())
@@ -291,107 +302,3 @@ def check_cmd(
     step = lifecycle.plan_step(plan, step_name)
     result = _check_and_report(app, state, plan, step, check)
     raise click.exceptions.Exit(int(result.outcome.exit_code))
-
-
-@cli.command("traffic")
-@click.option(
-    "--requests", "-n", type=click.IntRange(min=1), default=100, show_default=True, help="How many requests."
-)
-@click.option("--path", default="/echo", show_default=True, help="Request path (and query).")
-@click.option("--header", "-H", "headers", multiple=True, metavar="K=V", help="Request header (repeatable).")
-@click.option("--method", default="GET", show_default=True, help="HTTP method.")
-@click.option(
-    "--port", "listener_port", type=int, default=None, help="Gateway listener port (default: the first)."
-)
-@STATE_DIR
-@OUTPUT
-@pass_app
-def traffic_cmd(
-    app: App,
-    requests: int,
-    path: str,
-    headers: tuple[str, ...],
-    method: str,
-    listener_port: int | None,
-    state_dir: Path | None,
-    output: str,
-) -> None:
-    """Send ad-hoc traffic to the running lab and count who answered (the blog's curl loop, verified)."""
-    if not path.startswith("/"):
-        raise UsageError(f"--path {path!r}: a request path starts with /, e.g. --path /{path}")
-    if not HTTP_TOKEN.fullmatch(method):
-        raise UsageError(f"--method {method!r}: not an HTTP method (letters, digits and !#$%&'*+-.^_`|~ only)")
-    state = lifecycle.running(engine_options(app, state_dir))
-    plan = make_plan(app.lab_dir, state.scenario)
-    step = lifecycle.plan_step(plan, state.step)
-    parsed = {}
-    for item in headers:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--header {item!r}: expected K=V, e.g. -H x-canary=always")
-        parsed[key] = value
-    port = listener_port or (step.traffic[0].port if step.traffic else next(iter(state.ports)))
-    schemes = {lst.port: lst.scheme for lst in step.topology.listeners()}
-    spec = DriveSpec(
-        url=state.gateway_url(port, path, schemes.get(port, "https")),
-        ca_file=state.ca_file,
-        requests=requests,
-        headers=parsed,
-        method=method.upper(),
-    )
-    tally = drive(spec, Attributor.from_resources(step.resources))
-    if output == "json":
-        app.print_json(
-            {
-                "url": spec.url,
-                "hits": dict(tally.hits),
-                "pods": dict(tally.pods),
-                **TrafficStats.of(tally).to_dict(),
-            }
-        )
-        return
-    from lab.ui.views import traffic_table
-
-    traffic_table(spec.url, tally, app.console)
-
-
-@cli.command("status")
-@STATE_DIR
-@OUTPUT
-@pass_app
-def status_cmd(app: App, state_dir: Path | None, output: str) -> None:
-    """Show the running lab: engine, scenario, gateway URL, CA, backends, what is not emulated."""
-    from lab.ui import views
-
-    state, rows = lifecycle.status(engine_options(app, state_dir))
-    if output == "json":
-        app.print_json(views.status_json(state, rows))
-    else:
-        views.status_table(state, rows, app.console)
-    if any(r.state == "crashed" for r in rows):
-        raise NotConverged(
-            f"the {state.engine} lab of {state.scenario} has crashed", fix="`lab down` cleans up"
-        )
-
-
-@cli.command("apply")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@STATE_DIR
-@pass_app
-def apply_cmd(app: App, files: tuple[Path, ...], state_dir: Path | None) -> None:
-    """Apply manifest FILES to the running lab (validated with its resources; exit 3 if invalid)."""
-    state = lifecycle.apply(engine_options(app, state_dir), files, say)
-    click.echo(f"applied {len(files)} file(s) to the {state.engine} lab of {state.scenario}")
-
-
-@cli.command("down")
-@STATE_DIR
-@pass_app
-def down_cmd(app: App, state_dir: Path | None) -> None:
-    """Stop the lab and free everything it held; with no lab running, say so and exit 0."""
-    options = engine_options(app, state_dir)
-    removed = lifecycle.down(options, say)
-    if not removed:
-        click.echo(f"no lab running in {options.state.path}; nothing to do")
-    for item in removed:
-        click.echo(f"{item} is down")

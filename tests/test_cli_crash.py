@@ -1,0 +1,97 @@
+"""A crash is never a verdict: every command exits 70 on an internal error and saves the traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lab.errors import ExitCode
+from lab.ui.cli import cli
+
+# command -> (something the command calls, the arguments that reach it). A command added to the
+# CLI without a line here fails test_every_command_is_covered.
+CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "scenarios": ("lab.spec.registry.scan", ()),
+    "validate": ("lab.spec.registry.scan", ()),
+    "plan": ("lab.ui.cli.catalogue.make_plan", ("canary-99-1",)),
+    "up": ("lab.ui.cli.running.make_plan", ("canary-99-1", "--engine", "local")),
+    "check": ("lab.lifecycle.running", ()),
+    "traffic": ("lab.lifecycle.running", ()),
+    "status": ("lab.lifecycle.status", ()),
+    "get": ("lab.lifecycle.running", ("httproute",)),
+    "apply": ("lab.lifecycle.apply", ("manifests/routes/canary-99-1.yaml",)),
+    "down": ("lab.lifecycle.down", ()),
+    "judge": ("lab.stats.verdict.judge", ("--expect", "99,1", "--observed", "990,10")),
+    "sample-size": ("lab.stats.power.required_sample_size", ("--expect", "99,1")),
+    "doctor": ("lab.engines.kube.doctor.run", ()),
+    "prefetch": ("lab.engines.kube.prefetch.prefetch", ()),
+    "kubeconfig": ("lab.engines.kube.kubeconfig.read", ()),
+}
+
+
+def test_every_command_is_covered() -> None:
+    import click
+
+    from lab.ui.cli import catalogue, host, inspect, judging, operate, running  # noqa: F401 (all of them)
+
+    assert set(CALLS) == set(cli.list_commands(click.Context(cli))) == set(cli.commands)
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("forced internal error")
+
+
+@pytest.mark.parametrize("command", sorted(CALLS))
+def test_an_internal_error_exits_70_never_1(
+    command: str, repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, args = CALLS[command]
+    monkeypatch.setattr(target, _boom)
+    monkeypatch.setenv("LAB_CRASH_DIR", str(tmp_path / "crashes"))
+    monkeypatch.chdir(repo_root)
+    state = (
+        ("--state-dir", str(tmp_path / "state"))
+        if command in {"check", "traffic", "status", "apply", "down", "up", "get"}
+        else ()
+    )
+    result = CliRunner().invoke(cli, ["--lab-dir", str(repo_root), command, *args, *state])
+    assert result.exit_code == ExitCode.CRASH == 70, result.output
+    assert "this is a bug in lab" in result.output
+    (saved,) = (tmp_path / "crashes").iterdir()
+    assert str(saved) in result.output
+    text = saved.read_text()
+    assert "RuntimeError: forced internal error" in text and "Traceback" in text
+    assert command in text  # the command line that crashed
+    assert saved.stat().st_mode & 0o077 == 0  # private: it may hold paths and arguments
+
+
+def test_without_a_writable_crash_folder_the_traceback_goes_to_the_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lab.stats.power.required_sample_size", _boom)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("LAB_CRASH_DIR", str(blocker / "sub"))
+    result = CliRunner().invoke(cli, ["sample-size", "--expect", "99,1"])
+    assert result.exit_code == 70, result.output
+    assert "this is a bug in lab" in result.output
+    assert "RuntimeError: forced internal error" in result.output
+
+
+def test_ctrl_c_outside_the_traffic_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lab.stats.power.required_sample_size", interrupted)
+    result = CliRunner().invoke(cli, ["sample-size", "--expect", "99,1"])
+    assert result.exit_code == ExitCode.INTERRUPTED == 130, result.output
+    assert "interrupted" in result.output
+
+
+def test_errors_a_user_can_cause_keep_their_codes() -> None:
+    result = CliRunner().invoke(cli, ["judge", "--expect", "99,1", "--observed", "x"])
+    assert result.exit_code == 3, result.output
+    result = CliRunner().invoke(cli, ["judge", "--no-such-option"])
+    assert result.exit_code == 2, result.output
