@@ -87,3 +87,14 @@ def test_the_changed_modules_are_committed_staged_edited_or_new(tmp_path: Path) 
 def test_unknown_modules_are_refused_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert mutate.main(["--modules", "lab/spec/nothing.py"]) == 2
     assert "no such module: lab/spec/nothing.py" in capsys.readouterr().out
+
+
+def test_mutation_runs_start_with_lab_caches_empty() -> None:
+    """A mutant's test run is forked from the stats run: cached unmutated answers must go."""
+    from lab.stats.acceptance import acceptance_region
+    from tools.pytest_fresh_caches import pytest_sessionstart
+
+    acceptance_region(10, 0.5, 0.05)
+    assert acceptance_region.cache_info().currsize > 0
+    pytest_sessionstart(None)
+    assert acceptance_region.cache_info().currsize == 0
