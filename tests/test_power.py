@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -94,19 +95,28 @@ def test_chi_square_power_is_alpha_at_the_null() -> None:
     assert chi_square_power(1000, (0.5, 0.3, 0.2), (0.5, 0.3, 0.2), 0.01) == pytest.approx(0.01)
 
 
+WEIGHTS_RULE = "expected weights must be non-negative with at least one above 0, got "
+
+
 @pytest.mark.parametrize(
-    ("weights", "detect", "power", "alpha"),
+    ("weights", "detect", "power", "alpha", "message"),
     [
-        ([-1, 2], 0.03, 0.95, 0.001),
-        ([0, 0], 0.03, 0.95, 0.001),
-        ([], 0.03, 0.95, 0.001),
-        ([99, 1], 0.0, 0.95, 0.001),
-        ([99, 1], 0.03, 1.0, 0.001),
-        ([99, 1], 0.03, 0.95, 0.0),
+        ([-1, 2], 0.03, 0.95, 0.001, WEIGHTS_RULE + "(-1, 2)"),
+        ([0, 0], 0.03, 0.95, 0.001, WEIGHTS_RULE + "(0, 0)"),
+        ([], 0.03, 0.95, 0.001, WEIGHTS_RULE + "()"),
+        ({"a": 2, "b": -1}, 0.03, 0.95, 0.001, WEIGHTS_RULE + "(2, -1)"),
+        ([99, 1], 0.0, 0.95, 0.001, "detect must be strictly between 0 and 1, got 0.0"),
+        ([99, 1], 1.0, 0.95, 0.001, "detect must be strictly between 0 and 1, got 1.0"),
+        ([99, 1], 0.03, 1.0, 0.001, "power must be strictly between 0 and 1, got 1.0"),
+        ([99, 1], 0.03, 0.0, 0.001, "power must be strictly between 0 and 1, got 0.0"),
+        ([99, 1], 0.03, 0.95, 0.0, "alpha must be strictly between 0 and 1, got 0.0"),
+        ([99, 1], 0.03, 0.95, 1.0, "alpha must be strictly between 0 and 1, got 1.0"),
     ],
 )
-def test_planner_rejects_invalid_input(weights: list[int], detect: float, power: float, alpha: float) -> None:
-    with pytest.raises(InvalidInput):
+def test_planner_rejects_invalid_input(
+    weights: list[int], detect: float, power: float, alpha: float, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
         required_sample_size(weights, detect=detect, power=power, alpha=alpha)
 
 
@@ -174,3 +184,49 @@ def test_acceptance_region_by_search_equals_the_whole_pmf_way(n: int, share: flo
 
     assert _region_by_search(n, share, alpha) == _region_from_the_whole_pmf(n, share, alpha)
     assert acceptance_region(n, share, alpha) == _region_from_the_whole_pmf(n, share, alpha)
+
+
+def test_the_planner_looks_below_8_for_the_first_n_that_is_enough() -> None:
+    """A huge shift at a lax alpha needs 2 answers; the search once began at 8 and said 5."""
+    n = required_sample_size([50, 50], detect=0.49, power=0.5, alpha=0.5)
+    assert n == 2
+    assert all(binomial_power(2, 0.5, 0.5, a) >= 0.5 for a in (0.01, 0.99))
+    assert binomial_power(1, 0.5, 0.5, 0.01) < 0.5
+    assert required_sample_size([50, 50], detect=0.45, power=0.6, alpha=0.4) == 3
+
+
+def test_the_planner_gives_up_only_above_max_sample_size() -> None:
+    """n between 2**23 (8388608) and MAX_SAMPLE_SIZE is found; above MAX_SAMPLE_SIZE it is an error."""
+    from lab.stats.power import MAX_SAMPLE_SIZE
+
+    assert MAX_SAMPLE_SIZE == 10_000_000
+    n = required_sample_size([50, 50], detect=0.00085)
+    assert 2**23 < n <= MAX_SAMPLE_SIZE
+    assert all(binomial_power(n, 0.5, 0.001, a) >= 0.95 for a in (0.5 - 0.00085, 0.5 + 0.00085))
+    assert binomial_power(n - 1, 0.5, 0.001, 0.5 + 0.00085) < 0.95
+    message = (
+        "detecting a shift this small needs more than 10000000 responses\n"
+        "  fix: ask for a larger --detect, a lower --power or a larger --alpha"
+    )
+    for weights in ([50, 50], [50, 30, 20]):
+        with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$") as info:
+            required_sample_size(weights, detect=0.0001)
+        assert info.value.exit_code == 3
+
+
+def test_the_any_hit_rule_detects_the_share_that_shows_up_once_with_the_stated_probability() -> None:
+    from lab.stats.power import ZERO_HIT_RULE, detectable_zero_hit
+
+    found = detectable_zero_hit(99, 0.001, 0.95)
+    assert found.above == pytest.approx(1 - 0.05 ** (1 / 99), rel=1e-12)
+    assert found.above == pytest.approx(0.0298067, abs=1e-7)
+    # at that share, no hit in 99 answers has probability exactly 1 - 0.95
+    assert (1 - found.above) ** 99 == pytest.approx(0.05, rel=1e-12)
+    assert (found.backend, found.expected_share, found.n, found.below, found.method) == (
+        "other backends", 0.0, 99, None, ZERO_HIT_RULE
+    )
+    assert found.sentence() == (
+        "At n=99 and alpha=0.001 a misrouted share of 3.0% or more would show up at least once "
+        "with 95% probability (any-hit rule on backends with weight 0)."
+    )
+    assert detectable_zero_hit(1, 0.05, 0.5).above == pytest.approx(0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -165,22 +166,43 @@ def test_to_dict_is_json_ready_with_every_field() -> None:
 
 
 @pytest.mark.parametrize(
-    ("expected", "observed", "kwargs"),
+    ("expected", "observed", "kwargs", "message"),
     [
-        ({"a": -1, "b": 2}, {"a": 1}, {}),
-        ({"a": 0}, {"a": 1}, {}),
-        ({}, {"a": 1}, {}),
-        ({"a": 1}, {"a": -3}, {}),
-        ({"a": 1}, {"a": 1}, {"alpha": 0.0}),
-        ({"a": 1}, {"a": 1}, {"failed": -1}),
-        ({"a": 1}, {"a": 1}, {"failed": {"timeout": -1}}),
+        ({"a": -1, "b": 2}, {"a": 1}, {}, "expected weights: a must be a non-negative integer, got -1"),
+        ({"a": 0}, {"a": 1}, {}, "expected weights: at least one backend needs a weight above 0, got {'a': 0}"),
+        ({}, {"a": 1}, {}, "expected weights: at least one backend needs a weight above 0, got {}"),
+        ({"a": 1}, {"a": -3}, {}, "observed counts: a must be a non-negative integer, got -3"),
+        ({"a": 1}, {"a": True}, {}, "observed counts: a must be a non-negative integer, got True"),
+        ({"a": 1}, {"a": 1.5}, {}, "observed counts: a must be a non-negative integer, got 1.5"),
+        ({"a": 1, "": 1}, {"a": 1}, {}, "expected weights: backend names must be non-empty strings, got ''"),
+        ({"a": 1}, {7: 1}, {}, "observed counts: backend names must be non-empty strings, got 7"),
+        ({"a": 1}, {"a": 1}, {"alpha": 0.0}, "alpha must be strictly between 0 and 1, got 0.0\n  fix: e.g. 0.001"),
+        ({"a": 1}, {"a": 1}, {"alpha": 1.0}, "alpha must be strictly between 0 and 1, got 1.0\n  fix: e.g. 0.001"),
+        ({"a": 1}, {"a": 1}, {"max_failed_share": 1.0}, "max_failed_share must be in [0, 1), got 1.0"),
+        ({"a": 1}, {"a": 1}, {"max_failed_share": -0.1}, "max_failed_share must be in [0, 1), got -0.1"),
+        ({"a": 1}, {"a": 1}, {"failed": -1}, "failed requests must be a non-negative integer, got -1"),
+        ({"a": 1}, {"a": 1}, {"failed": True}, "failed requests must be a non-negative integer, got True"),
+        ({"a": 1}, {"a": 1}, {"failed": 1.0}, "failed requests must be a non-negative integer, got 1.0"),
+        (
+            {"a": 1},
+            {"a": 1},
+            {"failed": {"timeout": -1}},
+            "failed requests: timeout must be a non-negative integer, got -1",
+        ),
     ],
 )
 def test_invalid_input_is_rejected(
-    expected: dict[str, int], observed: dict[str, int], kwargs: dict[str, object]
+    expected: dict[str, int], observed: dict[str, int], kwargs: dict[str, object], message: str
 ) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$") as info:
         judge(expected, observed, **kwargs)  # type: ignore[arg-type]
+    assert info.value.exit_code == 3
+
+
+def test_limits_are_inclusive_where_they_say_so() -> None:
+    assert judge({"a": 1}, {"a": 1}, max_failed_share=0.0).outcome is Outcome.PASS
+    assert judge({"a": 1}, {"a": 1}, failed=0).failed == 0
+    assert judge({"a": 1}, {"a": 0}, failed={}).failed_by_cause == ()
 
 
 # Calibration: when the true split equals the expected one, the false-fail rate is <= alpha.
