@@ -286,3 +286,46 @@ def test_a_fixed_check_interrupted_before_its_n_is_inconclusive_never_a_pass() -
 def test_a_misrouted_answer_fails_even_an_interrupted_check() -> None:
     verdict = judge({"echo-1": 99, "echo-2": 0}, {"echo-1": 300, "echo-2": 3}, complete=False)
     assert verdict.outcome is Outcome.FAIL
+
+
+def test_an_unexpected_backend_expects_no_share_and_any_hit_on_it_fails() -> None:
+    v = judge({"a": 99, "b": 1}, {"x": 1, "a": 990, "b": 9})
+    assert [b.name for b in v.backends] == ["a", "b", "x"]
+    x = v.backend("x")
+    assert (x.weight, x.expected_share, x.hits, x.observed_share) == (None, 0.0, 1, 0.001)
+    assert v.backend("a").expected_share == 0.99 and v.backend("b").expected_share == 0.01
+    assert v.outcome is Outcome.FAIL
+    assert v.reasons[0] == (
+        "x is not among the expected backends (a, b) but received 1 response; "
+        "a response from an unexpected backend fails."
+    )
+    zero = judge({"a": 1, "z": 0}, {"a": 998, "z": 2})
+    z = zero.backend("z")
+    assert (z.weight, z.expected_share, z.observed_share) == (0, 0.0, 0.002)
+    assert zero.reasons[0] == (
+        "z has weight 0 but received 2 responses (0.20%); any hit on a weight-0 backend fails."
+    )
+    assert zero.outcome is Outcome.FAIL
+
+
+def test_a_rare_backend_at_large_n_gets_the_monte_carlo_test_without_any_patch() -> None:
+    """700 answers over 998/1/1: 246,051 outcomes (too many to enumerate) and an expected count
+    of 0.7 (too small for chi-square), so judge() draws; ties with the observed counts count."""
+    probs = [0.998, 0.001, 0.001]
+    assert multinomial.multinomial_outcomes(700, 3) == 246_051 > multinomial.EXACT_MULTINOMIAL_MAX_OUTCOMES
+    v = judge({"a": 998, "b": 1, "c": 1}, {"a": 697, "b": 2, "c": 1})
+    seed = int(v.test.split("seed ")[1].split(";")[0])
+    assert v.test == (
+        "exact multinomial goodness-of-fit test, Monte Carlo p-value (b+1)/(m+1) (m=100000 draws, "
+        f"seed {seed}; an expected count is below 5, so chi-square is not valid)"
+    )
+    sample = np.random.default_rng(seed).multinomial(700, probs, size=100_000)
+    observed = stats.multinomial.pmf([697, 2, 1], 700, probs)
+    # (697, 1, 2) is exactly as likely as the observed counts: it counts as "at most as likely"
+    assert stats.multinomial.pmf([697, 1, 2], 700, probs) == pytest.approx(observed, rel=1e-12)
+    extreme = int((stats.multinomial.pmf(sample, 700, probs) <= observed * (1 + 1e-7)).sum())
+    ties = int(((sample == [697, 1, 2]).all(axis=1) | (sample == [697, 2, 1]).all(axis=1)).sum())
+    assert ties > 0
+    assert v.p_value == (extreme + 1) / 100_001
+    assert v.outcome is Outcome.PASS
+    assert v.detectable is not None and v.detectable.method == multinomial.MONTE_CARLO_POWER
