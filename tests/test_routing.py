@@ -112,6 +112,10 @@ def test_ties_go_to_the_older_route() -> None:
     assert winner(table, "/") == "older"
     table = RouteTable([route("alpha", [rule("older")]), route("zeta", [rule("newer")])])
     assert winner(table, "/") == "older"
+    # the route's age comes before the rule's index within its route
+    older = route("older", [rule("other", path={"value": "/other"}), rule("older")])
+    table = RouteTable([older, route("newer", [rule("newer")])])
+    assert winner(table, "/x") == "older"
 
 
 def test_within_a_route_the_earlier_rule_then_the_earlier_match_wins() -> None:
@@ -165,6 +169,7 @@ def test_a_wildcard_matches_only_at_a_label_boundary() -> None:
     assert winner(table, "/", host="badexample.com") is None
     assert winner(table, "/", host="example.com") is None
     assert host_match(["*.example.com"], "badexample.com") is None
+    assert host_match([], "anything.example.com") == (0, 0)
     assert host_match(["*.example.com"], ".example.com") is None
     # the Host header's case, port and trailing dot do not matter
     assert winner(table, "/", host="WWW.Example.COM:8443") == "wild"
@@ -245,6 +250,8 @@ def test_a_listener_hostname_equal_to_the_routes_keeps_it() -> None:
     # the wildcard covers names with more labels, never the bare domain
     assert effective_hostnames("*.example.com", ["a.b.example.com", "example.com"]) == ("a.b.example.com",)
     assert effective_hostnames("example.com", ["*.example.com"]) is None
+    assert effective_hostnames("*.example.com", ["badexample.com", ".example.com"]) is None
+    assert effective_hostnames("badexample.com", ["*.example.com"]) is None
     table = RouteTable([(route("same", [rule("same")], hostnames=["a.example.com"]), "a.example.com")])
     assert winner(table, "/", host="a.example.com") == "same"
     assert winner(table, "/", host="b.example.com") is None
@@ -311,8 +318,11 @@ def test_exact_values_are_not_patterns() -> None:
             route("plain", [rule("plain")]),
             route("lit", [rule("literal", headers=[{"name": "x", "value": "a("}])]),
             route("dot", [rule("dot", queryParams=[{"name": "q", "value": "a.c"}])]),
+            route("paren", [rule("paren", path={"type": "PathPrefix", "value": "/a(b"})]),
+            route("exact", [rule("exact", path={"type": "Exact", "value": "/[x"})]),
         ]
     )
+    assert winner(table, "/a(b/c") == "paren" and winner(table, "/[x") == "exact"
     assert winner(table, "/", headers={"x": "a("}) == "literal"
     assert winner(table, "/?q=a.c") == "dot"
     assert winner(table, "/?q=abc") == "plain"
@@ -418,6 +428,13 @@ def test_an_exact_path_beats_a_prefix_of_the_same_length_whatever_the_order() ->
     assert winner(table, "/a") == "short"
 
 
+def test_a_prefix_is_matched_by_whole_path_elements_whatever_its_last_letters() -> None:
+    table = paths(("x", "PathPrefix", "/v1X"), ("slash", "PathPrefix", "/v2X/"))
+    assert winner(table, "/v1X") == "x" and winner(table, "/v1X/a") == "x"
+    assert winner(table, "/v1") is None and winner(table, "/v1/a") is None
+    assert winner(table, "/v2X") == "slash" and winner(table, "/v2") is None
+
+
 def test_path_ranks() -> None:
     from lab.spec.routing import PathMatch
 
@@ -491,7 +508,9 @@ def test_a_route_without_rules_or_matches_gets_the_defaults() -> None:
     assert Match().path == PathMatch("PathPrefix", "/")
     no_match = route("nm", [{"backendRefs": [{"name": "a", "port": 80}]}], hostnames=["A.Example.com"])
     (r,) = rules_of(no_match)
-    assert r.matches == (Match(),) and r.hostnames == ("a.example.com",)
+    assert r.matches == (Match(),) and r.hostnames == ("a.example.com",) and r.order == 0
+    unnamespaced = Resource(no_match.api_version, "HTTPRoute", "nm", None, no_match.body, Path("t.yaml"), 1)
+    assert str(rules_of(unnamespaced)[0].route) == "default/nm"
     assert rules_of(no_match, listener_hostname="other.org") == ()
     filtered = route("f", [{"filters": [{"type": "RequestMirror"}], "backendRefs": []}])
     assert rules_of(filtered)[0].filters == ({"type": "RequestMirror"},)
@@ -548,3 +567,5 @@ def test_the_per_host_cache_is_bounded() -> None:
     for i in range(1100):
         assert winner(table, "/", host=f"h{i}.example.com") == "any"
     assert len(table._by_host) == 1024
+    # a cached host gets the same candidates back, not a new sort
+    assert table._candidates("h0.example.com") is table._candidates("h0.example.com")
