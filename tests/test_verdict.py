@@ -329,3 +329,195 @@ def test_a_rare_backend_at_large_n_gets_the_monte_carlo_test_without_any_patch()
     assert v.p_value == (extreme + 1) / 100_001
     assert v.outcome is Outcome.PASS
     assert v.detectable is not None and v.detectable.method == multinomial.MONTE_CARLO_POWER
+
+
+# Every sentence of a verdict, word for word, for each way a check can end.
+SENTENCES = {
+    "the blog's 1179/9": (
+        ({"echo-1": 99, "echo-2": 1}, {"echo-1": 1179, "echo-2": 9}, {}),
+        Outcome.PASS,
+        [
+            "echo-2 received 0.76% of responses (9 of 1188); expected 1.0%, 0.2 points less "
+            "(99.9% interval 0.19%..2.0%).",
+            "p = 0.56 > alpha = 0.001: the split is consistent with the weights.",
+        ],
+        "At n=1188 and alpha=0.001 the test would detect a share for echo-2 below 0.030% or above "
+        "2.8% with 95% probability (expected 1.0%; exact binomial acceptance region).",
+    ),
+    "a 7% canary": (
+        ({"echo-1": 99, "echo-2": 1}, {"echo-1": 930, "echo-2": 70}, {}),
+        Outcome.FAIL,
+        [
+            "echo-1 received 93.0% of responses (930 of 1000); expected 99.0%, 6.0 points less "
+            "(99.9% interval 90.0%..95.4%).",
+            "echo-2 received 7.0% of responses (70 of 1000); expected 1.0%, 6.0 points more "
+            "(99.9% interval 4.6%..10.0%).",
+            "p = 7.1e-36 <= alpha = 0.001: the split does not match the weights.",
+        ],
+        "At n=1000 and alpha=0.001 the test would detect a share for echo-2 below 0.0051% or above "
+        "3.0% with 95% probability (expected 1.0%; exact binomial acceptance region).",
+    ),
+    "5% failed, by cause": (
+        ({"a": 50, "b": 50}, {"a": 500, "b": 450}, {"failed": {"timeout": 30, "503": 20}}),
+        Outcome.INCONCLUSIVE,
+        [
+            "50 of 1000 requests failed (5.0%; timeout 30, 503 20), counted apart from the split; "
+            "the limit is 1.0%.",
+            "a received 52.6% of responses (500 of 950); expected 50.0%, 2.6 points more "
+            "(99.9% interval 47.2%..58.0%).",
+            "Failed requests are above the 1.0% limit, so the split cannot be judged (the test alone: "
+            "p = 0.11 > alpha = 0.001: the split is consistent with the weights): inconclusive, not a pass.",
+        ],
+        "At n=950 and alpha=0.001 the test would detect a share for a below 41.9% or above 58.1% "
+        "with 95% probability (expected 50.0%; exact binomial acceptance region).",
+    ),
+    "one failed request, below the limit": (
+        ({"a": 50, "b": 50}, {"a": 480, "b": 520}, {"failed": 1}),
+        Outcome.PASS,
+        [
+            "1 of 1001 requests failed (0.100%), counted apart from the split; the limit is 1.0%.",
+            "a received 48.0% of responses (480 of 1000); expected 50.0%, 2.0 points less "
+            "(99.9% interval 42.8%..53.2%).",
+            "p = 0.22 > alpha = 0.001: the split is consistent with the weights.",
+        ],
+        "At n=1000 and alpha=0.001 the test would detect a share for a below 42.2% or above 57.8% "
+        "with 95% probability (expected 50.0%; exact binomial acceptance region).",
+    ),
+    "no answer": (
+        ({"a": 50, "b": 50}, {}, {"failed": 3}),
+        Outcome.INCONCLUSIVE,
+        [
+            "3 of 3 requests failed (100.0%), counted apart from the split; the limit is 1.0%.",
+            "No successful responses: there is no split to judge.",
+        ],
+        "No successful responses: the test could detect nothing.",
+    ),
+    "one weighted backend": (
+        ({"a": 1, "z": 0}, {"a": 100}, {}),
+        Outcome.PASS,
+        ["All 100 responses came from a, the only backend with weight above 0."],
+        "At n=100 and alpha=0.001 a misrouted share of 3.0% or more would show up at least once with "
+        "95% probability (any-hit rule on backends with weight 0).",
+    ),
+    "misrouted and off": (
+        ({"a": 50, "b": 50}, {"a": 600, "b": 390, "x": 10}, {}),
+        Outcome.FAIL,
+        [
+            "x is not among the expected backends (a, b) but received 10 responses; a response from an "
+            "unexpected backend fails.",
+            "a received 60.0% of responses (600 of 1000); expected 50.0%, 10.0 points more "
+            "(99.9% interval 54.8%..65.1%).",
+            "b received 39.0% of responses (390 of 1000); expected 50.0%, 11.0 points less "
+            "(99.9% interval 34.0%..44.2%).",
+            "p = 2.6e-11 <= alpha = 0.001: the split among weighted backends does not match the weights.",
+        ],
+        "At n=990 and alpha=0.001 the test would detect a share for a below 42.1% or above 57.9% "
+        "with 95% probability (expected 50.0%; exact binomial acceptance region).",
+    ),
+    "misrouted, nothing else answered": (
+        ({"a": 50, "b": 50}, {"x": 2}, {}),
+        Outcome.FAIL,
+        [
+            "x is not among the expected backends (a, b) but received 2 responses; a response from an "
+            "unexpected backend fails.",
+            "A misrouted response fails the check whatever the split.",
+        ],
+        "No successful responses: the test could detect nothing.",
+    ),
+    "three backends, off": (
+        ({"a": 50, "b": 30, "c": 20}, {"a": 5300, "b": 2700, "c": 2000}, {}),
+        Outcome.FAIL,
+        [
+            "a received 53.0% of responses (5300 of 10000); expected 50.0%, 3.0 points more "
+            "(99.9% interval 51.4%..54.6%).",
+            "b received 27.0% of responses (2700 of 10000); expected 30.0%, 3.0 points less "
+            "(99.9% interval 25.6%..28.5%).",
+            "p = 3.8e-11 <= alpha = 0.001: the split does not match the weights.",
+        ],
+        "At n=10000 and alpha=0.001 the test would detect a share for c below 17.9% or above 22.1% "
+        "with 95% probability (expected 20.0%; noncentral chi-square approximation, moment-matched, "
+        "other backends shifted in proportion).",
+    ),
+    "interrupted": (
+        ({"a": 50, "b": 50}, {"a": 5, "b": 5}, {"complete": False}),
+        Outcome.INCONCLUSIVE,
+        [
+            "a received 50.0% of responses (5 of 10); expected 50.0%, 0.0 points more "
+            "(99.9% interval 7.7%..92.3%).",
+            "interrupted after 10 answers, before the planned n: inconclusive, not a pass.",
+        ],
+        "At n=10 and alpha=0.001 the test could not detect any share for a with 95% probability "
+        "(expected 50.0%; exact binomial acceptance region): too few responses.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SENTENCES))
+def test_every_sentence_of_the_verdict(case: str) -> None:
+    (expected, hits, kwargs), outcome, reasons, power = SENTENCES[case]
+    v = judge(expected, hits, notes=("checked by lab",), **kwargs)  # type: ignore[arg-type]
+    assert v.outcome is outcome
+    assert list(v.reasons) == [*reasons, "checked by lab"]
+    assert v.power == power
+
+
+def test_to_dict_has_exactly_these_fields_and_values() -> None:
+    v = judge(
+        {"a": 50, "b": 50, "z": 0},
+        {"a": 500, "b": 450},
+        failed={"timeout": 30, "503": 20},
+        max_failed_share=0.1,
+        alpha=0.01,
+    )
+    assert v.passed and v.backend("z").hits == 0
+    with pytest.raises(KeyError, match=r"^'nobody'$"):
+        v.backend("nobody")
+    data = v.to_dict()
+    intervals = [b.pop("interval") for b in data["backends"]]
+    assert intervals == [
+        pytest.approx([0.48401440801869633, 0.5683497190303146], rel=1e-9),
+        pytest.approx([0.43165028096968533, 0.5159855919813037], rel=1e-9),
+        pytest.approx([0.0, 0.005561652600912678], rel=1e-9),
+    ]
+    detectable = data.pop("detectable")
+    assert detectable == {
+        "backend": "a",
+        "probability": 0.95,
+        "below": pytest.approx(0.43090410582065636, rel=1e-9),
+        "above": pytest.approx(0.5690958941793436, rel=1e-9),
+        "method": "exact binomial acceptance region",
+    }
+    assert data == {
+        "schema_version": 1,
+        "outcome": "pass",
+        "test": "exact two-sided binomial test on a",
+        "alpha": 0.01,
+        "p_value": pytest.approx(0.11183864514157879, rel=1e-9),
+        "n": 950,
+        "failed": 50,
+        "failed_by_cause": {"timeout": 30, "503": 20},
+        "max_failed_share": 0.1,
+        "backends": [
+            {"name": "a", "weight": 50, "expected_share": 0.5, "observed_share": 500 / 950, "hits": 500},
+            {"name": "b", "weight": 50, "expected_share": 0.5, "observed_share": 450 / 950, "hits": 450},
+            {"name": "z", "weight": 0, "expected_share": 0.0, "observed_share": 0.0, "hits": 0},
+        ],
+        "reasons": [
+            "50 of 1000 requests failed (5.0%; timeout 30, 503 20), counted apart from the split; the "
+            "limit is 10.0%.",
+            "a received 52.6% of responses (500 of 950); expected 50.0%, 2.6 points more (99% interval "
+            "48.4%..56.8%).",
+            "p = 0.11 > alpha = 0.01: the split is consistent with the weights.",
+        ],
+        "power": "At n=950 and alpha=0.01 the test would detect a share for a below 43.1% or above 56.9% "
+        "with 95% probability (expected 50.0%; exact binomial acceptance region).",
+        "sequential": None,
+    }
+    assert list(data["failed_by_cause"]) == ["timeout", "503"]  # in the order given
+    assert judge({"a": 1}, {}).to_dict()["detectable"] is None
+
+
+def test_outcomes_map_to_exit_codes() -> None:
+    assert [o.exit_code for o in Outcome] == [ExitCode.OK, ExitCode.CHECK_FAILED, ExitCode.INCONCLUSIVE]
+    assert [int(o.exit_code) for o in Outcome] == [0, 1, 6]
+    assert [o.value for o in Outcome] == ["pass", "fail", "inconclusive"]
