@@ -121,9 +121,51 @@ def test_planner_rejects_invalid_input(
 
 
 def test_sample_size_sentence_names_the_shares() -> None:
-    sentence = sample_size_sentence([99, 1], 757)
-    assert sentence.startswith("757 successful responses")
-    assert "1.0%" in sentence and "4.0%" in sentence and "0.0%" in sentence
+    assert sample_size_sentence([99, 1], 757) == (
+        "757 successful responses: at alpha=0.001, the exact two-sided binomial test flags the smallest "
+        "share (expected 1.0%) at 0.0% or at 4.0% with at least 95% probability."
+    )
+    assert sample_size_sentence([50, 30, 20], 5063) == (
+        "5063 successful responses: at alpha=0.001, Pearson's chi-square test (noncentral chi-square "
+        "approximation, moment-matched) flags the smallest share (expected 20.0%) at 17.0% or at 23.0% "
+        "with at least 95% probability."
+    )
+    assert sample_size_sentence({"a": 1, "z": 0}, 10, detect=0.1, power=0.9, alpha=0.05) == (
+        "10 successful responses: a share of 10.0% or more sent to a backend with weight 0 shows up at "
+        "least once with 90% probability."
+    )
+    assert sample_size_sentence([2, 98], 5, detect=0.5, power=0.5, alpha=0.5).split(": ", 1)[1] == (
+        "at alpha=0.5, the exact two-sided binomial test flags the smallest share (expected 2.0%) at 0.0% "
+        "or at 52.0% with at least 50% probability."
+    )
+
+
+def test_detectable_shares_on_one_side_only_say_so() -> None:
+    """At n=100 a 1% share's acceptance region starts at 0 hits: nothing below it can be flagged."""
+    assert acceptance_region(100, 0.01, 0.001) == (0, 5)
+    low = detectable_binomial("b", 100, 0.01, 0.001)
+    assert low.below is None and low.above == pytest.approx(0.1022533776432745, rel=1e-9)
+    assert low.sentence() == (
+        "At n=100 and alpha=0.001 the test would detect a share for b above 10.2% with 95% probability "
+        "(expected 1.0%; exact binomial acceptance region)."
+    )
+    assert acceptance_region(100, 0.99, 0.001) == (95, 100)
+    high = detectable_binomial("b", 100, 0.99, 0.001)
+    assert high.above is None and high.below == pytest.approx(0.8977466223567255, rel=1e-9)
+    assert high.sentence() == (
+        "At n=100 and alpha=0.001 the test would detect a share for b below 89.8% with 95% probability "
+        "(expected 99.0%; exact binomial acceptance region)."
+    )
+    three = detectable_chi_square("c", 100, (0.5, 0.3, 0.2), 2, 0.001)
+    assert (three.below, three.above) == (
+        pytest.approx(0.028367557709623042, rel=1e-6),
+        pytest.approx(0.4265118312453908, rel=1e-6),
+    )
+    assert three.sentence() == (
+        "At n=100 and alpha=0.001 the test would detect a share for c below 2.8% or above 42.7% with 95% "
+        "probability (expected 20.0%; noncentral chi-square approximation, moment-matched, other backends "
+        "shifted in proportion)."
+    )
 
 
 def test_format_share() -> None:
@@ -230,3 +272,49 @@ def test_the_any_hit_rule_detects_the_share_that_shows_up_once_with_the_stated_p
         "with 95% probability (any-hit rule on backends with weight 0)."
     )
     assert detectable_zero_hit(1, 0.05, 0.5).above == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("share", "text"),
+    [
+        (0.0, "0.0%"),
+        (1e-06, "0.00010%"),
+        (0.000051, "0.0051%"),
+        (0.001, "0.10%"),
+        (0.0076, "0.76%"),
+        (0.01, "1.0%"),
+        (0.0999, "10.0%"),
+        (0.123456, "12.3%"),
+        (1.0, "100.0%"),
+    ],
+)
+def test_shares_get_one_decimal_from_1_percent_two_digits_below(share: float, text: str) -> None:
+    assert format_share(share) == text
+
+
+def test_a_share_near_its_reference_shows_the_digits_that_differ() -> None:
+    from lab.stats.formats import format_share_near
+
+    assert format_share_near(0.499922, 0.5) == "49.9922%"
+    assert format_share(0.499922) == "50.0%"
+    assert format_share_near(0.5, 0.5) == "50.0%"
+    assert format_share_near(0.03, 0.01) == "3.0%"
+    assert format_share_near(0.0051, 0.01) == "0.51%"
+    assert format_share_near(0.00005, 0.01) == "0.0050%"
+    assert format_share_near(0.0, 0.01) == "0.0%"
+    assert format_share_near(0.3, 0.5) == "30.0%"
+    assert format_share_near(0.45, 0.5) == "45.0%"
+    assert format_share_near(0.4998, 0.5) == "49.980%"
+
+
+def test_levels_are_short_percentages() -> None:
+    from lab.stats.formats import format_level
+
+    assert [format_level(p) for p in (0.999, 0.95, 0.5, 0.9999999, 0.001, 1.0)] == [
+        "99.9%",
+        "95%",
+        "50%",
+        "99.99999%",
+        "0.1%",
+        "100%",
+    ]
