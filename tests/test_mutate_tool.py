@@ -92,9 +92,25 @@ def test_unknown_modules_are_refused_before_anything_runs(capsys: pytest.Capture
 def test_mutation_runs_start_with_lab_caches_empty() -> None:
     """A mutant's test run is forked from the stats run: cached unmutated answers must go."""
     from lab.stats.acceptance import acceptance_region
-    from tools.pytest_fresh_caches import pytest_sessionstart
+    from tools.pytest_mutation import pytest_sessionstart
 
     acceptance_region(10, 0.5, 0.05)
     assert acceptance_region.cache_info().currsize > 0
     pytest_sessionstart(None)
     assert acceptance_region.cache_info().currsize == 0
+
+
+def test_mutation_runs_take_the_quickest_tests_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from tools.pytest_mutation import pytest_collection_modifyitems
+
+    items = [SimpleNamespace(nodeid=n) for n in ("t.py::slow", "t.py::new", "t.py::quick")]
+    monkeypatch.chdir(tmp_path)
+    pytest_collection_modifyitems(None, None, items)  # no stats yet: the order stays
+    assert [i.nodeid for i in items] == ["t.py::slow", "t.py::new", "t.py::quick"]
+    (tmp_path / "mutmut-stats.json").write_text(
+        '{"duration_by_test": {"t.py::slow": 3.0, "t.py::quick": 0.1}}'
+    )
+    pytest_collection_modifyitems(None, None, items)
+    assert [i.nodeid for i in items] == ["t.py::quick", "t.py::slow", "t.py::new"]

@@ -406,6 +406,18 @@ def test_path_matches(tmp_path: Path) -> None:
     ]
 
 
+def test_a_match_that_is_not_a_mapping(tmp_path: Path) -> None:
+    assert problems(tmp_path, rule_with(matches="        - /echo\n")) == [
+        ("HTTPRoute r.spec.rules[0].matches[0]", "must be a mapping", None)
+    ]
+    assert problems(tmp_path, rule_with(matches="        - path: /echo\n")) == [
+        ("HTTPRoute r.spec.rules[0].matches[0].path", "must be a mapping", None)
+    ]
+    assert problems(tmp_path, rule_with(matches="        - headers: {}\n")) == [
+        ("HTTPRoute r.spec.rules[0].matches[0].headers", "must be a list", None)
+    ]
+
+
 def test_method_matches(tmp_path: Path) -> None:
     at = "HTTPRoute r.spec.rules[0].matches[0].method"
     assert problems(tmp_path, rule_with(matches="        - method: PATCH\n")) == []
@@ -561,3 +573,10 @@ def test_ensure_valid_lists_every_problem_with_its_file_and_line(tmp_path: Path)
     )
     assert info.value.exit_code == 3
     ensure_valid(load_file(write(tmp_path, rule_with())))
+    # a problem with a fix: its second line is indented under its first
+    with pytest.raises(InvalidPlan) as info:
+        ensure_valid(load_file(write(tmp_path, ROUTE_HEAD + "  hostnames: [a]\n  parentRefs:\n    - port: 1\n")))
+    assert str(info.value).endswith(
+        "HTTPRoute r.spec.parentRefs[0]: name is required\n"
+        "    fix: name the lab's Gateway, e.g. name: example-gateway"
+    )

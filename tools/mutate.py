@@ -104,7 +104,9 @@ def scores(status_by_name: dict[str, str]) -> list[Score]:
     return [*rows, Score("all", Counter(status_by_name.values()))]
 
 
-def _mutmut_run(paths: Sequence[str], size: int, seed: int, max_children: int) -> dict[str, str]:
+def _mutmut_run(
+    paths: Sequence[str], size: int, seed: int, max_children: int, tests: Sequence[str]
+) -> dict[str, str]:
     """Generate the mutants of `paths`, draw the sample, let mutmut run it; status per mutant."""
     from mutmut import __main__ as mutmut_main
     from mutmut.configuration import config
@@ -113,6 +115,8 @@ def _mutmut_run(paths: Sequence[str], size: int, seed: int, max_children: int) -
     from mutmut.utils.file_utils import walk_mutatable_files
 
     config().only_mutate = list(paths)
+    if tests:
+        config().pytest_add_cli_args_test_selection = list(tests)
     Path("mutants").mkdir(exist_ok=True)
     mutmut_main.copy_src_dir()
     mutmut_main.copy_also_copy_files()
@@ -167,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--seed", type=int, default=int(os.environ.get("SEED", "16")), help="the sample's seed (env SEED)"
     )
     parser.add_argument(
+        "--tests",
+        default=os.environ.get("TESTS", ""),
+        help="only these test files or folders (env TESTS); default: [tool.mutmut]'s selection",
+    )
+    parser.add_argument(
         "--max-children",
         type=int,
         default=int(os.environ.get("JOBS", "2")),
@@ -185,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("mutate: modules " + " ".join(paths), flush=True)
     os.chdir(ROOT)  # mutmut works in ./mutants of the current folder
     shutil.rmtree("mutants", ignore_errors=True)  # fresh stats: which tests call what changes with the tests
-    status = _mutmut_run(paths, args.sample, args.seed, args.max_children)
+    status = _mutmut_run(paths, args.sample, args.seed, args.max_children, args.tests.split())
     survivors = [n for n, s in status.items() if s not in CAUGHT]
     Path("mutants/survivors.diff").write_text(_survivor_diffs(survivors))
     print(f"\nmutate: seed {args.seed}, sample {len(status)}")
