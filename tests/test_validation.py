@@ -575,8 +575,130 @@ def test_ensure_valid_lists_every_problem_with_its_file_and_line(tmp_path: Path)
     ensure_valid(load_file(write(tmp_path, rule_with())))
     # a problem with a fix: its second line is indented under its first
     with pytest.raises(InvalidPlan) as info:
-        ensure_valid(load_file(write(tmp_path, ROUTE_HEAD + "  hostnames: [a]\n  parentRefs:\n    - port: 1\n")))
+        ensure_valid(
+            load_file(write(tmp_path, ROUTE_HEAD + "  hostnames: [a]\n  parentRefs:\n    - port: 1\n"))
+        )
     assert str(info.value).endswith(
         "HTTPRoute r.spec.parentRefs[0]: name is required\n"
         "    fix: name the lab's Gateway, e.g. name: example-gateway"
     )
+
+
+LIST_FIELDS = [
+    # (YAML, the field that must be a list)
+    (ROUTE_HEAD + "  hostnames: a.example.com\n", "HTTPRoute r.spec.hostnames"),
+    (
+        ROUTE_HEAD.replace("  parentRefs:\n    - name: gw\n", "  parentRefs: gw\n"),
+        "HTTPRoute r.spec.parentRefs",
+    ),
+    (ROUTE_HEAD + "  rules:\n    - matches: {}\n", "HTTPRoute r.spec.rules[0].matches"),
+    (ROUTE_HEAD + "  rules:\n    - backendRefs: a\n", "HTTPRoute r.spec.rules[0].backendRefs"),
+    (
+        rule_with(backend_filters="            {}\n").replace("filters:\n            {}", "filters: {}"),
+        "HTTPRoute r.spec.rules[0].backendRefs[0].filters",
+    ),
+    (GATEWAY_HEAD + "  listeners: {}\n", "Gateway gw.spec.listeners"),
+]
+
+
+@pytest.mark.parametrize(("text", "where"), LIST_FIELDS)
+def test_each_list_field_says_when_it_is_not_a_list(tmp_path: Path, text: str, where: str) -> None:
+    found = problems(tmp_path, text)
+    assert found[0] == (where, "must be a list", None)
+    assert all(p[1] != "must be a list" for p in found[1:])
+
+
+def test_too_many_hostnames_parent_refs_and_matches(tmp_path: Path) -> None:
+    names = "".join(f"    - h{i}.example.com\n" for i in range(17))
+    parents = "".join("    - name: gw\n" for _ in range(33))
+    assert problems(tmp_path, ROUTE_HEAD + "  hostnames:\n" + names) == [
+        (
+            "HTTPRoute r.spec.hostnames",
+            "has 17 entries; Gateway API v1alpha2 allows at most 16",
+            "split it into several rules or routes with at most 16 each",
+        )
+    ]
+    head = ROUTE_HEAD.replace("  parentRefs:\n    - name: gw\n", "  parentRefs:\n" + parents)
+    assert problems(tmp_path, head) == [
+        (
+            "HTTPRoute r.spec.parentRefs",
+            "has 33 entries; Gateway API v1alpha2 allows at most 32",
+            "split it into several rules or routes with at most 32 each",
+        )
+    ]
+    matches = "        - path:\n            value: /a\n" * 9
+    assert problems(tmp_path, rule_with(matches=matches))[0][:2] == (
+        "HTTPRoute r.spec.rules[0].matches",
+        "has 9 entries; Gateway API v1alpha2 allows at most 8",
+    )
+
+
+def test_each_mapping_field_says_when_it_is_not_a_mapping(tmp_path: Path) -> None:
+    assert problems(tmp_path, ROUTE_HEAD + "  rules:\n    - 5\n") == [
+        ("HTTPRoute r.spec.rules[0]", "must be a mapping", None)
+    ]
+    assert problems(tmp_path, ROUTE_HEAD.replace("    - name: gw\n", "    - gw\n")) == [
+        ("HTTPRoute r.spec.parentRefs[0]", "must be a mapping", None),
+        (
+            "HTTPRoute r.spec.parentRefs[0]",
+            "name is required",
+            "name the lab's Gateway, e.g. name: example-gateway",
+        ),
+    ]
+    assert problems(tmp_path, rule_with(matches="        - headers:\n            - x\n")) == [
+        ("HTTPRoute r.spec.rules[0].matches[0].headers[0]", "must be a mapping", None),
+        ("HTTPRoute r.spec.rules[0].matches[0].headers[0]", "name is required", None),
+        (
+            "HTTPRoute r.spec.rules[0].matches[0].headers[0].value",
+            "value is required and must be a string",
+            None,
+        ),
+    ]
+    listener = "      protocol: HTTP\n      port: 80\n"
+    assert problems(tmp_path, GATEWAY_HEAD + "  listeners:\n    - 5\n") == [
+        ("Gateway gw.spec.listeners[0]", "must be a mapping", None),
+        ("Gateway gw.spec.listeners[0]", "name is required", None),
+        ("Gateway gw.spec.listeners[0].port", "is None; expected a port from 1 to 65535", None),
+        (
+            "Gateway gw.spec.listeners[0].protocol",
+            "is None; expected one of HTTP, HTTPS, TLS, TCP, UDP",
+            None,
+        ),
+    ]
+    at = "Gateway gw.spec.listeners[0]"
+    assert problems(
+        tmp_path, GATEWAY_HEAD + "  listeners:\n    - name: l\n" + listener + "      allowedRoutes: 5\n"
+    ) == [(f"{at}.allowedRoutes", "must be a mapping", None)]
+    https = "      protocol: HTTPS\n      port: 443\n      tls: [c]\n"
+    assert problems(tmp_path, GATEWAY_HEAD + "  listeners:\n    - name: l\n" + https) == [
+        (f"{at}.tls", "must be a mapping", None),
+        (
+            f"{at}.tls",
+            "an HTTPS listener needs tls.certificateRefs (v0.4.0: tls is required for HTTPS)",
+            "add certificateRefs: [{name: consul-server-cert}]",
+        ),
+    ]
+
+
+def test_an_invalid_path_pattern_names_the_path_value(tmp_path: Path) -> None:
+    text = rule_with(matches="        - path:\n            type: RegularExpression\n            value: /a(\n")
+    assert problems(tmp_path, text) == [
+        (
+            "HTTPRoute r.spec.rules[0].matches[0].path.value",
+            "is not a valid regular expression (missing ), unterminated subpattern at position 2)",
+            "fix the pattern",
+        )
+    ]
+
+
+def test_weights_after_a_backend_that_is_not_a_mapping_are_still_checked(tmp_path: Path) -> None:
+    text = ROUTE_HEAD + "  rules:\n    - backendRefs:\n        - 5\n        - name: a\n          weight: -1\n"
+    assert problems(tmp_path, text) == [
+        ("HTTPRoute r.spec.rules[0].backendRefs[0]", "must be a mapping", None),
+        ("HTTPRoute r.spec.rules[0].backendRefs[0]", "name is required", None),
+        (
+            "HTTPRoute r.spec.rules[0].backendRefs[1].weight",
+            "is -1; a weight must be from 0 to 1000000",
+            "use 0 to send nothing to this backend, or a positive share",
+        ),
+    ]
