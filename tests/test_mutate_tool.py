@@ -44,17 +44,23 @@ def test_the_sample_depends_only_on_names_size_and_seed() -> None:
     assert mutate.draw(names[:5], 240, seed=16) == sorted(names[:5])
 
 
-def test_scores_count_timeouts_as_caught_and_the_rest_as_not() -> None:
+def test_scores_count_timeouts_and_type_errors_as_caught_and_the_rest_as_not() -> None:
     status = {
         "lab.a.x_f__mutmut_1": "killed",
         "lab.a.x_f__mutmut_2": "timeout",
         "lab.a.x_f__mutmut_3": "survived",
+        "lab.a.x_f__mutmut_4": "caught by type check",
         "lab.b.x_g__mutmut_1": "killed",
         "lab.b.x_g__mutmut_2": "no tests",
     }
     rows = mutate.scores(status)
-    assert [(r.module, r.caught, r.total) for r in rows] == [("lab.a", 2, 3), ("lab.b", 1, 2), ("all", 3, 5)]
-    assert rows[-1].line().split() == ["all", "3/5", "60.0%", "1", "no", "tests,", "1", "survived"]
+    assert [(r.module, r.caught, r.total) for r in rows] == [("lab.a", 3, 4), ("lab.b", 1, 2), ("all", 4, 6)]
+    assert rows[-1].line().split(maxsplit=3) == [
+        "all",
+        "4/6",
+        "66.7%",
+        "1 caught by type check, 1 no tests, 1 survived, 1 timeout",
+    ]
     assert mutate.Score("none", Counter()).line().split()[1:3] == ["0/0", "0.0%"]
 
 

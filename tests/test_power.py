@@ -265,7 +265,11 @@ def test_the_any_hit_rule_detects_the_share_that_shows_up_once_with_the_stated_p
     # at that share, no hit in 99 answers has probability exactly 1 - 0.95
     assert (1 - found.above) ** 99 == pytest.approx(0.05, rel=1e-12)
     assert (found.backend, found.expected_share, found.n, found.below, found.method) == (
-        "other backends", 0.0, 99, None, ZERO_HIT_RULE
+        "other backends",
+        0.0,
+        99,
+        None,
+        ZERO_HIT_RULE,
     )
     assert found.sentence() == (
         "At n=99 and alpha=0.001 a misrouted share of 3.0% or more would show up at least once "
@@ -318,3 +322,83 @@ def test_levels_are_short_percentages() -> None:
         "0.1%",
         "100%",
     ]
+
+
+def test_chi_square_power_when_every_answer_goes_to_one_backend_is_0_or_1() -> None:
+    """Then Pearson's statistic is a constant, n * sum((p1 - p0)^2 / p0) = n here, against 9.21."""
+    assert chi_square_power(5, (0.5, 0.3, 0.2), (1.0, 0.0, 0.0), 0.01) == 0.0
+    assert chi_square_power(9, (0.5, 0.3, 0.2), (1.0, 0.0, 0.0), 0.01) == 0.0
+    assert chi_square_power(10, (0.5, 0.3, 0.2), (1.0, 0.0, 0.0), 0.01) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("n", "true_shares", "power", "simulated"),
+    [
+        # power by the moment-matched approximation; simulated: 40,000 draws of Pearson's test
+        (300, (0.52, 0.3, 0.18), 0.11180134801151628, 0.11095),
+        (60, (0.45, 0.3, 0.25), 0.1510307861692915, 0.150775),
+        (1000, (0.5, 0.28, 0.22), 0.355078777340368, 0.3516),
+        (30, (0.6, 0.3, 0.1), 0.18302382092491973, None),  # small n: the approximation is 0.01 off
+    ],
+)
+def test_chi_square_power_values(
+    n: int, true_shares: tuple[float, ...], power: float, simulated: float | None
+) -> None:
+    found = chi_square_power(n, (0.5, 0.3, 0.2), true_shares, 0.05)
+    assert found == pytest.approx(power, rel=1e-9)
+    if simulated is not None:
+        rng = np.random.default_rng(1)
+        expected = np.array([0.5, 0.3, 0.2]) * n
+        draws = rng.multinomial(n, true_shares, size=40_000)
+        stat = ((draws - expected) ** 2 / expected).sum(axis=1)
+        assert float((stat > stats.chi2.isf(0.05, 2)).mean()) == pytest.approx(simulated, abs=1e-12)
+        assert abs(found - simulated) < 4 * math.sqrt(simulated * (1 - simulated) / 40_000)
+
+
+def test_the_any_hit_rule_is_stated_at_95_percent_by_default() -> None:
+    from lab.stats.power import detectable_zero_hit
+
+    assert detectable_zero_hit(99, 0.001).probability == 0.95
+
+
+def test_a_shift_past_100_percent_is_stated_as_100_percent() -> None:
+    assert sample_size_sentence([50, 50], 5, detect=0.6, power=0.5, alpha=0.5) == (
+        "5 successful responses: at alpha=0.5, the exact two-sided binomial test flags the smallest share "
+        "(expected 50.0%) at 0.0% or at 100.0% with at least 50% probability."
+    )
+
+
+def test_the_digits_follow_the_distance_to_the_reference() -> None:
+    from lab.stats.formats import format_share_near
+
+    # 0.00996 points from 50%: four decimals (a distance of 0.01 or more would get three)
+    assert format_share_near(0.4999004, 0.5) == "49.9900%"
+
+
+@pytest.mark.parametrize(
+    ("n", "share", "alpha", "region"),
+    [
+        (10**9, 0.5, 0.001, (499947972, 500052028)),
+        (10**9, 0.01, 0.001, (9989648, 10010354)),
+        (100_000, 0.99, 0.05, (98938, 99061)),
+        (10**7, 0.3, 0.01, (2996268, 3003733)),
+        (70_000, 0.001, 0.001, (44, 98)),
+    ],
+)
+def test_the_search_for_the_acceptance_region_needs_three_p_values_per_end(
+    monkeypatch: pytest.MonkeyPatch, n: int, share: float, alpha: float, region: tuple[int, int]
+) -> None:
+    """The normal approximation lands within a count or two of each end: a probe each side of it
+    and one bisection step, whatever n (bounded time as well as memory)."""
+    from lab.stats import acceptance, binomial
+
+    calls: list[int] = []
+    p_value = binomial.two_sided_p_value
+
+    def counted(k: int, n: int, share: float) -> float:
+        calls.append(k)
+        return p_value(k, n, share)
+
+    monkeypatch.setattr(binomial, "two_sided_p_value", counted)
+    assert acceptance._region_by_search(n, share, alpha) == region
+    assert len(calls) <= 6

@@ -169,15 +169,30 @@ def test_to_dict_is_json_ready_with_every_field() -> None:
     ("expected", "observed", "kwargs", "message"),
     [
         ({"a": -1, "b": 2}, {"a": 1}, {}, "expected weights: a must be a non-negative integer, got -1"),
-        ({"a": 0}, {"a": 1}, {}, "expected weights: at least one backend needs a weight above 0, got {'a': 0}"),
+        (
+            {"a": 0},
+            {"a": 1},
+            {},
+            "expected weights: at least one backend needs a weight above 0, got {'a': 0}",
+        ),
         ({}, {"a": 1}, {}, "expected weights: at least one backend needs a weight above 0, got {}"),
         ({"a": 1}, {"a": -3}, {}, "observed counts: a must be a non-negative integer, got -3"),
         ({"a": 1}, {"a": True}, {}, "observed counts: a must be a non-negative integer, got True"),
         ({"a": 1}, {"a": 1.5}, {}, "observed counts: a must be a non-negative integer, got 1.5"),
         ({"a": 1, "": 1}, {"a": 1}, {}, "expected weights: backend names must be non-empty strings, got ''"),
         ({"a": 1}, {7: 1}, {}, "observed counts: backend names must be non-empty strings, got 7"),
-        ({"a": 1}, {"a": 1}, {"alpha": 0.0}, "alpha must be strictly between 0 and 1, got 0.0\n  fix: e.g. 0.001"),
-        ({"a": 1}, {"a": 1}, {"alpha": 1.0}, "alpha must be strictly between 0 and 1, got 1.0\n  fix: e.g. 0.001"),
+        (
+            {"a": 1},
+            {"a": 1},
+            {"alpha": 0.0},
+            "alpha must be strictly between 0 and 1, got 0.0\n  fix: e.g. 0.001",
+        ),
+        (
+            {"a": 1},
+            {"a": 1},
+            {"alpha": 1.0},
+            "alpha must be strictly between 0 and 1, got 1.0\n  fix: e.g. 0.001",
+        ),
         ({"a": 1}, {"a": 1}, {"max_failed_share": 1.0}, "max_failed_share must be in [0, 1), got 1.0"),
         ({"a": 1}, {"a": 1}, {"max_failed_share": -0.1}, "max_failed_share must be in [0, 1), got -0.1"),
         ({"a": 1}, {"a": 1}, {"failed": -1}, "failed requests must be a non-negative integer, got -1"),
@@ -280,7 +295,10 @@ def test_false_fail_rate_three_way_exact(weights: tuple[int, ...], n: int, calib
 def test_a_fixed_check_interrupted_before_its_n_is_inconclusive_never_a_pass() -> None:
     verdict = judge({"echo-1": 99, "echo-2": 1}, {"echo-1": 300, "echo-2": 3}, complete=False)
     assert verdict.outcome is Outcome.INCONCLUSIVE
-    assert verdict.reasons[-1] == "interrupted after 303 answers, before the planned n: inconclusive, not a pass."
+    assert (
+        verdict.reasons[-1]
+        == "interrupted after 303 answers, before the planned n: inconclusive, not a pass."
+    )
 
 
 def test_a_misrouted_answer_fails_even_an_interrupted_check() -> None:
@@ -521,3 +539,115 @@ def test_outcomes_map_to_exit_codes() -> None:
     assert [o.exit_code for o in Outcome] == [ExitCode.OK, ExitCode.CHECK_FAILED, ExitCode.INCONCLUSIVE]
     assert [int(o.exit_code) for o in Outcome] == [0, 1, 6]
     assert [o.value for o in Outcome] == ["pass", "fail", "inconclusive"]
+
+
+@pytest.mark.parametrize(
+    ("hits", "culprit"),
+    [
+        ({"a": 4840, "b": 3030, "c": 2130}, "c"),  # c is 3.25 sd off, a (farther in points) 3.2 sd
+        ({"a": 4980, "b": 3150, "c": 1870}, "b"),
+        ({"a": 4970, "b": 3150, "c": 1880}, "b"),
+    ],
+)
+def test_a_rejected_split_with_every_share_inside_its_interval_names_the_farthest_in_standard_deviations(
+    hits: dict[str, int], culprit: str
+) -> None:
+    v = judge({"a": 50, "b": 30, "c": 20}, hits)
+    assert v.outcome is Outcome.FAIL
+    assert all(b.interval[0] <= b.expected_share <= b.interval[1] for b in v.backends)
+    assert len(v.reasons) == 2 and v.reasons[0].startswith(f"{culprit} received ")
+
+
+def test_a_p_value_equal_to_alpha_rejects_and_an_expected_share_on_an_interval_end_is_inside() -> None:
+    """n=2 at alpha=0.5: p = 0.25 + 0.25 exactly, and the 50% intervals end exactly at 0.5."""
+    v = judge({"a": 1, "b": 1}, {"a": 2, "b": 0}, alpha=0.5)
+    assert v.p_value == 0.5 and v.outcome is Outcome.FAIL
+    assert [b.interval for b in v.backends] == [(0.5, 1.0), (0.0, 0.5)]
+    # neither interval excludes 0.5, so the first of the equally far backends is named
+    assert [r.split(" received")[0] for r in v.reasons[:-1]] == ["a"]
+    v = judge({"b": 1, "a": 1}, {"a": 2, "b": 0}, alpha=0.5)
+    assert [r.split(" received")[0] for r in v.reasons[:-1]] == ["b"]
+
+
+def test_too_many_failed_requests_with_one_weighted_backend() -> None:
+    v = judge({"a": 1, "z": 0}, {"a": 100}, failed=5)
+    assert v.outcome is Outcome.INCONCLUSIVE
+    assert v.reasons == (
+        "5 of 105 requests failed (4.8%), counted apart from the split; the limit is 1.0%.",
+        "Failed requests are above the 1.0% limit, so the split cannot be judged: inconclusive, not a pass.",
+    )
+
+
+def test_no_answer_and_no_failure_is_inconclusive_with_no_test() -> None:
+    v = judge({"a": 1, "b": 1}, {})
+    assert v.outcome is Outcome.INCONCLUSIVE
+    assert v.test == "none (no successful responses from a backend with weight above 0)"
+    assert v.reasons == ("No successful responses: there is no split to judge.",)
+    assert (v.p_value, v.detectable, v.n, v.failed) == (None, None, 0, 0)
+    assert [b.observed_share for b in v.backends] == [0.0, 0.0]
+    assert [b.interval for b in v.backends] == [(0.0, 1.0), (0.0, 1.0)]
+
+
+def test_decide_in_order_misrouted_then_unjudgeable_then_the_test() -> None:
+    from lab.stats.verdict import decide
+
+    facts = {"misrouted": False, "answered": 10, "too_many_failed": False, "rejected": False}
+    assert decide(**facts) is Outcome.PASS  # decided defaults to True
+    assert decide(**{**facts, "rejected": True}) is Outcome.FAIL
+    assert decide(**{**facts, "decided": False}) is Outcome.INCONCLUSIVE
+    assert decide(**{**facts, "answered": 0}) is Outcome.INCONCLUSIVE
+    assert decide(**{**facts, "too_many_failed": True, "rejected": True}) is Outcome.INCONCLUSIVE
+    assert decide(**{**facts, "misrouted": True, "answered": 0, "decided": False}) is Outcome.FAIL
+
+
+def test_the_one_backend_rule_carries_its_detectable_share() -> None:
+    from lab.stats.power import detectable_zero_hit
+
+    v = judge({"a": 1, "z": 0}, {"a": 100})
+    assert v.detectable == detectable_zero_hit(100, 0.001, 0.95)
+    assert v.p_value is None and v.test.startswith("any-hit rule")
+
+
+def test_the_monte_carlo_verdict_restates_the_chi_square_detectable_shares() -> None:
+    from lab.stats.power import detectable_chi_square
+
+    v = judge({"a": 998, "b": 1, "c": 1}, {"a": 697, "b": 2, "c": 1})
+    d = detectable_chi_square("b", 700, (0.998, 0.001, 0.001), 1, 0.001, 0.95)
+    assert v.detectable is not None
+    assert (v.detectable.backend, v.detectable.expected_share, v.detectable.n) == ("b", 0.001, 700)
+    assert (v.detectable.alpha, v.detectable.probability) == (0.001, 0.95)
+    assert (v.detectable.below, v.detectable.above) == (d.below, d.above) and d.above is not None
+    assert v.detectable.method == multinomial.MONTE_CARLO_POWER
+
+
+def test_the_exact_three_way_verdict_states_its_own_power() -> None:
+    v = judge({"a": 50, "b": 30, "c": 20}, {"a": 48, "b": 32, "c": 20})
+    assert v.power == (
+        "At n=100 and alpha=0.001 the test would detect a share for c below 3.5% or above 43.3% with 95% "
+        "probability (expected 20.0%; exact multinomial rejection region, every outcome enumerated, other "
+        "backends shifted in proportion)."
+    )
+
+
+def test_verdicts_are_exact_up_to_10_to_the_10_answers() -> None:
+    from lab.stats import binomial
+
+    assert binomial.MAX_EXACT_N == 10**10
+    assert judge({"a": 1, "b": 1}, {"a": 5 * 10**9, "b": 5 * 10**9}).n == 10**10
+    message = (
+        "observed counts: 10000000001 responses in all; lab computes verdicts exactly up to 1e+10 responses\n"
+        "  fix: judge the first 10^10 responses (or a random sample of them)"
+    )
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
+        judge({"a": 1, "b": 1}, {"a": 5 * 10**9, "b": 5 * 10**9 + 1})
+
+
+def test_a_sequential_summary_is_kept_in_the_verdict_and_its_json() -> None:
+    from lab.stats.verdict import backend_results, fixed_test, validate, verdict_of
+
+    counts = validate({"a": 1, "b": 1}, {"a": 5, "b": 5}, 0, 0.001, 0.01)
+    backends = backend_results(counts)
+    v = verdict_of(counts, backends, fixed_test(counts, backends), sequential={"stop": "maximum n"})
+    assert v.sequential == {"stop": "maximum n"}
+    assert v.to_dict()["sequential"] == {"stop": "maximum n"}
+    assert verdict_of(counts, backends, None).to_dict()["sequential"] is None

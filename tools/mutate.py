@@ -21,8 +21,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "lab"
-# What counts as a kill: a test failed (1), pytest broke (3) or the mutant looped past its budget.
-CAUGHT = ("killed", "timeout")
+# What counts as caught: a test failed (1) or pytest broke (3); the mutant ran past its time budget;
+# or mypy --strict, which `make test` runs, refuses the mutated code.
+CAUGHT = ("killed", "timeout", "caught by type check")
+# mypy as `make test` runs it (pyproject's strict settings), JSON for mutmut to map errors to mutants;
+# the unused-ignore check is off because mutmut marks its generated lines `# type: ignore`
+TYPE_CHECK = [sys.executable, "-m", "mypy", PACKAGE, "--output", "json", "--no-warn-unused-ignores"]
 
 
 def changed_modules(base: str, cwd: Path = ROOT) -> list[str]:
@@ -89,9 +93,9 @@ class Score:
         return sum(self.statuses[s] for s in CAUGHT)
 
     def line(self) -> str:
-        """One row of the report: module, caught/total, score, the other statuses."""
+        """One row of the report: module, caught/total, score, then every status but `killed`."""
         pct = 100.0 * self.caught / self.total if self.total else 0.0
-        rest = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()) if s not in CAUGHT)
+        rest = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()) if s != "killed")
         return f"{self.module:<40} {self.caught:>4}/{self.total:<4} {pct:5.1f}%  {rest}"
 
 
@@ -115,6 +119,7 @@ def _mutmut_run(
     from mutmut.utils.file_utils import walk_mutatable_files
 
     config().only_mutate = list(paths)
+    config().type_check_command = TYPE_CHECK
     if tests:
         config().pytest_add_cli_args_test_selection = list(tests)
     Path("mutants").mkdir(exist_ok=True)
