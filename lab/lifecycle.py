@@ -46,8 +46,18 @@ def choose_engine(requested: str) -> EngineChoice:
 
 def check_options(choice: EngineChoice, options: EngineOptions) -> None:
     """UsageError (exit 2) for options the chosen engine does not take."""
-    if not engines.takes_cluster_options(choice.name) and (options.kube_context or options.namespace):
-        raise UsageError("--context and --namespace are for --engine cluster")
+    cluster = {
+        "--context": options.kube_context,
+        "--namespace": options.namespace,
+        "--install-consul": options.install_consul,
+        "--consul-namespace": options.consul_namespace,
+        "--force-crds": options.force_crds,
+        "--gateway-url": options.gateway_url,
+        "--ca": options.ca_file,
+    }
+    given = [name for name, value in cluster.items() if value]
+    if given and not engines.takes_cluster_options(choice.name):
+        raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for --engine cluster")
 
 
 def _journal(state_dir: StateDir) -> Journal:

@@ -57,6 +57,8 @@ class Timeouts:
     request: float = 5.0
     # the state folder's lock while another lab command holds it
     state_lock: float = 30.0
+    # cluster engine: the port-forward helper process listens on its local ports
+    tunnel_start: float = 10.0
     # a quick question to the OS (`ss` for who holds a port)
     os_query: float = 3.0
     # `kind version`, `helm version`, `kubectl version --client` (`lab doctor`)

@@ -28,13 +28,14 @@ CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "doctor": ("lab.engines.kube.doctor.run", ()),
     "prefetch": ("lab.engines.kube.prefetch.prefetch", ()),
     "kubeconfig": ("lab.engines.kube.kubeconfig.read", ()),
+    "cluster": ("lab.engines.kube.cluster.prepare", ("prepare",)),
 }
 
 
 def test_every_command_is_covered() -> None:
     import click
 
-    from lab.ui.cli import catalogue, host, inspect, judging, operate, running  # noqa: F401 (all of them)
+    from lab.ui.cli import catalogue, cluster, host, inspect, judging, operate, running  # noqa: F401 (all of them)
 
     assert set(CALLS) == set(cli.list_commands(click.Context(cli))) == set(cli.commands)
 
@@ -53,7 +54,7 @@ def test_an_internal_error_exits_70_never_1(
     monkeypatch.chdir(repo_root)
     state = (
         ("--state-dir", str(tmp_path / "state"))
-        if command in {"check", "traffic", "status", "apply", "down", "up", "get"}
+        if command in {"check", "traffic", "status", "apply", "down", "up", "get", "cluster"}
         else ()
     )
     result = CliRunner().invoke(cli, ["--lab-dir", str(repo_root), command, *args, *state])

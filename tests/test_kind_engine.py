@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from lab.engines.kube.record import KubeRecord
-from lab.errors import ChartNotFound, ChecksumMismatch, EnvironmentNotReady, ExitCode, NotConverged
+from lab.errors import (
+    ChartNotFound,
+    ChecksumMismatch,
+    EnvironmentNotReady,
+    ExitCode,
+    InvalidInput,
+    NotConverged,
+)
 from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import make_plan
@@ -300,31 +307,24 @@ def test_status_rows(world: World) -> None:
 def test_cluster_engine_uses_context_and_its_own_namespace(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kc = world.tmp / "home-kubeconfig"
-    kc.write_text(
-        f"apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {world.kube_url}\n  name: shared\n"
-        "contexts:\n- context:\n    cluster: shared\n    user: me\n  name: workshop\ncurrent-context: other\n"
-        "users:\n- name: me\n  user:\n    token: t\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kc))
+    import getpass
+
+    world.use_kubeconfig("workshop")
     p = plan()
-    state = world.cluster_engine(kube_context="workshop").up(
-        world.start(p), p, p.first, lambda m: None, world.journal
-    )
+    engine = world.cluster_engine(kube_context="workshop", install_consul=True)
+    state = engine.up(world.start(p), p, p.first, lambda m: None, world.journal)
     assert world.argv("kind") == []
     upgrade = next(a for a in world.argv("helm") if a[0] == "upgrade")
-    assert upgrade[upgrade.index("--namespace") + 1] == "lab"
+    assert upgrade[upgrade.index("--namespace") + 1] == "consul"  # the cluster's one Consul
     assert upgrade[upgrade.index("--kube-context") + 1] == "workshop"
-    paths = [
-        e["path"]
-        for e in world.calls("api")
-        if e["method"] == "PATCH" and "customresourcedefinitions" not in e["path"]
-    ]
-    assert paths[0].startswith("/api/v1/namespaces/lab?")
-    assert any("/namespaces/lab/httproutes/example-route-1" in x for x in paths)
+    mine = f"lab-{getpass.getuser()}"  # the default namespace: derived from the user name
+    paths = [e["path"] for e in world.calls("api") if e["method"] == "PATCH"]
+    assert any(x.startswith(f"/api/v1/namespaces/{mine}?") for x in paths)
+    assert any(f"/namespaces/{mine}/httproutes/example-route-1" in x for x in paths)
     assert not any("/namespaces/default/" in x for x in paths)
     assert isinstance(state.record, KubeRecord)
-    assert state.record.namespace == "lab" and state.record.context == "workshop"
+    assert state.record.namespace == mine and state.record.context == "workshop"
+    engine.down(state, lambda m: None)
 
 
 # -- issue 12: each item reproduced against the behaviour-modelling fakes -------------------------
@@ -561,3 +561,35 @@ def test_lab_down_never_deletes_a_cluster_lab_did_not_create(
     lifecycle.down(options, messages.append)
     assert json.loads((world.fake_state / "clusters.json").read_text()) == ["lab"]
     assert any("leaving kind cluster lab (lab did not create it)" in m for m in messages)
+
+
+# -- what Consul API Gateway 0.1.0 never serves: refused up front (exit 3), nothing created --------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "old", "new", "route"),
+    [
+        ("canary-99-1", "name: frontend", "name: frontend-9", "example-route-2"),
+        ("three-way", "weight: 50", "weight: 1", "example-route-1"),
+    ],
+)
+@pytest.mark.parametrize("engine", ["kind", "cluster"])
+def test_a_plan_consul_api_gateway_never_serves_is_refused_before_anything_is_created(  # type: ignore[no-untyped-def]
+    world: World, lab_copy, scenario: str, old: str, new: str, route: str, engine: str
+) -> None:
+    manifest = "manifests/routes/" + ("canary-99-1.yaml" if scenario == "canary-99-1" else "three-way.yaml")
+    lab_copy.edit(manifest, old, new)
+    if scenario == "three-way":
+        lab_copy.edit(manifest, "weight: 30", "weight: 1")
+        lab_copy.edit(manifest, "weight: 20", "weight: 1")
+    p = make_plan(LabDir(lab_copy.root), scenario)
+    assert p.first.warnings  # the embedded engine accepts it (a warning), as Kubernetes would
+    make = world.kind_engine if engine == "kind" else world.cluster_engine
+    with pytest.raises(InvalidInput) as info:
+        make().up(world.start(p), p, p.first, lambda m: None, world.journal)
+    assert info.value.exit_code == ExitCode.INVALID_INPUT
+    text = str(info.value)
+    said = "unresolved backendRef" if scenario == "canary-99-1" else "Consul rounds the splitter shares"
+    assert said in text and route in text and "--engine local" in text and "kind engine:" in text
+    assert world.argv("kind") == [] and world.argv("helm") == [] and world.calls("api") == []
+    assert world.state.read(lambda e, d: None) is None  # nothing journalled

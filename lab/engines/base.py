@@ -58,6 +58,15 @@ class EngineOptions:
     cache_dir: Path | None = None
     # the kind engine's pin: "tutorial" (kind v0.11.1 + node v1.21.1) or "compat" (see lab.spec.pins)
     kind_pin: str = "tutorial"
+    # a gateway the cluster exposes itself (LoadBalancer, ingress) and its CA bundle: used as they are
+    # instead of a port-forward (`--gateway-url URL --ca FILE`)
+    gateway_url: str | None = None
+    ca_file: Path | None = None
+    # a shared cluster's platform: install Consul (and missing CRDs) when the cluster has none, where
+    # it lives, and whether CRDs lab did not install may be replaced
+    install_consul: bool = False
+    consul_namespace: str | None = None
+    force_crds: bool = False
 
 
 class Engine(Protocol):

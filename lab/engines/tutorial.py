@@ -25,8 +25,18 @@ NOTES: Mapping[str, Mapping[str, str]] = {
     },
     "cluster": {
         c.CLUSTER: "the cluster engine uses the existing cluster of your kubeconfig context (no kind "
-        "cluster); kubectl talks to that context, in the lab's namespace",
-        c.CONSUL: "the cluster engine installs Consul once per cluster and reuses it",
+        "cluster); kubectl talks to that context, in your namespace (lab-<user name>, or --namespace)",
+        c.CRDS: "the cluster engine installs the CRDs once per cluster (`lab cluster prepare`), only where "
+        "none are; it never replaces CRDs lab did not install unless --force-crds",
+        c.CONSUL: "the cluster engine uses the cluster's one Consul (namespace consul), installed once by "
+        "`lab cluster prepare` or `lab up --install-consul`, after checking it is chart 0.40.0 with the "
+        "API gateway",
+        c.CA: "the cluster engine reads secret consul-ca-cert from Consul's namespace (consul)",
+        c.SERVICES: "the cluster engine applies them in your namespace, and every name Consul sees gets it "
+        "appended (Consul service echo-1-lab-alice, Gateway example-gateway-lab-alice): one Consul serves "
+        "every attendee and Consul OSS has a single namespace",
+        c.TRAFFIC: "the cluster engine reaches your gateway through a port-forward on a local port "
+        "(`lab status` shows the URL), not localhost:8443; the certificate still verifies (it names localhost)",
     },
 }
 

@@ -47,6 +47,9 @@ class Finding:
     condition: str | None
     effect: str
     kind_engine: str | None = None
+    # Consul API Gateway 0.1.0 never accepts the route at all (an unresolved backendRef, a splitter
+    # Consul rejects): the kind and cluster engines refuse such a plan instead of waiting it out
+    consul_refuses: bool = False
 
     def __str__(self) -> str:
         lines = [str(self.resource.error(self.message, self.path))]
@@ -88,12 +91,13 @@ def _backend_findings(topo: Topology, route: Resource) -> list[Finding]:
     for ri, bi, ref, problem in ref_problems(topo, route):
         weights = _weights(_rules(route)[ri])
         share = weights[bi] / sum(weights) if sum(weights) else 0.0
+        refuses = False
         if problem.reason == "RefNotPermitted":
             kind = KIND_NO_POLICY.format(backend=ref.key)
         elif ref.port is not None and topo.service_ports(ref.namespace, ref.name):
             kind = KIND_PORT.format(backend=ref.key)
         else:
-            kind = KIND_UNRESOLVED.format(route=route.name)
+            kind, refuses = KIND_UNRESOLVED.format(route=route.name), True
         effect = (
             _answers_503(route, ri, share)
             if share > 0
@@ -107,6 +111,7 @@ def _backend_findings(topo: Topology, route: Resource) -> list[Finding]:
                 f"ResolvedRefs=False ({problem.reason})",
                 effect,
                 kind,
+                consul_refuses=refuses,
             )
         )
     return out
@@ -140,6 +145,7 @@ def _rule_findings(route: Resource) -> list[Finding]:
                     f"Consul rounds the splitter shares ({shares}) to a total of "
                     f"{consul.splitter_sum(weights):.2f}%, not 100%, and rejects the route: it does not go "
                     f"live there; weights {'/'.join(map(str, consul.suggest(weights)))} work on both engines",
+                    consul_refuses=True,
                 )
             )
     return out

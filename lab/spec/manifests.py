@@ -18,6 +18,8 @@ import yaml
 from lab.errors import ManifestError
 from lab.objects import ObjectKey
 
+# libyaml's parser where PyYAML has it (about 10x faster; the same nodes and line marks), else Python's
+FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A manifest above this size is refused unread (`lab apply /dev/zero` must not fill the memory).
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 # Kinds that live outside namespaces; everything else defaults to "default" like kubectl.
@@ -132,7 +134,7 @@ def _documents(path: Path) -> Iterator[tuple[yaml.Node, Any]]:
     text = read_manifest_text(path)
     try:
         constructor = yaml.SafeLoader("")
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in yaml.compose_all(text, Loader=FAST_LOADER):
             if node is None:
                 continue
             yield node, constructor.construct_document(node)

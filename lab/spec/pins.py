@@ -168,6 +168,20 @@ TOOL_INSTALL = MappingProxyType(
 # Consul API Gateway 0.1.0 objects lab waits on (created by the chart and the tutorial manifests).
 GATEWAY_CLASS = "consul-api-gateway"
 CONSUL_CA_SECRET = "consul-ca-cert"  # noqa: S105 - a Secret name, not a password
+# The chart's TLS server certificate (SANs include localhost and 127.0.0.1): the Gateway's certificateRef.
+CONSUL_SERVER_CERT = "consul-server-cert"
+# consul-api-gateway v0.1.0-beta's controllerName and its GatewayClassConfig API
+# (consul-api-gateway v0.1.0-beta pkg/apis/v1alpha1: group api-gateway.consul.hashicorp.com).
+API_GATEWAY_CONTROLLER = "hashicorp.com/consul-api-gateway-controller"
+GATEWAY_CLASS_CONFIG_API = "api-gateway.consul.hashicorp.com/v1alpha1"
+# The chart's managed GatewayClassConfig (consul-k8s v0.40.0 api-gateway-gatewayclassconfig.yaml).
+GATEWAY_CLASS_CONFIG = "consul-api-gateway"
+# The API version of each CRD group that Consul API Gateway 0.1.0 reads (Gateway API v0.4.0).
+CRD_SERVED_VERSION = MappingProxyType(
+    {"gateway.networking.k8s.io": "v1alpha2", "api-gateway.consul.hashicorp.com": "v1alpha1"}
+)
+# --engine cluster: the namespace of the one Consul a shared cluster runs for every attendee.
+CONSUL_NAMESPACE = "consul"
 # Label selectors of the pods the chart runs that must be Ready before the lab is applied
 # (consul-k8s v0.40.0 server-statefulset.yaml / controller-deployment.yaml labels).
 CONSUL_POD_SELECTORS = MappingProxyType(

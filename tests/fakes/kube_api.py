@@ -2,8 +2,11 @@
 behaviour of tests/fakes/cluster_model.py behind it (in virtual time) and the real CRD schemas.
 
 Answers in the API server's shapes: a Status object with code/reason/message for errors (422 Invalid
-from schema validation, 500 InternalError from a refusing webhook, 404 NotFound). A path listed in
-`stall` never answers (a stuck connection), to test request timeouts.
+from schema validation, 500 InternalError from a refusing webhook, 404 NotFound, 403 Forbidden for
+what `denied` forbids). A path listed in `stall` never answers (a stuck connection), to test request
+timeouts. Pods' port-forward endpoint is served over websocket (tests/fakes/portforward.py), and
+SelfSubjectAccessReviews are answered from `denied` (authorization.k8s.io/v1, as the RBAC
+authorizer would for the same rules).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes import portforward
 from tests.fakes.clock import VirtualClock
 from tests.fakes.cluster_model import Cluster
 
@@ -44,7 +48,11 @@ CORE = [
     Kind("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
+    Kind("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
 ]
+# A forbidden request: (verb, API group, resource, namespace); namespace "*" means every namespace and
+# the cluster scope ("" alone means the cluster scope).
+Rule = tuple[str, str, str, str]
 # the CRDs the Consul chart itself installs (consul-k8s v0.40.0 charts/consul/templates/crd-*.yaml)
 CONSUL_KINDS = [
     Kind("consul.hashicorp.com", "v1alpha1", p, k, True)
@@ -68,10 +76,21 @@ class FakeKube:
     crd_files: dict[str, bytes] = field(default_factory=dict)
     stall: set[str] = field(default_factory=set)
     on_reset: Any = None
+    server_cert_pem: bytes = b""
+    server_key_pem: bytes = b""
+    git_version: str = "v1.21.1"
+    denied: set[Rule] = field(default_factory=set)
+    # when set, the RBAC authorizer allows only what it says yes to: (verb, group, resource, namespace, name)
+    allowed: Any = None
+    # every request answered 403: (verb, resource, namespace, name)
+    refused: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (namespace, pod, port) -> where that pod's port listens (the world's fake gateway pods)
+    pod_address: Any = None
     cluster: Cluster = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cluster = Cluster(self.clock, self.ca_pem)
+        self.cluster = Cluster(self.clock, self.ca_pem, server_cert_pem=self.server_cert_pem,
+                               server_key_pem=self.server_key_pem)
         self.cluster.plural_of = self.plural_of
         self.lock = self.clock.lock
 
@@ -105,7 +124,39 @@ class FakeKube:
         if not self.find(kind.group, kind.version, kind.plural):
             self.kinds.append(kind)
 
+    def forbidden(self, verb: str, group: str, plural: str, ns: str, name: str = "") -> bool:
+        """Whether `denied` (or, when set, `allowed`) forbids the request, as the RBAC authorizer would."""
+        if self.allowed is not None and not self.allowed(verb, group, plural, ns, name):
+            return True
+        return any(
+            (v, g, r) == (verb, group, plural) and (n == "*" or n == ns) for v, g, r, n in self.denied
+        )
+
+    def access_review(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A SelfSubjectAccessReview with its status (authorization/v1 SubjectAccessReviewStatus)."""
+        attrs = (body.get("spec") or {}).get("resourceAttributes") or {}
+        resource = str(attrs.get("resource", "")) + (f"/{attrs['subresource']}" if attrs.get("subresource") else "")
+        denied = self.forbidden(
+            str(attrs.get("verb")), str(attrs.get("group", "")), resource, str(attrs.get("namespace", "")),
+            str(attrs.get("name", "")),
+        )
+        status = {"allowed": not denied}
+        if denied:
+            status["reason"] = ""
+        return {**body, "status": status}
+
     def apply(self, kind: Kind, ns: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if kind.kind == "CustomResourceDefinition":
+            dropped = self.cluster.dropped_stored_versions(body)
+            if dropped:
+                # apiextensions validation: every status.storedVersions entry must stay in spec.versions
+                # (k8s.io/apiextensions-apiserver pkg/apis/apiextensions/validation ValidateCustomResourceDefinitionStoredVersions)
+                index, version = dropped
+                message = (
+                    f'CustomResourceDefinition.apiextensions.k8s.io "{body["metadata"]["name"]}" is invalid: '
+                    f'status.storedVersions[{index}]: Invalid value: "{version}": must appear in spec.versions'
+                )
+                return 422, _status(422, "Invalid", message)
         refused = self.cluster.admit(kind.kind, kind.group, body)
         if refused is not None:
             code, reason, message = refused
@@ -132,7 +183,8 @@ class FakeKube:
         """`kind delete cluster`: the API server and everything in it are gone (behaviour stays)."""
         old = self.cluster
         self.kinds = list(CORE)
-        self.cluster = Cluster(self.clock, self.ca_pem, old.behaviour)
+        self.cluster = Cluster(self.clock, self.ca_pem, old.behaviour, server_cert_pem=self.server_cert_pem,
+                               server_key_pem=self.server_key_pem)
         self.cluster.plural_of = self.plural_of
         self.cluster.on_gateway_ready, self.cluster.on_route_accepted = (
             old.on_gateway_ready,
@@ -141,12 +193,12 @@ class FakeKube:
         if self.on_reset is not None:
             self.on_reset()
 
-    def helm(self, action: str, ns: str) -> dict[str, Any]:
+    def helm(self, action: str, ns: str, host_ports: bool = True) -> dict[str, Any]:
         if action == "install":
             self.clock.frozen = False
             for k in CONSUL_KINDS:
                 self.register(k)
-            self.cluster.helm_install(ns)
+            self.cluster.helm_install(ns, host_ports)
         elif action == "deployed":
             self.cluster.helm_deployed()
             self.clock.frozen = True  # until the code under test acts on helm's answer
@@ -157,7 +209,8 @@ class FakeKube:
     # -- HTTP -------------------------------------------------------------------------------------
     def discovery(self, path: str) -> dict[str, Any] | None:
         if path == "/version":
-            return {"major": "1", "minor": "21", "gitVersion": "v1.21.1"}
+            major, minor = self.git_version.lstrip("v").split(".")[:2]
+            return {"major": major, "minor": minor, "gitVersion": self.git_version}
         if path == "/api":
             return {"kind": "APIVersions", "versions": ["v1"]}
         if path == "/apis":
@@ -271,14 +324,39 @@ def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/_fake/helm-"):
                 with fake.lock:
                     fake.clock.due()
-                    out = fake.helm(path.rsplit("-", 1)[1], query.get("namespace", ["default"])[0])
+                    out = fake.helm(
+                        path.rsplit("-", 1)[1],
+                        query.get("namespace", ["default"])[0],
+                        query.get("hostports", ["true"])[0] == "true",
+                    )
                 return self.reply(200, out)
             fake.log(method, path, query, self.headers.get("Content-Type") if raw else None)
+            if method == "GET" and path.endswith("/portforward"):
+                return self.port_forward(path, query)
             if not (method == "GET" and path.rsplit("/", 1)[-1] in ("pods", "events")):
                 fake.clock.frozen = False  # anything but the polling of pods: helm's answer was used
             with fake.lock:
                 fake.clock.due()
                 self.serve(method, path, query, raw)
+
+        def port_forward(self, path: str, query: dict[str, list[str]]) -> None:
+            """GET .../pods/NAME/portforward (websocket): 404 for a missing pod, else relay to its port."""
+            parts = path.strip("/").split("/")  # api v1 namespaces NS pods NAME portforward
+            ns, name = parts[3], parts[5]
+            with fake.lock:
+                fake.clock.due()
+                pod = fake.cluster.objects.get(("", "pods", ns, name))
+                # the websocket upgrade is a GET: the authorizer sees verb "get" on pods/portforward
+                # (k8s.io/apiserver pkg/endpoints/request/requestinfo.go: connect verbs follow the HTTP method)
+                denied = fake.forbidden("get", "", "pods/portforward", ns, name)
+            if denied:
+                fake.refused.append(("get", "pods/portforward", ns, name))
+                return self.reply(403, _status(403, "Forbidden", f'pods "{name}" is forbidden: cannot get resource "pods/portforward" in the namespace "{ns}"'))
+            if pod is None:
+                return self.reply(404, _status(404, "NotFound", f'pods "{name}" not found'))
+            ports = [int(p) for v in query.get("ports", []) for p in v.split(",")]
+            address = fake.pod_address or (lambda n, p, port: None)
+            portforward.serve(self, ns, name, ports, address)
 
         def serve(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
             if method == "GET":
@@ -294,6 +372,15 @@ def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 return self.reply(404, _status(404, "NotFound", f"no route for {path}"))
             kind, ns, name = found
             key = (kind.group, kind.plural, ns if kind.namespaced else "", name or "")
+            if method == "POST" and kind.kind == "SelfSubjectAccessReview":
+                return self.reply(201, fake.access_review(json.loads(raw)))
+            verb = {"PATCH": "patch", "DELETE": "delete", "GET": "get" if name else "list"}.get(method, "")
+            if fake.forbidden(verb, kind.group, kind.plural, ns, name or ""):
+                fake.refused.append((verb, kind.plural, ns, name or ""))
+                where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+                return self.reply(403, _status(403, "Forbidden", f'{kind.plural}.{kind.group or "core"} "{name or ""}" is '
+                                  f'forbidden: User "attendee" cannot {verb} resource "{kind.plural}" in API group '
+                                  f'"{kind.group}"{where}'))
             if method == "PATCH":
                 if (
                     self.headers.get("Content-Type") != "application/apply-patch+yaml"
@@ -324,6 +411,7 @@ def make_handler(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 if fake.cluster.objects.pop(key, None) is None:
                     return self.reply(404, _status(404, "NotFound", f'{kind.plural} "{name}" not found'))
                 fake.cluster.last_applied.pop(key, None)
+                fake.cluster.collect(kind.kind, ns, name or "")
                 return self.reply(200, _status(200, "", "deleted") | {"status": "Success"})
             return self.reply(405, _status(405, "MethodNotAllowed", method))
 

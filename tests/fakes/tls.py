@@ -7,7 +7,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ class FakeGateway:
     serving: bool = False
     broken: bool = False
     hits: int = 0
+    # namespace of the pod behind each 200 answer -> how many
+    namespaces: dict[str, int] = field(default_factory=dict)
 
 
 def serve_gateway(fake: FakeGateway, cert: Path, key: Path, port: int = 0) -> tuple[ThreadingHTTPServer, int]:
@@ -49,6 +51,7 @@ def serve_gateway(fake: FakeGateway, cert: Path, key: Path, port: int = 0) -> tu
             answer = None if fake.broken else fake.pick(self.path)
             if answer is not None:
                 pod, ns = answer
+                fake.namespaces[ns] = fake.namespaces.get(ns, 0) + 1
                 body = f"\n\nHostname: {pod}\n\nPod Information:\n\tpod namespace:\t{ns}\n".encode()
                 self.send_response(200)
             else:

@@ -185,8 +185,8 @@ VERSION = os.environ.get("FAKE_HELM_VERSION", "v3.9.4")
 release = load("helm.json", None)
 def fail(msg, code=1):
     print(msg, file=sys.stderr); sys.exit(code)
-def cluster(action, namespace):
-    url = f"{os.environ['FAKE_KUBE_URL']}/_fake/helm-{action}?namespace={namespace}"
+def cluster(action, namespace, hostports=True):
+    url = f"{os.environ['FAKE_KUBE_URL']}/_fake/helm-{action}?namespace={namespace}&hostports={str(hostports).lower()}"
     return json.loads(urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=5).read())
 def seconds(text):
     units = {"s": 1, "m": 60, "h": 3600}
@@ -220,6 +220,9 @@ if argv[:1] == ["pull"]:
         info = tarfile.TarInfo("consul/Chart.yaml"); info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     sys.exit(0)
+# releases live in a namespace (helm v3.9.4 pkg/storage: one Secret per revision in the release's namespace)
+if release is not None and release["namespace"] != (opt(argv, "--namespace") or "default"):
+    release = None
 if argv[:1] in (["status"], ["get"], ["history"], ["rollback"], ["uninstall"]) and release is None:
     fail("Error: release: not found" if argv[0] != "uninstall" else "Error: uninstall: Release not loaded: consul: release: not found")
 if argv[:1] == ["status"]:
@@ -241,7 +244,8 @@ if argv[:1] == ["upgrade"]:
     release.update(revision=release["revision"] + 1, values=json.loads(stdin or "{}"))
     record(release, "pending-install" if installing else "pending-upgrade",
            "Initial install underway" if installing else "Preparing upgrade")
-    state = cluster("install", namespace)
+    gateway_class = ((json.loads(stdin or "{}").get("apiGateway") or {}).get("managedGatewayClass") or {})
+    state = cluster("install", namespace, gateway_class.get("useHostPorts", False))
     if mode == "interrupt":
         sys.exit(130)  # killed during --wait: the release stays pending
     deadline = state["now"] + seconds(opt(argv, "--timeout") or "5m")

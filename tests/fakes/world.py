@@ -1,6 +1,7 @@
-"""Everything a kind-engine contract test needs, wired together: fake tools on PATH, fake Kubernetes
-API (behaviour in virtual time), fake Docker, a fake HTTPS gateway with a test CA, and the real pinned
-CRD files served from a local URL in place of GitHub.
+"""Everything a kind- or cluster-engine contract test needs, wired together: fake tools on PATH, fake
+Kubernetes API (behaviour in virtual time), fake Docker, fake HTTPS gateway pods with a test CA (on the
+kind host port when the gateway uses host ports, else reachable only through the API server's
+port-forward endpoint), and the real pinned CRD files served from a local URL in place of GitHub.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class World:
         ca_pem, cert, key = tls.make_ca_and_cert(tmp)
         self.ca_pem = ca_pem
         self.clock = VirtualClock()
-        self.kube = kube_api.FakeKube(self.log, ca_pem, self.clock)
+        self.kube = kube_api.FakeKube(
+            self.log, ca_pem, self.clock, server_cert_pem=cert.read_bytes(), server_key_pem=key.read_bytes()
+        )
         # consul-api-gateway's 30 x 1 s backend resolution, shortened like every other delay
         self.kube.behaviour.resolve_retries, self.kube.behaviour.resolve_interval = 3, 0.5
         self.kube_server, self.kube_url = kube_api.serve(self.kube)
@@ -84,7 +87,10 @@ class World:
         )
         self._cert, self._key = cert, key
         self.gateway_server: Any = None
-        self.kube.cluster.on_gateway_ready = self.start_gateway
+        # gateway pods without host ports: (namespace, pod) -> their HTTPS server, reached by port-forward
+        self.pod_servers: dict[tuple[str, str], tuple[Any, int, tls.FakeGateway]] = {}
+        self.kube.pod_address = self.pod_address
+        self.kube.cluster.on_gateway_ready = self.gateway_pod_ready
         self.kube.on_reset = self.stop_gateway
         self.kube.cluster.on_route_accepted = self.route_accepted
         # the real pinned CRD files, served by the fake API server instead of GitHub
@@ -104,6 +110,25 @@ class World:
         self.state = StateDir(tmp / "lab-state")
         self.sleeps: list[float] = []
 
+    def gateway_pod_ready(self, ns: str, gateway: str, pod: str, host_ports: bool) -> None:
+        """A gateway pod runs: on kind's host port when it asks for host ports, else on a pod port."""
+        if host_ports:
+            self.start_gateway()
+        elif (ns, pod) not in self.pod_servers:
+            fake = tls.FakeGateway(self.log, pick=lambda path: self.pick(path, (ns, gateway)), serving=True)
+            server, port = tls.serve_gateway(fake, self._cert, self._key)
+            self.pod_servers[(ns, pod)] = (server, port, fake)
+
+    def pod_address(self, ns: str, pod: str, port: int) -> tuple[str, int] | None:
+        """Where a gateway pod's listener port answers (for the fake port-forward endpoint)."""
+        found = self.pod_servers.get((ns, pod))
+        with self.kube.lock:
+            obj = self.kube.cluster.get("Pod", ns, pod)
+        listeners = [p["containerPort"] for c in (obj or {}).get("spec", {}).get("containers", []) for p in c.get("ports") or []]
+        if found is None or port not in listeners:
+            return None
+        return "127.0.0.1", found[1]
+
     def start_gateway(self) -> None:
         if self.gateway_server is None:
             self.gateway_server, _ = tls.serve_gateway(
@@ -121,9 +146,9 @@ class World:
     def route_accepted(self, name: str) -> None:
         self.gateway.serving = True
 
-    def pick(self, path: str) -> tuple[str, str] | None:
+    def pick(self, path: str, gateway: tuple[str, str] | None = None) -> tuple[str, str] | None:
         with self.kube.lock:
-            return self.kube.cluster.answer(path, self.rng)
+            return self.kube.cluster.answer(path, self.rng, gateway)
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -160,6 +185,90 @@ class World:
     def cluster_engine(self, **kw: Any) -> ClusterEngine:
         return ClusterEngine(self.options(**kw), sleep=self.sleep, clock=self.clock.now, cache=self.cache)
 
+    # -- a shared cluster -------------------------------------------------------------------------
+    def use_kubeconfig(self, context: str = "workshop") -> Path:
+        """A kubeconfig of the shared (fake) cluster in $KUBECONFIG, its context not the current one."""
+        path = self.tmp / "home-kubeconfig"
+        path.write_text(
+            f"apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {self.kube_url}\n  name: shared\n"
+            f"contexts:\n- context:\n    cluster: shared\n    user: me\n  name: {context}\ncurrent-context: other\n"
+            "users:\n- name: me\n  user:\n    token: t\n"
+        )
+        self.monkeypatch.setenv("KUBECONFIG", str(path))
+        return path
+
+    def attendee(self, name: str, **kw: Any) -> ClusterEngine:
+        """The cluster engine of one attendee: their own state folder and namespace lab-NAME."""
+        options = EngineOptions(
+            state=StateDir(self.tmp / f"state-{name}"),
+            timeouts=kw.pop("timeouts", FAST),
+            kube_context="workshop",
+            namespace=kw.pop("namespace", f"lab-{name}"),
+            **kw,
+        )
+        return ClusterEngine(options, sleep=self.sleep, clock=self.clock.now, cache=self.cache)
+
+    def gateway_pods(self, ns: str) -> list[tls.FakeGateway]:
+        """The fake gateway pods (reached only by port-forward) of a namespace."""
+        return [fake for (pod_ns, _), (_, _, fake) in self.pod_servers.items() if pod_ns == ns]
+
+    def serve_gateway_api_v1(self) -> None:
+        """The cluster already serves Gateway API v1.0.0 (standard channel): v1 and v1beta1, no v1alpha2."""
+        for plural, kind in (("gatewayclasses", "GatewayClass"), ("gateways", "Gateway"), ("httproutes", "HTTPRoute")):
+            crd = {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {
+                    "name": f"{plural}.gateway.networking.k8s.io",
+                    "annotations": {"gateway.networking.k8s.io/bundle-version": "v1.0.0"},
+                },
+                "spec": {
+                    "group": "gateway.networking.k8s.io",
+                    "names": {"plural": plural, "kind": kind},
+                    "scope": "Cluster" if kind == "GatewayClass" else "Namespaced",
+                    "versions": [
+                        {"name": "v1", "served": True, "storage": True},
+                        {"name": "v1beta1", "served": True, "storage": False},
+                    ],
+                },
+            }
+            with self.kube.lock:
+                code, obj = self.kube.apply(self.kube.find("apiextensions.k8s.io", "v1", "customresourcedefinitions"), "", crd)
+                assert code == 200, obj
+                obj["status"]["storedVersions"] = ["v1"]
+
+    def install_consul_by_someone(self, namespace: str = "consul", **images: str) -> None:
+        """Consul chart 0.40.0 with the API gateway, installed by someone else (plain helm, their CRDs).
+
+        `images` replaces a component's image (connect-injector=..., api-gateway-controller=...); a
+        component given as "" is not there.
+        """
+        import yaml
+
+        for crd in pins.CRD_FILES:
+            for doc in yaml.safe_load_all((CRD_DIR / crd.name).read_bytes()):
+                with self.kube.lock:
+                    self.kube.apply(self.kube.find("apiextensions.k8s.io", "v1", "customresourcedefinitions"), "", doc)
+        self.clock.t += 1
+        (self.fake_state / "helm.json").write_text(
+            json.dumps({"namespace": namespace, "revision": 1, "status": "deployed", "description": "Install complete",
+                        "values": {}, "history": []})
+        )
+        with self.kube.lock:
+            self.kube.clock.due()
+            self.kube.helm("install", namespace, False)
+            for component, image in images.items():
+                key = self.kube.cluster.key("Deployment", namespace, f"consul-{component}")
+                if image:
+                    self.kube.cluster.objects[key]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+                else:
+                    self.kube.cluster.objects.pop(key, None)
+        self.clock.t += 5
+        with self.kube.lock:
+            self.kube.clock.due()
+            self.kube.helm("deployed", namespace)
+        self.clock.frozen = False
+
     def calls(self, src: str | None = None) -> list[dict[str, Any]]:
         entries = [json.loads(line) for line in self.log.read_text().splitlines() if line]
         return [e for e in entries if src is None or e["src"] == src]
@@ -190,8 +299,22 @@ class World:
         out = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", out)
         return out
 
+    def stop_port_forwards(self) -> None:
+        """Stop every port-forward helper a test of this world started (a test may end without `lab down`)."""
+        import psutil
+
+        from lab.engines import processes
+        from lab.engines.kube.tunnel import HELPER
+
+        for proc in psutil.process_iter(["pid", "cmdline", "create_time"]):
+            config = HELPER.config_of(list(proc.info.get("cmdline") or []))
+            if config is not None and config.startswith(str(self.tmp)):
+                processes.stop(processes.Running(proc.info["pid"], proc.info["create_time"]), 5, 0.02, "port-forward helper")
+
     def close(self) -> None:
-        for server in (self.kube_server, self.docker_server, self.gateway_server):
+        self.stop_port_forwards()
+        pods = [server for server, _, _ in self.pod_servers.values()]
+        for server in (self.kube_server, self.docker_server, self.gateway_server, *pods):
             if server is not None:
                 server.shutdown()
                 server.server_close()

@@ -63,6 +63,8 @@ class Applier:
             )
             for doc in by_phase[BASE]:
                 self.apply_retrying(doc)
+            for cls in (d for d in by_phase[BASE] if d["kind"] == "GatewayClass"):
+                self.wait_class(cls)
         if by_phase[GATEWAYS]:
             self.progress("gateway: " + ", ".join(str(d["metadata"]["name"]) for d in by_phase[GATEWAYS]))
             for doc in by_phase[GATEWAYS]:
@@ -112,6 +114,22 @@ class Applier:
     def _pods(self, namespace: str, selector: Mapping[str, Any]) -> str:
         pods = self.kube.list("v1", "Pod", namespace, label_selector=selector_string(selector))
         return pods_ready(pods, self.kube.list("v1", "Event", namespace))[1]
+
+    def wait_class(self, cls: Mapping[str, Any]) -> None:
+        """A GatewayClass lab applied is Accepted by its controller (its parametersRef resolves)."""
+        name, api = str(cls["metadata"]["name"]), str(cls["apiVersion"])
+
+        def accepted() -> tuple[bool, str]:
+            return condition_true(self.kube.get(api, "GatewayClass", name), "Accepted")
+
+        self.waiter.wait(
+            Condition(
+                "GatewayClassMustBeAccepted",
+                f"GatewayClass {name} Accepted",
+                self.timeouts.gateway_class_accepted,
+                accepted,
+            )
+        )
 
     def wait_gateway(self, gw: Mapping[str, Any]) -> None:
         """Ready for the Gateway's current generation; the progress shows its pod."""

@@ -145,6 +145,15 @@ class Kube:
         out = self.client.get(res, namespace=namespace, label_selector=label_selector)
         return [dict(item) for item in out.to_dict().get("items") or []]
 
+    def create(self, api_version: str, kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST one object that is not stored (a SelfSubjectAccessReview) and return the answer."""
+        res = self.resource(api_version, kind)
+        return dict(self.client.create(res, body=dict(body)).to_dict())
+
+    def version(self) -> dict[str, Any]:
+        """The API server's /version (major, minor, gitVersion)."""
+        return dict((self.client.version or {}).get("kubernetes") or {})
+
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         """Delete one object; False when it was already gone."""
         from kubernetes.dynamic.exceptions import NotFoundError

@@ -12,7 +12,8 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from lab.spec import pins
@@ -27,6 +28,11 @@ VERSION_COMMANDS: dict[str, tuple[str, ...]] = {
     "kind": ("kind", "version"),
     "helm": ("helm", "version", "--short"),
     "kubectl": ("kubectl", "version", "--client"),
+}
+# What the cluster engine needs each tool for (neither is needed to run an attendee's lab).
+CLUSTER_TOOL_USE = {
+    "helm": "only `lab cluster prepare` and `lab up --install-consul` run helm",
+    "kubectl": "the tutorial's commands use it; lab does not",
 }
 ENGINE_TOOLS: dict[str, tuple[str, ...]] = {
     "kind": ("kind", "helm", "kubectl"),
@@ -326,6 +332,20 @@ def check_architecture(machine: str | None = None) -> list[Check]:
     ]
 
 
+@dataclass(frozen=True)
+class ClusterTarget:
+    """The cluster `lab doctor --engine cluster` looks at.
+
+    The lab folder (for the shipped RBAC), the context (None: the current one), the attendee's
+    namespace and Consul's (None: the defaults).
+    """
+
+    lab_root: Path
+    context: str | None = None
+    namespace: str | None = None
+    consul_namespace: str | None = None
+
+
 def run(
     engine: str = "kind",
     *,
@@ -335,8 +355,12 @@ def run(
     docker_timeout: float = DEFAULT.docker_ping,
     holder: PortHolder | None = None,
     pin: str = "tutorial",
+    cluster: ClusterTarget | None = None,
 ) -> list[Check]:
-    """Every check for an engine ("kind" or "cluster"), Docker first; `holder` names who holds a busy port."""
+    """Every check for an engine ("kind" or "cluster"), Docker first; `holder` names who holds a busy port.
+
+    For the cluster engine with a `cluster` to look at: the cluster, its platform and the user's RBAC.
+    """
     checks: list[Check] = []
     if engine == "kind":
         docker_checks, client = check_docker(docker_timeout)
@@ -346,8 +370,15 @@ def run(
                 checks += check_host(client.info(), pin)
             except Exception as exc:  # docker info already reported above
                 checks.append(Check("host cgroups", False, f"unknown ({type(exc).__name__})", blocking=False))
-    checks += check_tools(ENGINE_TOOLS[engine], which, machine, pin)
+    tools = check_tools(ENGINE_TOOLS[engine], which, machine, pin)
+    if engine == "cluster":  # lab talks to the cluster itself; helm installs Consul, kubectl is the tutorial's
+        tools = [replace(c, blocking=False, fix=c.fix and f"{c.fix} ({CLUSTER_TOOL_USE.get(c.name, '')})") for c in tools]
+    checks += tools
     if engine == "kind":
         checks += check_ports(ports, holder)
         checks += check_architecture(machine)
+    if engine == "cluster" and cluster is not None:
+        from lab.engines.kube import access  # it builds on this module's Check
+
+        checks += access.run(cluster.lab_root, cluster.context, cluster.namespace, cluster.consul_namespace)
     return checks

@@ -1,8 +1,8 @@
 """A step's resources as the bodies the kind and cluster engines apply, in apply order.
 
 Base resources first (a ServiceAccount before its Deployment), then Gateways, then routes, which
-are applied only once their Gateway is Ready; `default` is moved into the lab's namespace on a
-shared cluster.
+are applied only once their Gateway is Ready; every body carries the lab's ownership labels, and
+on a shared cluster goes into the attendee's namespaces (lab.engines.kube.tenancy).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lab.engines.kube.tenancy import CLUSTER_SCOPED, Tenancy
 from lab.objects import ObjectKey
 from lab.spec.plan import StepPlan
 
@@ -23,6 +24,8 @@ ROUTE_KINDS = frozenset({"HTTPRoute", "TCPRoute", "TLSRoute", "UDPRoute"})
 KIND_ORDER = (
     "Namespace",
     "CustomResourceDefinition",
+    "GatewayClassConfig",
+    "GatewayClass",
     "ServiceAccount",
     "ClusterRole",
     "ClusterRoleBinding",
@@ -49,35 +52,35 @@ def digest(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _rewrite_namespace(value: Any, namespace: str) -> Any:
-    if isinstance(value, Mapping):
-        return {
-            k: (namespace if k == "namespace" and v == "default" else _rewrite_namespace(v, namespace))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_rewrite_namespace(v, namespace) for v in value]
-    return value
+def documents(
+    step: StepPlan, tenancy: Tenancy, extra: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The step's resources (and `extra` objects) as apply bodies in apply order, marked as this lab's.
 
-
-def documents(step: StepPlan, namespace: str = "default") -> list[dict[str, Any]]:
-    """The step's resources as apply bodies, in apply order; `default` rewritten to `namespace`."""
+    On a shared cluster they move into the attendee's namespaces and the manifests' Namespaces and
+    cluster-scoped objects are left out (the engine makes the namespaces; the platform owns the rest).
+    """
     docs: list[dict[str, Any]] = []
     for res in step.resources:
         body = copy.deepcopy(dict(res.body))
         if res.namespace is not None:
             body.setdefault("metadata", {})["namespace"] = res.namespace
-        if namespace != "default":
-            body = _rewrite_namespace(body, namespace)
-        docs.append(body)
-    if namespace != "default":
-        docs.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        if tenancy.shared and res.kind in CLUSTER_SCOPED:
+            continue
+        docs.append(tenancy.adopt(body))
+    docs = tenancy.unique_in_consul(docs)
+    docs += [copy.deepcopy(dict(d)) for d in extra]
 
     def order(doc: dict[str, Any]) -> tuple[int, int]:
         kind = str(doc["kind"])
         return phase_of(kind), KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
     return sorted(docs, key=order)
+
+
+def namespaces_of(docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The namespaces the bodies go to, in first-seen order."""
+    return list(dict.fromkeys(str(d["metadata"]["namespace"]) for d in docs if (d.get("metadata") or {}).get("namespace")))
 
 
 def key_of(body: Mapping[str, Any]) -> ObjectKey:

@@ -7,6 +7,7 @@ user sees which Consul pods are not ready yet and why during helm's own --wait.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from lab.engines.kube import crds, helm
 from lab.engines.kube.client import Kube
 from lab.engines.kube.documents import GATEWAY_API
 from lab.engines.kube.status import condition_true, pods_ready
+from lab.engines.kube.tenancy import MANAGED_BY, PIN
 from lab.engines.kube.waits import Condition, Waiter
 from lab.spec import pins
+from lab.spec.pins import CrdFile
 from lab.timeouts import Timeouts
 
 # Pods of the Consul release (consul-k8s v0.40.0 templates label every pod release=<release name>).
@@ -40,14 +43,22 @@ class Platform:
     waiter: Waiter
     cache: Path | None
 
-    def install_crds(self, progress: Progress) -> None:
-        """Apply the pinned CRD files (sha256-checked) and wait until each is Established."""
-        files = crds.all_files()
+    def install_crds(self, progress: Progress, files: Sequence[CrdFile] | None = None) -> None:
+        """Apply the pinned CRD files (sha256-checked; all unless `files`) and wait until each is Established.
+
+        Each is marked as lab's, with its pin, so a shared cluster's later survey knows whose it is.
+        """
+        files = crds.all_files() if files is None else files
+        if not files:
+            return
         progress(f"crds: Gateway API {pins.GATEWAY_API_VERSION} and GatewayClassConfig ({len(files)} files)")
         names = []
         for crd in files:
             data = crds.load(crd, cache=self.cache, timeout=self.timeouts.download)
             for doc in crds.documents(crd, data):
+                meta = doc.setdefault("metadata", {})
+                meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: "lab"}
+                meta["annotations"] = {**(meta.get("annotations") or {}), PIN: crd.sha256}
                 self.kube.apply(doc)
                 names.append(str(doc["metadata"]["name"]))
         for name in names:

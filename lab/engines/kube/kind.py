@@ -156,6 +156,7 @@ class KindEngine(KubernetesLab):
         self, start: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal
     ) -> LabState:
         """Preflight, kind cluster (reused if there), cached images, then the shared install steps."""
+        self.refuse_what_consul_never_serves(plan, plan.steps)
         progress("preflight: Docker daemon, kind, helm, kubectl")
         tools = self._tools()
         self._check_kind_version(tools["kind"], progress)

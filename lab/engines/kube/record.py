@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.engines.kube.tunnel import TunnelRecord
 from lab.objects import ObjectKey
 from lab.state import CorruptState, Fields
 
@@ -30,6 +31,11 @@ class KubeRecord:
     release: str | None = None
     release_namespace: str | None = None
     objects: Mapping[ObjectKey, AppliedObject] = field(default_factory=dict)
+    # cluster engine: the shared Consul's namespace, the namespaces lab created (and may delete), and
+    # the port-forward helper
+    consul_namespace: str | None = None
+    namespaces_created: tuple[str, ...] = ()
+    tunnel: TunnelRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -41,6 +47,9 @@ class KubeRecord:
             "release": self.release,
             "release_namespace": self.release_namespace,
             "objects": {str(k): [v.api_version, v.digest] for k, v in self.objects.items()},
+            "consul_namespace": self.consul_namespace,
+            "namespaces_created": list(self.namespaces_created),
+            "tunnel": None if self.tunnel is None else self.tunnel.to_json(),
         }
 
     @classmethod
@@ -58,7 +67,15 @@ class KubeRecord:
                 objects[ObjectKey.parse(key)] = AppliedObject(value[0], value[1])
             except ValueError as exc:
                 raise CorruptState(f"state.json: record.objects: {exc}") from exc
+        tunnel = doc.get("tunnel")
+        try:
+            forward = None if tunnel is None else TunnelRecord.from_json(tunnel)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CorruptState(f"state.json: record.tunnel is malformed ({exc})") from exc
         return cls(
+            consul_namespace=doc.optional_text("consul_namespace"),
+            namespaces_created=doc.texts("namespaces_created"),
+            tunnel=forward,
             kubeconfig=doc.optional_text("kubeconfig"),
             context=doc.optional_text("context"),
             namespace=doc.optional_text("namespace") or "default",

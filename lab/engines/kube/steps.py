@@ -24,8 +24,9 @@ from lab.engines.kube.documents import documents, engine_notes, engine_notes_for
 from lab.engines.kube.install import Platform
 from lab.engines.kube.record import AppliedObject, KubeRecord
 from lab.engines.kube.status import condition_true, diagnostics, route_accepted
+from lab.engines.kube.tenancy import Tenancy
 from lab.engines.kube.waits import Waiter
-from lab.errors import EnvironmentNotReady, LabError, NotConverged
+from lab.errors import EnvironmentNotReady, InvalidInput, LabError, NotConverged
 from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import Plan, StepPlan
@@ -109,6 +110,21 @@ class KubernetesLab:
         self.gateway_host = gateway_host
         self.port_map = dict(options.port_map)
 
+    def refuse_what_consul_never_serves(self, plan: Plan, steps: Sequence[StepPlan]) -> None:
+        """InvalidInput (exit 3) for warnings Consul API Gateway 0.1.0 turns into a route it never accepts.
+
+        The embedded engine serves such a plan as the specification says; here the route would stay
+        Accepted=False and `lab up` would wait out route_accepted, so it stops before anything is made.
+        """
+        refused = list(dict.fromkeys(str(w) for step in steps for w in step.warnings if w.consul_refuses))
+        if refused:
+            raise InvalidInput(
+                f"the {self.name} engine cannot run {plan.scenario.name}: Consul API Gateway 0.1.0 never accepts "
+                "what these warnings describe (`lab up` would wait for it in vain):\n" + "\n".join(refused),
+                fix="fix the manifest as each `kind engine:` line says, or run the scenario on --engine local, "
+                "which serves it as the specification says",
+            )
+
     # -- paths in the state folder ---------------------------------------------------------------
     @property
     def state_path(self) -> Path:
@@ -140,15 +156,28 @@ class KubernetesLab:
         self,
         kube: Kube,
         step: StepPlan,
-        target: Target,
+        tenancy: Tenancy,
         progress: Progress,
         previous: Mapping[str, Sequence[str]] | None,
+        extra: Sequence[Mapping[str, Any]] = (),
     ) -> dict[str, list[str]]:
         """Apply what differs from `previous` (everything when None); return key -> [apiVersion, digest]."""
         for note in engine_notes(step):
             progress(f"note: {note}")
         applier = Applier(kube, self.timeouts, self.waiter(progress), progress, self.clock)
-        return applier.apply_step(documents(step, target.namespace), previous)
+        return applier.apply_step(documents(step, tenancy, extra), previous)
+
+    def _tenancy(self, state: LabState) -> Tenancy:
+        """Whose objects the lab's are (the kind engine's cluster is its own: labels only)."""
+        return Tenancy(state.run_id)
+
+    def _own_objects(self, kube: Kube, state: LabState, step: StepPlan) -> list[dict[str, Any]]:
+        """Objects the engine adds to a step's (the cluster engine: the attendee's GatewayClass...)."""
+        return []
+
+    def _reached(self, state: LabState, step: StepPlan, progress: Progress) -> LabState:
+        """The state once the gateway can be reached for `step` (the cluster engine: its port-forward)."""
+        return state
 
     def _fetch_ca(self, kube: Kube, namespace: str) -> Path:
         secret = kube.get("v1", "Secret", pins.CONSUL_CA_SECRET, namespace)
@@ -163,10 +192,12 @@ class KubernetesLab:
         path.write_bytes(base64.b64decode(data))
         return path
 
-    def _converge(self, step: StepPlan, ports: Mapping[int, int], ca: Path, progress: Progress) -> None:
+    def _converge(
+        self, step: StepPlan, ports: Mapping[int, int], ca: Path, progress: Progress, host: str | None = None
+    ) -> None:
         attributor = Attributor.from_resources(step.resources)
         for t in step.traffic:
-            url = t.url(host=self.gateway_host, port=ports.get(t.port, t.port))
+            url = t.url(host=host or self.gateway_host, port=ports.get(t.port, t.port))
             progress(f"converge: {url} answers 2xx {self.timeouts.converge_successes} times in a row")
             with requests.Session() as session:
                 session.trust_env = False  # the gateway is on this machine: no proxy from HTTPS_PROXY
@@ -209,7 +240,7 @@ class KubernetesLab:
             ctx["stage"] = "consul"
             platform.install_consul(dict(plan.values), progress)
             ctx["stage"] = "apply"
-            objects = self._apply(kube, step, target, progress, None)
+            objects = self._apply(kube, step, self._tenancy(start), progress, None)
             ctx["stage"] = "ca"
             ca = self._fetch_ca(kube, target.namespace)
             ctx["stage"] = "converge"
@@ -249,6 +280,7 @@ class KubernetesLab:
         self, state: LabState, plan: Plan, step: StepPlan, progress: Progress, journal: Journal
     ) -> LabState:
         """Apply only what differs for `step` (deleting what it no longer has) and wait until live."""
+        self.refuse_what_consul_never_serves(plan, [step])
         target = self._target_from_state(state)
         previous = objects_of(state)
         stage = "connect"
@@ -257,10 +289,12 @@ class KubernetesLab:
             kube = self._connect(target)
             stage = "switch"
             progress(f"switch: {state.step} -> {step.step.name}")
-            objects = self._apply(kube, step, target, progress, previous)
+            extra = self._own_objects(kube, state, step)
+            objects = self._apply(kube, step, self._tenancy(state), progress, previous, extra)
             stage = "converge"
+            state = self._reached(state, step, progress)
             ports = dict(state.ports) or self._ports(step)
-            self._converge(step, ports, Path(state.ca_file), progress)
+            self._converge(step, ports, Path(state.ca_file), progress, state.gateway_host)
         except (EnvironmentNotReady, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -282,6 +316,11 @@ class KubernetesLab:
             kube = self._connect(target)
         except LabError as exc:
             return [*rows, StatusRow("API server", "down", exc.message)]
+        return rows + self._object_rows(state, kube)
+
+    def _object_rows(self, state: LabState, kube: Kube) -> list[StatusRow]:
+        """The Gateway's Ready and each route's Accepted condition, as the cluster says now."""
+        rows = []
         for text, (api_version, _) in objects_of(state).items():
             key = ObjectKey.parse(text)
             if key.kind not in ("Gateway", "HTTPRoute"):

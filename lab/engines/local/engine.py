@@ -12,12 +12,12 @@ import contextlib
 import json
 import secrets
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from lab.engines import processes
 from lab.engines.base import EngineOptions, Journal, Liveness, PortMap, Progress, StatusRow
 from lab.engines.local import ports, process
 from lab.engines.local.config import CONFIG_FILE, LOG_FILE, RUNTIME_FILE, TOKEN_FILE, ServerConfig
@@ -27,7 +27,7 @@ from lab.spec.plan import Plan, StepPlan
 from lab.spec.topology import Topology
 from lab.state import LabState, read_private
 from lab.traffic.converge import converge_step
-from lab.waiting import Pending, poll
+from lab.waiting import poll
 
 # Files `down` removes (the CA and server certificate stay, so curl --cacert keeps working).
 RUNTIME_FILES = (RUNTIME_FILE, CONFIG_FILE, TOKEN_FILE, LOG_FILE)
@@ -97,33 +97,15 @@ class LocalEngine:
         self.state_dir.write_private(CONFIG_FILE, json.dumps(config.to_json(), indent=2).encode())
         with contextlib.suppress(FileNotFoundError):
             self._path(RUNTIME_FILE).unlink()
-        with open(self._path(LOG_FILE), "ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", process.SERVER_MODULE, "--config", str(self._path(CONFIG_FILE))],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                cwd=self.state_dir.path,
-            )
-
-    def _runtime(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(read_private(self._path(RUNTIME_FILE)).decode("utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return process.SERVER.spawn(self._path(CONFIG_FILE), self._path(LOG_FILE), self.state_dir.path)
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], started: float) -> dict[str, Any]:
-        def ready() -> dict[str, Any] | bool | Pending:
-            if proc.poll() is not None:
-                return False
-            runtime = self._runtime()
-            return runtime if runtime and runtime.get("pid") == proc.pid else Pending("no runtime record yet")
-
-        result = poll(
-            ready, what="the lab process to serve", budget=self.timeouts.local_start, interval=self.timeouts.local_poll
+        result = processes.wait_serving(
+            proc,
+            self._path(RUNTIME_FILE),
+            what="the lab process to serve",
+            budget=self.timeouts.local_start,
+            interval=self.timeouts.local_poll,
         )
         if isinstance(result, dict):
             return result

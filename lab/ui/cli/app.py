@@ -110,6 +110,7 @@ COMMAND_MODULES = {
     "apply": "operate",
     "down": "operate",
     "get": "inspect",
+    "cluster": "cluster",
 }
 
 

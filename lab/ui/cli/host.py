@@ -1,4 +1,4 @@
-"""The host commands of the kind engine: `lab doctor`, `lab prefetch`, `lab kubeconfig`."""
+"""The host commands: `lab doctor` (kind or cluster), `lab prefetch`, `lab kubeconfig`."""
 
 from __future__ import annotations
 
@@ -7,20 +7,29 @@ from pathlib import Path
 import click
 
 from lab.ui.cli.app import CACHE_DIR, KIND_PIN, STATE_DIR, App, cli, pass_app
+from lab.ui.cli.cluster import CONSUL_NAMESPACE, CONTEXT
 
 
 @cli.command("doctor")
 @click.option("--engine", type=click.Choice(["kind", "cluster"]), default="kind", show_default=True)
 @KIND_PIN
+@CONTEXT
+@click.option("--namespace", default=None, help="--engine cluster: the attendee's namespace (default lab-<user name>).")
+@CONSUL_NAMESPACE
 @pass_app
-def doctor_cmd(app: App, engine: str, kind_pin: str) -> None:
-    """Check Docker, kind/helm/kubectl and host ports for an engine; exit 4 when something blocks."""
-    from lab.engines import port_holder
+def doctor_cmd(
+    app: App, engine: str, kind_pin: str, context: str | None, namespace: str | None, consul_namespace: str | None
+) -> None:
+    """Check what an engine needs (kind: Docker, tools, host ports; cluster: the cluster and your RBAC)."""
+    from lab.engines import port_holder, takes_cluster_options
     from lab.engines.kube import doctor
-    from lab.errors import EnvironmentNotReady
+    from lab.errors import EnvironmentNotReady, UsageError
     from lab.ui import views
 
-    checks = doctor.run(engine, holder=port_holder, pin=kind_pin)
+    if not takes_cluster_options(engine) and (context or namespace or consul_namespace):
+        raise UsageError("--context, --namespace and --consul-namespace are for --engine cluster")
+    where = doctor.ClusterTarget(app.lab_dir.root, context, namespace, consul_namespace)
+    checks = doctor.run(engine, holder=port_holder, pin=kind_pin, cluster=where)
     views.doctor_table(checks, app.console)
     blocking = [c for c in checks if c.blocks]
     if blocking:

@@ -22,6 +22,7 @@ from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
 from lab.traffic.check import CheckOptions, CheckResult, run_check
 from lab.ui.cli.app import KIND_PIN, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
+from lab.ui.cli.cluster import CLUSTER_OPTIONS, with_cluster_options
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
 
@@ -111,7 +112,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--namespace",
     default=None,
-    help="Namespace for the lab's resources on an existing cluster (--engine cluster; default lab).",
+    help="Namespace for the lab's resources on a shared cluster (--engine cluster; default lab-<user name>).",
 )
 @click.option(
     "--seed",
@@ -128,6 +129,7 @@ def CHECK_OPTIONS(f: Callable[..., Any]) -> Callable[..., Any]:
     "filled, ~/.cache/lab).",
 )
 @KIND_PIN
+@CLUSTER_OPTIONS
 @click.option("--no-check", is_flag=True, help="Do not run the traffic check after the lab converged.")
 @click.option("--step", "teach", is_flag=True, help="Teaching mode: stop before each step and explain it.")
 @CHECK_OPTIONS
@@ -155,8 +157,9 @@ def up_cmd(
     step stops the run with its exit code, and a summary table ends the run.
     """
     _check_options(check)  # a bad --alpha stops here, before the lab starts
-    options = replace(
-        engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin
+    options = with_cluster_options(
+        replace(engine_options(app, state_dir, bind, ports, context, namespace, seed), cache_dir=cache_dir, kind_pin=kind_pin),
+        check,
     )
     plan = make_plan(app.lab_dir, scenario)
     for warning in dict.fromkeys(str(w) for step in plan.steps for w in step.warnings):
