@@ -1,4 +1,4 @@
-"""`--engine cluster` after `lab up`: what `lab status` lists and what `lab down` removes (and keeps)."""
+"""`--engine cluster` after `lab up`: what `lab status` lists, and `lab down` when the API server fails."""
 
 from __future__ import annotations
 
@@ -6,96 +6,93 @@ from typing import Any
 
 import pytest
 
+from lab.engines.kube.cluster import ClusterEngine
 from lab.errors import LabError, NotConverged
-from lab.objects import ObjectKey
-from lab.spec.plan import make_plan
-from lab.spec.registry import LabDir
 from lab.state import LabState
-from tests.conftest import ROOT
 from tests.fakes.world import World
+from tests.test_cluster_engine import up
 
 
-def cluster_up(world: World, monkeypatch: pytest.MonkeyPatch) -> LabState:
-    kc = world.tmp / "home-kubeconfig"
-    kc.write_text(
-        f"apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {world.kube_url}\n  name: shared\n"
-        "contexts:\n- context:\n    cluster: shared\n    user: me\n  name: workshop\ncurrent-context: other\n"
-        "users:\n- name: me\n  user:\n    token: t\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kc))
-    plan = make_plan(LabDir(ROOT), "canary-99-1")
-    return world.cluster_engine(kube_context="workshop").up(
-        world.start(plan), plan, plan.first, lambda m: None, world.journal
-    )
+@pytest.fixture
+def alice(world: World) -> tuple[ClusterEngine, LabState]:
+    world.use_kubeconfig()
+    world.engines_in_virtual_time()
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+    return engine, state
 
 
-def deletes(world: World) -> list[str]:
-    return [e["path"].split("?")[0] for e in world.calls("api") if e["method"] == "DELETE"]
-
-
-def test_status_lists_consul_then_the_gateway_and_routes_in_the_labs_namespace(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def test_status_lists_namespace_gateway_ca_consul_then_the_gateway_and_routes(
+    alice: tuple[ClusterEngine, LabState],
 ) -> None:
-    state = cluster_up(world, monkeypatch)
-    rows = world.cluster_engine(kube_context="workshop").status(state)
+    engine, state = alice
+    rows = engine.status(state)
     assert [(r.component, r.state) for r in rows] == [
+        ("namespace", "lab-alice"),
+        ("gateway", "port-forward"),
+        ("CA bundle", ""),
         ("Consul", "ok"),
-        ("Gateway lab/example-gateway", "ok"),
-        ("HTTPRoute lab/example-route-1", "ok"),
-        ("HTTPRoute lab/example-route-2", "ok"),
+        ("Gateway lab-alice/example-gateway-lab-alice", "ok"),
+        ("HTTPRoute lab-alice/example-route-1", "ok"),
+        ("HTTPRoute lab-alice/example-route-2", "ok"),
     ]
-    assert "deployed" in rows[0].detail
-    assert world.argv("kind") == []  # no cluster lifecycle, no cluster row
+    assert rows[0].detail == "context workshop"
+    assert rows[1].detail == f"https://localhost:{state.ports[8443]}/ -> gateway pod port 8443"
+    assert rows[2].detail == str(engine.state_path / "ca.pem")
+    assert rows[3].detail.startswith(
+        "namespace consul: api-gateway-controller: hashicorp/consul-api-gateway:0.1.0-beta"
+    )
+    assert rows[3].detail.endswith(" (the cluster's, shared)")
+    assert [r.detail for r in rows[4:]] == ["Ready=True reason=Ready", "Accepted", "Accepted"]
 
 
-def test_down_deletes_what_the_lab_applied_in_reverse_then_uninstalls_consul(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def test_status_when_the_api_server_does_not_answer(
+    alice: tuple[ClusterEngine, LabState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = cluster_up(world, monkeypatch)
-    applied = [ObjectKey.parse(str(k)) for k in state.record.objects]  # type: ignore[union-attr]
-    world.log.write_text("")
-    messages: list[str] = []
-    engine = world.cluster_engine(kube_context="workshop")
-    assert (engine.state_path / "ca.pem").is_file()
-    engine.down(state, messages.append)
-    kept = [k for k in reversed(applied) if k.kind != "Namespace"]
-    assert [m for m in messages if m.startswith("delete: ")] == [f"delete: {k.display()}" for k in kept]
-    assert len(deletes(world)) == len(kept)
-    assert deletes(world)[0].endswith("/namespaces/lab/httproutes/example-route-2")
-    assert not any(p.endswith("/namespaces/lab") for p in deletes(world))  # the namespace stays
-    assert messages[-1] == "consul: helm uninstall consul -n lab"
-    (uninstall,) = [a for a in world.argv("helm") if a[0] == "uninstall"]
-    assert uninstall[1] == "consul"
-    assert uninstall[uninstall.index("--namespace") + 1] == "lab"
-    assert uninstall[uninstall.index("--kube-context") + 1] == "workshop"
-    assert not (engine.state_path / "ca.pem").exists()
-
-
-def test_down_without_a_state_only_clears_the_files(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    cluster_up(world, monkeypatch)
-    world.log.write_text("")
-    engine = world.cluster_engine(kube_context="workshop")
-    assert (engine.state_path / "ca.pem").is_file()
-    messages: list[str] = []
-    engine.down(None, messages.append)
-    assert messages == [] and world.calls() == []
-    assert not (engine.state_path / "ca.pem").exists()
-
-
-def test_down_keeps_going_after_a_failure_and_raises_the_first(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    state = cluster_up(world, monkeypatch)
-    world.log.write_text("")
-    engine = world.cluster_engine(kube_context="workshop")
+    engine, state = alice
 
     def unreachable(*args: Any) -> Any:
         raise NotConverged("the API server does not answer")
 
-    monkeypatch.setattr(engine, "_connect", unreachable)
-    messages: list[str] = []
+    monkeypatch.setattr(engine, "_reach", unreachable)
+    rows = engine.status(state)
+    assert [r.component for r in rows] == ["namespace", "gateway", "CA bundle", "API server"]
+    assert (rows[-1].state, rows[-1].detail) == ("down", "the API server does not answer")
+
+
+def test_down_without_a_state_only_stops_the_helper_and_clears_the_files(
+    alice: tuple[ClusterEngine, LabState], world: World
+) -> None:
+    engine, _ = alice
+    assert (engine.state_path / "ca.pem").is_file()
+    world.log.write_text("")
+    said: list[str] = []
+    engine.down(None, said.append)
+    assert [m for m in said if not m.startswith("port-forward helper")] == []
+    assert [e for e in world.calls("api") if e["method"] == "DELETE"] == []
+    assert (
+        not (engine.state_path / "ca.pem").exists()
+        and not (engine.state_path / "kube-discovery.json").exists()
+    )
+    assert engine.tunnel.found() == []
+
+
+def test_down_keeps_going_after_a_failure_and_raises_the_first(
+    alice: tuple[ClusterEngine, LabState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, state = alice
+
+    def unreachable(*args: Any) -> Any:
+        raise NotConverged("the API server does not answer")
+
+    monkeypatch.setattr(engine, "_reach", unreachable)
+    said: list[str] = []
     with pytest.raises(LabError, match=r"^the API server does not answer$"):
-        engine.down(state, messages.append)
-    assert messages == ["consul: helm uninstall consul -n lab"]  # helm still ran
-    assert [a[0] for a in world.argv("helm") if a[0] == "uninstall"] == ["uninstall"]
-    assert not (engine.state_path / "ca.pem").exists()
+        engine.down(state, said.append)
+    assert said[-1] == (
+        "consul: left running in namespace consul (the cluster's, shared by every attendee); the CRDs stay too"
+    )
+    assert not any(m.startswith("delete: ") for m in said)
+    assert not (engine.state_path / "ca.pem").exists()  # the files go all the same
+    assert engine.tunnel.found() == []
