@@ -339,6 +339,7 @@ def test_chi_square_power_when_every_answer_goes_to_one_backend_is_0_or_1() -> N
         (60, (0.45, 0.3, 0.25), 0.1510307861692915, 0.150775),
         (1000, (0.5, 0.28, 0.22), 0.355078777340368, 0.3516),
         (30, (0.6, 0.3, 0.1), 0.18302382092491973, None),  # small n: the approximation is 0.01 off
+        (2, (0.9, 0.05, 0.05), 0.01790341018313818, None),  # third cumulant 0.56: still approximated
     ],
 )
 def test_chi_square_power_values(

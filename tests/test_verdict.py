@@ -618,6 +618,11 @@ def test_the_monte_carlo_verdict_restates_the_chi_square_detectable_shares() -> 
     assert (v.detectable.alpha, v.detectable.probability) == (0.001, 0.95)
     assert (v.detectable.below, v.detectable.above) == (d.below, d.above) and d.above is not None
     assert v.detectable.method == multinomial.MONTE_CARLO_POWER
+    # at alpha=0.5 a share below the expected one can be detected too
+    v = judge({"a": 40, "b": 30, "c": 29, "d": 1}, {"a": 160, "b": 120, "c": 116, "d": 4}, alpha=0.5)
+    d = detectable_chi_square("d", 400, (0.4, 0.3, 0.29, 0.01), 3, 0.5, 0.95)
+    assert "Monte Carlo" in v.test and v.detectable is not None and d.below is not None
+    assert (v.detectable.below, v.detectable.above) == (d.below, d.above)
 
 
 def test_the_exact_three_way_verdict_states_its_own_power() -> None:

@@ -109,7 +109,7 @@ def scores(status_by_name: dict[str, str]) -> list[Score]:
 
 
 def _mutmut_run(
-    paths: Sequence[str], size: int, seed: int, max_children: int, tests: Sequence[str]
+    paths: Sequence[str], size: int, seed: int, max_children: int, tests: Sequence[str], type_check: bool
 ) -> dict[str, str]:
     """Generate the mutants of `paths`, draw the sample, let mutmut run it; status per mutant."""
     from mutmut import __main__ as mutmut_main
@@ -119,7 +119,7 @@ def _mutmut_run(
     from mutmut.utils.file_utils import walk_mutatable_files
 
     config().only_mutate = list(paths)
-    config().type_check_command = TYPE_CHECK
+    config().type_check_command = TYPE_CHECK if type_check else []
     if tests:
         config().pytest_add_cli_args_test_selection = list(tests)
     Path("mutants").mkdir(exist_ok=True)
@@ -181,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only these test files or folders (env TESTS); default: [tool.mutmut]'s selection",
     )
     parser.add_argument(
+        "--type-check",
+        action="store_true",
+        default=os.environ.get("TYPECHECK", "") not in ("", "0"),
+        help="mutants mypy --strict refuses count as caught, without running tests (env TYPECHECK=1)",
+    )
+    parser.add_argument(
         "--max-children",
         type=int,
         default=int(os.environ.get("JOBS", "2")),
@@ -199,7 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("mutate: modules " + " ".join(paths), flush=True)
     os.chdir(ROOT)  # mutmut works in ./mutants of the current folder
     shutil.rmtree("mutants", ignore_errors=True)  # fresh stats: which tests call what changes with the tests
-    status = _mutmut_run(paths, args.sample, args.seed, args.max_children, args.tests.split())
+    status = _mutmut_run(
+        paths, args.sample, args.seed, args.max_children, args.tests.split(), args.type_check
+    )
     survivors = [n for n, s in status.items() if s not in CAUGHT]
     Path("mutants/survivors.diff").write_text(_survivor_diffs(survivors))
     print(f"\nmutate: seed {args.seed}, sample {len(status)}")
