@@ -214,6 +214,12 @@ def test_weighted_choice_never_picks_weight_zero_and_follows_weights() -> None:
     assert chosen.expected_weights() == {"a": 3, "z": 0, "b": 1}
 
 
+def test_a_single_backend_of_weight_1_is_always_chosen() -> None:
+    r = route("one", [{"backendRefs": [{"name": "a", "port": 80, "weight": 1}]}])
+    chosen = RouteTable([r]).rules[0]
+    assert {chosen.choose(random.Random(s)).name for s in range(5)} == {"a"}  # type: ignore[union-attr]
+
+
 def test_all_zero_weights_choose_nothing() -> None:
     r = route("w", [{"backendRefs": [{"name": "a", "port": 80, "weight": 0}]}])
     assert RouteTable([r]).rules[0].choose(random.Random(1)) is None
@@ -398,13 +404,17 @@ def test_backend_filters_are_kept_per_backend() -> None:
 def test_a_resolver_marks_backends_the_controller_drops() -> None:
     from lab.spec.routing import BackendRef, RefProblem
 
+    asked: list[tuple[str, str]] = []
+
     def resolve(route: Resource, ref: BackendRef) -> RefProblem | None:
+        asked.append((route.name, ref.name))
         return RefProblem("BackendNotFound", "no such Service") if ref.name == "gone" else None
 
     r = route("p", [{"backendRefs": [{"name": "ok", "port": 80}, {"name": "gone", "port": 80}]}])
     ok, gone = RouteTable([r], resolve=resolve).rules[0].backends
     assert ok.problem is None
     assert gone.problem == RefProblem("BackendNotFound", "no such Service")
+    assert asked == [("p", "ok"), ("p", "gone")]
 
 
 def paths(*entries: tuple[str, str, str]) -> RouteTable:
