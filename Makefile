@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test lint typecheck unit scenarios bench clean
+.PHONY: help setup demo test lint typecheck unit scenarios bench mutate mutate-core clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ demo: $(STAMP) ## run the main job: lab up canary-99-1 on the embedded engine, t
 	$(BIN)/lab up canary-99-1 --engine local; rc=$$?; $(BIN)/lab down; exit $$rc
 
 lint: $(STAMP) ## ruff on everything
-	$(BIN)/ruff check lab tests scenarios bench
+	$(BIN)/ruff check lab tests scenarios bench tools
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy lab
@@ -40,5 +40,21 @@ test: lint typecheck ## the whole suite: lint, types, tests, scenarios (LAB_SEED
 bench: $(STAMP) ## the benchmarks under bench/ (ratios printed)
 	$(BIN)/python bench/run.py
 
+mutate: $(STAMP) ## mutation testing (mutmut) of the lab modules that differ from main; MODULES=, SAMPLE=, SEED= (not part of test)
+	LAB_SEED=$${LAB_SEED-20261126} $(BIN)/python tools/mutate.py
+
+# issue 16's modules: routing, validation, verdict and power (with the modules split off them), the
+# kube engines (the modules split off the old kind engine) and the pod-to-Service attribution
+CORE_MODULES := lab/spec/routing.py lab/spec/hostnames.py lab/spec/validation.py \
+	lab/stats/verdict.py lab/stats/results.py lab/stats/multinomial.py lab/stats/formats.py \
+	lab/stats/power.py lab/stats/acceptance.py \
+	lab/engines/kube/kind.py lab/engines/kube/cluster.py lab/engines/kube/steps.py \
+	lab/engines/kube/documents.py lab/engines/kube/status.py lab/engines/kube/waits.py \
+	lab/engines/kube/apply.py lab/engines/kube/install.py lab/traffic/attribution.py
+
+mutate-core: $(STAMP) ## the score in docs/mutation-survivors.md: a sample of the core modules' mutants (SAMPLE=240 SEED=16)
+	LAB_SEED=$${LAB_SEED-20261126} $(BIN)/python tools/mutate.py --modules "$(CORE_MODULES)" \
+		--sample $(or $(SAMPLE),240) --seed $(or $(SEED),16)
+
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .lab
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .lab mutants

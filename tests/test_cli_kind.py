@@ -14,8 +14,8 @@ import yaml
 from click.testing import CliRunner
 
 from lab.engines.kube import doctor
-from lab.spec import pins
 from lab.ui.cli import cli
+from tests import upstream
 from tests.fakes.world import FAST, World, free_port
 
 
@@ -79,7 +79,7 @@ def test_plan_engine_kind_lists_pulls_then_prefetch_caches_everything(world: Wor
     code, out = run("plan", "canary-99-1", "--engine", "kind", "--output", "json", env=env)
     assert code == 0, out
     cache = json.loads(out)["cache"]
-    assert [i["image"] for i in cache["images"]] == [pins.NODE_IMAGE, *pins.ALL_IMAGES]
+    assert [i["image"] for i in cache["images"]] == [upstream.NODE_IMAGE, *upstream.ALL_IMAGES]
     assert (
         not any(i["cached"] for i in cache["images"])
         and cache["chart"] is None
@@ -88,13 +88,13 @@ def test_plan_engine_kind_lists_pulls_then_prefetch_caches_everything(world: Wor
     code, out = run("prefetch", env=env)
     assert code == 0, out
     pulls = [e for e in world.calls("docker") if e["path"] == "/images/create"]
-    assert len(pulls) == len(pins.ALL_IMAGES) + 1
-    assert pulls[0]["query"] == {"fromImage": "kindest/node", "tag": pins.NODE_IMAGE.split("@")[1]}
+    assert len(pulls) == len(upstream.ALL_IMAGES) + 1
+    assert pulls[0]["query"] == {"fromImage": "kindest/node", "tag": upstream.NODE_IMAGE.split("@")[1]}
     pull = next(a for a in world.argv("helm") if a[0] == "pull")
     assert pull[1:8] == [
         "consul",
         "--repo",
-        pins.CHART_REPO_URL,
+        upstream.CHART_REPO_URL,
         "--version",
         "0.40.0",
         "--destination",

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from lab.spec import pins
 from lab.ui.cli import cli
+from tests import upstream
 from tests.conftest import LabCopy
 
 
@@ -34,7 +34,7 @@ def test_plan_shows_chart_port_node_image_and_weights() -> None:
     assert code == 0, out
     assert "--version 0.40.0" in out
     assert "https://localhost:8443/echo" in out
-    assert pins.NODE_IMAGE in out
+    assert upstream.NODE_IMAGE in out
     assert "echo-1 99" in out and "echo-2 1" in out
     assert "curl -sS --fail --cacert .lab/ca.pem https://localhost:8443/echo" in out and " -k " not in out
 

@@ -22,6 +22,7 @@ from lab.objects import ObjectKey
 from lab.spec import pins
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
+from tests import upstream
 from tests.conftest import ROOT
 from tests.fakes.world import FAST, World
 
@@ -42,13 +43,13 @@ def test_full_up_order_and_arguments(world: World) -> None:
     kind = world.argv("kind")
     assert kind[:2] == [["version"], ["get", "clusters"]]
     create = next(a for a in kind if a[:2] == ["create", "cluster"])
-    assert "--name=lab" in create and f"--image={pins.NODE_IMAGE}" in create
+    assert "--name=lab" in create and f"--image={upstream.NODE_IMAGE}" in create
     assert f"--kubeconfig={world.state.path / 'kubeconfig'}" in create
     assert create[create.index("--config") + 1] == str(world.state.path / "kind-cluster.yaml")
     helm = world.argv("helm")
     assert helm[0] == ["version", "--template", "{{ .Version }}"]
     show = next(a for a in helm if a[:2] == ["show", "chart"])
-    assert show[2:8] == ["consul", "--repo", pins.CHART_REPO_URL, "--version", "0.40.0", "--kubeconfig"]
+    assert show[2:8] == ["consul", "--repo", upstream.CHART_REPO_URL, "--version", "0.40.0", "--kubeconfig"]
     upgrade = next(a for a in helm if a[0] == "upgrade")
     assert upgrade[1:3] == ["consul", "consul"]
     assert upgrade[upgrade.index("--version") + 1] == "0.40.0"
@@ -56,7 +57,7 @@ def test_full_up_order_and_arguments(world: World) -> None:
     assert upgrade[upgrade.index("--kubeconfig") + 1] == str(world.state.path / "kubeconfig")
     values = next(e for e in world.calls("helm") if e["argv"][0] == "upgrade")["stdin"]
     assert (
-        values["apiGateway"]["image"] == pins.API_GATEWAY_IMAGE and values["global"]["tls"]["enabled"] is True
+        values["apiGateway"]["image"] == upstream.API_GATEWAY_IMAGE and values["global"]["tls"]["enabled"] is True
     )
     # order of operations: CRDs applied and Established before helm, Gateway before routes
     seq = [(e["src"], e.get("method"), e.get("path", ""), (e.get("argv") or [""])[0]) for e in world.calls()]
@@ -147,12 +148,12 @@ def test_chart_not_found_names_what_to_check(world: World, monkeypatch: pytest.M
         up(world)
     text = str(info.value)
     assert info.value.exit_code == ExitCode.NOT_CONVERGED
-    assert "0.40.0" in text and pins.CHART_REPO_URL in text and "lab prefetch" in text
+    assert "0.40.0" in text and upstream.CHART_REPO_URL in text and "lab prefetch" in text
     assert "diagnostics after step 'consul'" in text
 
 
 def test_helm_wait_shows_why_pods_are_not_ready_and_its_failure_carries_them(world: World) -> None:
-    world.kube.behaviour.crashing.add(pins.CONSUL_IMAGE)
+    world.kube.behaviour.crashing.add(upstream.CONSUL_IMAGE)
     with pytest.raises(NotConverged) as info:
         up(world, timeouts=replace(FAST, helm_install="8s"))
     text = str(info.value)
@@ -183,7 +184,7 @@ def test_each_wait_fails_with_its_name_what_it_saw_and_diagnostics(
     elif breaks == "class":
         b.gateway_class_accepted = False
     elif breaks == "gateway":
-        b.image_pull_errors.add(pins.ENVOY_IMAGE)  # the gateway pod runs Envoy
+        b.image_pull_errors.add(upstream.ENVOY_IMAGE)  # the gateway pod runs Envoy
     else:
         b.unschedulable.add("echo-2")
     with pytest.raises(NotConverged) as info:
@@ -270,7 +271,7 @@ def test_offline_up_uses_the_prefetch_cache(world: World) -> None:
     world.log.write_text("")
     state, _ = up(world)
     loads = [a for a in world.argv("kind") if a[:2] == ["load", "docker-image"]]
-    assert [a[-1] for a in loads] == list(pins.ALL_IMAGES)
+    assert [a[-1] for a in loads] == list(upstream.ALL_IMAGES)
     helm = world.argv("helm")
     show = next(a for a in helm if a[:2] == ["show", "chart"])
     assert ["show", "chart", str(world.cache / "charts" / "consul-0.40.0.tgz")] == show[:3]
@@ -495,9 +496,8 @@ def test_an_old_node_image_that_cannot_boot_points_to_the_compat_pin_which_works
     assert "needs kind v0.20.0" in str(refused.value) and "v0.20.0/kind-" in str(refused.value)
     monkeypatch.setenv("FAKE_KIND_VERSION", "v0.20.0")
     _, messages = up(world, kind_pin="compat")
-    compat = pins.KIND_PINS["compat"]
     create = [a for a in world.argv("kind") if a[:2] == ["create", "cluster"]][-1]
-    assert f"--image={compat.node_image}" in create
+    assert f"--image={upstream.COMPAT_NODE_IMAGE}" in create
     assert any("pin compat" in m and "kindest/node:v1.21.14" in m for m in messages), messages
 
 
@@ -515,13 +515,13 @@ def test_a_failed_image_load_falls_back_to_pulling_in_the_node(
     from lab.engines.kube import prefetch
 
     prefetch.prefetch(world.cache, lambda m: None, helm_path=str(world.bin / "helm"), timeouts=FAST)
-    monkeypatch.setenv("FAKE_KIND_LOAD_FAILS", pins.ENVOY_IMAGE)
+    monkeypatch.setenv("FAKE_KIND_LOAD_FAILS", upstream.ENVOY_IMAGE)
     state, messages = up(world)
-    failed = [m for m in messages if "failed" in m and pins.ENVOY_IMAGE in m]
+    failed = [m for m in messages if "failed" in m and upstream.ENVOY_IMAGE in m]
     assert failed and "the node will pull it from its registry itself" in failed[0]
     assert state.engine == "kind"
     loads = [a[-1] for a in world.argv("kind") if a[:2] == ["load", "docker-image"]]
-    assert loads == list(pins.ALL_IMAGES)  # the images after the failed one are still loaded
+    assert loads == list(upstream.ALL_IMAGES)  # the images after the failed one are still loaded
 
 
 def test_killing_lab_up_at_each_step_then_lab_down_leaves_no_cluster_and_up_succeeds(

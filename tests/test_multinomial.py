@@ -74,3 +74,52 @@ def test_the_monte_carlo_test_has_size_at_most_alpha_computed_exactly(
     size = float((null * stats.binom.cdf(threshold, m, np.minimum(p_values, 1.0))).sum())
     calibration(f"Monte Carlo exact test size 90/5/5 n={n} alpha={alpha} (exact sum)", size, alpha, 0)
     assert size <= alpha
+
+
+@pytest.mark.parametrize(
+    ("n", "true_shares"),
+    [
+        (20, (0.5, 0.3, 0.2)),
+        (20, (0.625, 0.375, 0.0)),
+        (20, (0.0, 0.6, 0.4)),
+        (20, (0.2, 0.2, 0.6)),
+        # small n: the power with a backend at share 0 is far from 1 (0.041 and 0.070)
+        (6, (0.6, 0.4, 0.0)),
+        (6, (0.7, 0.0, 0.3)),
+    ],
+)
+def test_the_exact_power_is_the_true_probability_of_the_rejected_outcomes(
+    n: int, true_shares: tuple[float, float, float]
+) -> None:
+    """Summed over scipy's outcomes and p-values (a backend with share 0 gets no hit)."""
+    shares, alpha = (0.5, 0.3, 0.2), 0.05
+    rows, _, p_values = _exact_p_values(n, shares)
+    rejected = rows[p_values <= alpha]
+    expected = float(stats.multinomial.pmf(rejected, n, true_shares).sum())
+    assert multinomial.exact_power(n, shares, alpha, true_shares) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert multinomial.exact_power(n, shares, alpha, shares) <= alpha
+
+
+def test_when_nothing_can_be_rejected_the_exact_power_is_0() -> None:
+    assert multinomial.exact_power(2, (0.4, 0.3, 0.3), 0.001, (1.0, 0.0, 0.0)) == 0.0
+    assert multinomial.exact_power(2, (0.4, 0.3, 0.3), 0.5, (1.0, 0.0, 0.0)) > 0.0
+    # one outcome rejected, (0, 0, 2) with probability 0.01: power 1 when it is certain
+    assert multinomial.exact_power(2, (0.7, 0.2, 0.1), 0.011, (0.0, 0.0, 1.0)) == pytest.approx(1.0)
+    assert multinomial.exact_power(2, (0.7, 0.2, 0.1), 0.011, (0.5, 0.3, 0.2)) == pytest.approx(0.04)
+
+
+def test_the_p_value_never_exceeds_1_and_each_kind_says_what_ran() -> None:
+    # the pmf of every outcome sums to 1 + 4e-16 here: the p-value of the mode is 1, not more
+    at_mode = multinomial.multinomial_test([5, 3, 2], [0.5, 0.3, 0.2])
+    assert (at_mode.p_value, at_mode.kind) == (1.0, "exact")
+    chi = multinomial.multinomial_test([700, 200, 100], [0.7, 0.2, 0.1])
+    assert chi.kind == "chi-square"
+    assert chi.p_value == pytest.approx(stats.chisquare([700, 200, 100], [700, 200, 100]).pvalue)
+
+
+def test_an_expected_count_of_exactly_5_is_enough_for_chi_square() -> None:
+    """1000 answers at 990/5/5: 501,501 outcomes (too many to enumerate), expected counts 990, 5, 5."""
+    probs = [0.99, 0.005, 0.005]
+    assert min(1000 * p for p in probs) == multinomial.CHI_SQUARE_MIN_EXPECTED
+    assert multinomial.multinomial_test([990, 6, 4], probs).kind == "chi-square"
+    assert multinomial.multinomial_test([990, 6, 4], [0.991, 0.0045, 0.0045]).kind == "monte-carlo"

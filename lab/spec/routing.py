@@ -22,7 +22,7 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 @dataclass(frozen=True)
 class RouteId:
-    """A route's identity, ordered like the specification's tie-break `{namespace}/{name}`."""
+    """A route's identity, printed `{namespace}/{name}` like the specification names routes."""
 
     namespace: str
     name: str
@@ -295,8 +295,10 @@ class RouteTable:
     """All rules of the routes attached to one listener, in v0.4.0 precedence.
 
     Candidates are ordered by: hostname specificity, path (Exact, then longest prefix), number of
-    header matches, number of query matches, then oldest route (apply order), then
-    `{namespace}/{name}`, then rule and match order. The first candidate that matches wins.
+    header matches, number of query matches, then oldest route (apply order), then rule and match
+    order. The first candidate that matches wins. The specification's last tie-break,
+    `{namespace}/{name}`, only decides between routes created in the same second; apply order
+    gives every route its own rank, so it never comes into play here.
     A method match only filters: v0.4.0's list (apis/v1alpha2/httproute_types.go, `Matches`) does
     not rank it; "Method match" joined the list in v0.8.0 (apis/v1beta1/httproute_types.go).
     """
@@ -331,7 +333,6 @@ class RouteTable:
                     -len(match.headers),
                     -len(match.query),
                     rule.order,
-                    str(rule.route),
                     rule.index,
                     mi,
                 )

@@ -273,16 +273,16 @@ def _binomial_sample_size(share: float, alternatives: Sequence[float], power: fl
 
 
 def _smallest_n(enough: Callable[[int], bool]) -> int:
-    """Bisection for the first n where `enough` turns true (doubling to find an upper end)."""
-    hi = 8
+    """Bisection for the first n where `enough` turns true (doubling from 1, up to MAX_SAMPLE_SIZE)."""
+    no, hi = 0, 1
     while not enough(hi):
-        hi *= 2
-        if hi > MAX_SAMPLE_SIZE:
+        if hi >= MAX_SAMPLE_SIZE:
             raise InvalidInput(
                 f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
                 fix="ask for a larger --detect, a lower --power or a larger --alpha",
             )
-    return boundary(enough, hi, hi // 2)
+        no, hi = hi, min(hi * 2, MAX_SAMPLE_SIZE)
+    return boundary(enough, hi, no)
 
 
 def sample_size_sentence(

@@ -223,7 +223,7 @@ def verdict_of(
         decided=test is None or test.decided,
     )
     reasons = misrouted + _failed_reasons(counts) + _backend_reasons(counts, backends, test)
-    reasons.append(_conclusion(outcome, counts, backends, test, misrouted=bool(misrouted)))
+    reasons.append(_conclusion(counts, backends, test, misrouted=bool(misrouted)))
     reasons.extend(notes)
     none = "none (no successful responses from a backend with weight above 0)"
     return Verdict(
@@ -274,7 +274,6 @@ def _backend_reasons(counts: Counts, backends: Sequence[BackendResult], test: Te
 
 
 def _conclusion(
-    outcome: Outcome,
     counts: Counts,
     backends: Sequence[BackendResult],
     test: TestResult | None,

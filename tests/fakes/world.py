@@ -168,15 +168,21 @@ class World:
         self.state.write(state)
 
     def engines_in_virtual_time(self) -> None:
-        """Engines that lab.lifecycle creates itself sleep and tell time through the fakes' clock."""
+        """Engines that lab.lifecycle creates itself sleep and tell time through the fakes' clock.
+
+        A wrapper rather than new `__kwdefaults__`: mutmut wraps `__init__` in a function of its own
+        (`*args, **kwargs`), whose keyword defaults would be changed to no effect.
+        """
         from lab.engines.kube.steps import KubernetesLab
 
-        defaults = {
-            **(KubernetesLab.__init__.__kwdefaults__ or {}),
-            "sleep": self.sleep,
-            "clock": self.clock.now,
-        }
-        self.monkeypatch.setattr(KubernetesLab.__init__, "__kwdefaults__", defaults)
+        original = KubernetesLab.__init__
+
+        def init(engine: KubernetesLab, *args: Any, **kw: Any) -> None:
+            kw.setdefault("sleep", self.sleep)
+            kw.setdefault("clock", self.clock.now)
+            original(engine, *args, **kw)
+
+        self.monkeypatch.setattr(KubernetesLab, "__init__", init)
 
     def kind_engine(self, **kw: Any) -> KindEngine:
         cache = kw.pop("cache", self.cache if not (self.state.path / "prefetch-cache-dir").exists() else None)

@@ -1,0 +1,98 @@
+"""`--engine cluster` after `lab up`: what `lab status` lists, and `lab down` when the API server fails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lab.engines.kube.cluster import ClusterEngine
+from lab.errors import LabError, NotConverged
+from lab.state import LabState
+from tests.fakes.world import World
+from tests.test_cluster_engine import up
+
+
+@pytest.fixture
+def alice(world: World) -> tuple[ClusterEngine, LabState]:
+    world.use_kubeconfig()
+    world.engines_in_virtual_time()
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+    return engine, state
+
+
+def test_status_lists_namespace_gateway_ca_consul_then_the_gateway_and_routes(
+    alice: tuple[ClusterEngine, LabState],
+) -> None:
+    engine, state = alice
+    rows = engine.status(state)
+    assert [(r.component, r.state) for r in rows] == [
+        ("namespace", "lab-alice"),
+        ("gateway", "port-forward"),
+        ("CA bundle", ""),
+        ("Consul", "ok"),
+        ("Gateway lab-alice/example-gateway-lab-alice", "ok"),
+        ("HTTPRoute lab-alice/example-route-1", "ok"),
+        ("HTTPRoute lab-alice/example-route-2", "ok"),
+    ]
+    assert rows[0].detail == "context workshop"
+    assert rows[1].detail == f"https://localhost:{state.ports[8443]}/ -> gateway pod port 8443"
+    assert rows[2].detail == str(engine.state_path / "ca.pem")
+    assert rows[3].detail.startswith(
+        "namespace consul: api-gateway-controller: hashicorp/consul-api-gateway:0.1.0-beta"
+    )
+    assert rows[3].detail.endswith(" (the cluster's, shared)")
+    assert [r.detail for r in rows[4:]] == ["Ready=True reason=Ready", "Accepted", "Accepted"]
+
+
+def test_status_when_the_api_server_does_not_answer(
+    alice: tuple[ClusterEngine, LabState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, state = alice
+
+    def unreachable(*args: Any) -> Any:
+        raise NotConverged("the API server does not answer")
+
+    monkeypatch.setattr(engine, "_reach", unreachable)
+    rows = engine.status(state)
+    assert [r.component for r in rows] == ["namespace", "gateway", "CA bundle", "API server"]
+    assert (rows[-1].state, rows[-1].detail) == ("down", "the API server does not answer")
+
+
+def test_down_without_a_state_only_stops_the_helper_and_clears_the_files(
+    alice: tuple[ClusterEngine, LabState], world: World
+) -> None:
+    engine, _ = alice
+    assert (engine.state_path / "ca.pem").is_file()
+    world.log.write_text("")
+    said: list[str] = []
+    engine.down(None, said.append)
+    assert [m for m in said if not m.startswith("port-forward helper")] == []
+    assert [e for e in world.calls("api") if e["method"] == "DELETE"] == []
+    assert (
+        not (engine.state_path / "ca.pem").exists()
+        and not (engine.state_path / "kube-discovery.json").exists()
+    )
+    assert engine.tunnel.found() == []
+
+
+def test_down_keeps_going_after_a_failure_and_raises_the_first(
+    alice: tuple[ClusterEngine, LabState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, state = alice
+
+    def unreachable(*args: Any) -> Any:
+        raise NotConverged("the API server does not answer")
+
+    monkeypatch.setattr(engine, "_reach", unreachable)
+    said: list[str] = []
+    with pytest.raises(LabError, match=r"^the API server does not answer$"):
+        engine.down(state, said.append)
+    assert said[-1] == (
+        "consul: left running in namespace consul (the cluster's, shared by every attendee); the CRDs stay too"
+    )
+    assert not any(m.startswith("delete: ") for m in said)
+    assert not (engine.state_path / "ca.pem").exists()  # the files go all the same
+    assert engine.tunnel.found() == []
