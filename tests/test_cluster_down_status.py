@@ -96,3 +96,65 @@ def test_down_keeps_going_after_a_failure_and_raises_the_first(
     assert not any(m.startswith("delete: ") for m in said)
     assert not (engine.state_path / "ca.pem").exists()  # the files go all the same
     assert engine.tunnel.found() == []
+
+
+def test_a_running_lab_is_alive_and_a_stopped_helper_shows_in_status(
+    alice: tuple[ClusterEngine, LabState],
+) -> None:
+    import os
+    import signal
+
+    from lab.engines import processes
+    from lab.engines.kube.record import KubeRecord
+
+    engine, state = alice
+    assert engine.alive(state).alive and engine.alive(state).detail == ""
+    record = state.record
+    assert isinstance(record, KubeRecord) and record.tunnel is not None
+    os.kill(record.tunnel.pid, signal.SIGKILL)
+    processes.stop(processes.Running(record.tunnel.pid, record.tunnel.started), 5, 0.02)
+    gateway = next(r for r in engine.status(state) if r.component == "gateway")
+    assert gateway.state == "stopped"
+
+
+def test_status_of_a_gateway_the_cluster_exposes_itself(world: World) -> None:
+    world.use_kubeconfig()
+    world.engines_in_virtual_time()
+    world.install_consul_by_someone()
+    world.start_gateway()
+    ca = world.tmp / "test-ca" / "ca.pem"
+    engine = world.attendee("alice", gateway_url=f"https://localhost:{world.gateway_port}", ca_file=ca)
+    state, _ = up(engine)
+    assert engine.alive(state).alive
+    gateway = next(r for r in engine.status(state) if r.component == "gateway")
+    assert (gateway.state, gateway.detail) == ("given", f"https://localhost:{world.gateway_port}/")
+
+
+def test_down_says_each_object_it_deletes_routes_first_cluster_scoped_without_a_namespace(
+    alice: tuple[ClusterEngine, LabState],
+) -> None:
+    engine, state = alice
+    said: list[str] = []
+    engine.down(state, said.append)
+    deletes = [m for m in said if m.startswith("delete: ")]
+    assert deletes[:3] == [
+        "delete: HTTPRoute lab-alice/example-route-1",
+        "delete: HTTPRoute lab-alice/example-route-2",
+        "delete: Gateway lab-alice/example-gateway-lab-alice",
+    ]
+    assert "delete: GatewayClass lab-lab-alice" in deletes
+    assert "delete: GatewayClassConfig lab-lab-alice" in deletes
+    assert deletes[-1] == "delete: Namespace lab-alice (lab created it)"
+
+
+def test_status_marks_a_route_the_controller_has_not_accepted_as_a_problem(
+    alice: tuple[ClusterEngine, LabState], world: World
+) -> None:
+    engine, state = alice
+    with world.kube.lock:
+        route = world.kube.cluster.get("HTTPRoute", "lab-alice", "example-route-1")
+        assert route is not None
+        route["status"] = {}
+    rows = {r.component: r for r in engine.status(state)}
+    row = rows["HTTPRoute lab-alice/example-route-1"]
+    assert (row.state, row.detail) == ("problem", "no status.parents yet (the controller has not bound the route)")
