@@ -96,3 +96,19 @@ def test_errors_a_user_can_cause_keep_their_codes() -> None:
     assert result.exit_code == 3, result.output
     result = CliRunner().invoke(cli, ["judge", "--no-such-option"])
     assert result.exit_code == 2, result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], [], ["--lab-dir", ".", "--help"]])
+def test_an_internal_error_before_any_command_runs_exits_70(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lab --help` (and `lab` alone) import every command module to list them: a bug there is a crash too."""
+    from lab.ui.cli import app
+
+    monkeypatch.setitem(app.COMMAND_MODULES, "broken", "no_such_module")  # a command whose module is gone
+    monkeypatch.setenv("LAB_CRASH_DIR", str(tmp_path / "crashes"))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 70, (result.output, result.exception)
+    assert "this is a bug in lab" in result.output
+    (saved,) = (tmp_path / "crashes").iterdir()
+    assert "ModuleNotFoundError" in saved.read_text()

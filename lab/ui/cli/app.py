@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -132,24 +134,37 @@ class LabGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Keep the command line as given, for the crash report."""
+        """Keep the command line as given, for the crash report; parse (`lab --help` lists commands)."""
         ctx.meta["lab.command_line"] = " ".join([ctx.info_name or "lab", *args])
-        return super().parse_args(ctx, args)
+        with exits_for_errors(ctx):
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a LabError becomes `abort`, an unexpected exception `crash`."""
-        try:
+        with exits_for_errors(ctx):
             return super().invoke(ctx)
-        except LabError as error:
-            abort(error)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise  # usage errors (2) and the exit codes commands chose
-        except KeyboardInterrupt:
-            # never click's "Aborted!" with exit 1, which means "the split does not match"
-            click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
-            raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Exception as error:  # the one place that turns a bug into exit 70
-            crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))
+
+
+@contextlib.contextmanager
+def exits_for_errors(ctx: click.Context) -> Iterator[None]:
+    """A LabError becomes `abort`, Ctrl-C exit 130, any other exception `crash` (exit 70).
+
+    Around both stages click runs outside a command (parsing the root options, which for
+    `lab --help` imports every command module) and the command itself: an exception escaping
+    click's main would exit 1, the code that means "the split does not match".
+    """
+    try:
+        yield
+    except LabError as error:
+        abort(error)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # usage errors (2) and the exit codes commands chose
+    except KeyboardInterrupt:
+        # never click's "Aborted!" with exit 1, which means "the split does not match"
+        click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
+        raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
+    except Exception as error:  # the one place that turns a bug into exit 70
+        crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))
 
 
 @click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})
