@@ -123,3 +123,14 @@ def test_an_expected_count_of_exactly_5_is_enough_for_chi_square() -> None:
     assert min(1000 * p for p in probs) == multinomial.CHI_SQUARE_MIN_EXPECTED
     assert multinomial.multinomial_test([990, 6, 4], probs).kind == "chi-square"
     assert multinomial.multinomial_test([990, 6, 4], [0.991, 0.0045, 0.0045]).kind == "monte-carlo"
+
+
+@pytest.mark.parametrize(
+    ("counts", "probs"),
+    [([520, 290, 190], (0.5, 0.3, 0.2)), ([5000, 3100, 1900], (0.5, 0.3, 0.2)), ([30, 40, 25, 5], (0.3, 0.4, 0.2, 0.1))],
+)
+def test_pearsons_p_value_is_scipys_power_divergence(counts: list[int], probs: tuple[float, ...]) -> None:
+    n = sum(counts)
+    reference = stats.power_divergence(counts, np.array(probs) * n, lambda_="pearson").pvalue
+    found = multinomial.pearson_p_value(np.array(counts), np.array(probs))
+    assert found == pytest.approx(reference, rel=1e-12)
