@@ -248,3 +248,9 @@ def test_the_maximum_n_leaves_room_to_see_a_backend_that_must_get_nothing() -> N
     check = SequentialCheck({"a": 50, "b": 50, "c": 0}, detect=0.45, power=0.95)
     assert check.design is not None
     assert check.n_max >= check.design.min_pass_n == 6  # (1 - 0.45)^6 <= 0.05
+
+
+def test_a_shift_too_small_for_any_design_is_invalid_input() -> None:
+    for expected in (CANARY, {"echo-1": 100, "echo-2": 0}):
+        with pytest.raises(InvalidInput, match="needs more than 10000000 responses"):
+            SequentialCheck(expected, detect=1e-300)

@@ -245,9 +245,32 @@ def _required_sample_size(weights: tuple[int, ...], detect: float, power: float,
     )
 
 
+def zero_hit_sample_size(detect: float, power: float) -> int:
+    """Answers needed to see, with probability `power`, a share `detect` sent where it must not go.
+
+    The first n with (1 - detect)^n <= 1 - power (log1p: log(1 - detect) is 0 below 1.1e-16).
+
+    Raises:
+        InvalidInput: detect or power is out of (0, 1), or n is above MAX_SAMPLE_SIZE.
+    """
+    _check_level("detect", detect)
+    _check_level("power", power)
+    n = math.log1p(-power) / math.log1p(-detect)
+    if n > MAX_SAMPLE_SIZE:
+        raise _too_small()
+    return math.ceil(n)
+
+
+def _too_small() -> InvalidInput:
+    return InvalidInput(
+        f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
+        fix="ask for a larger --detect, a lower --power or a larger --alpha",
+    )
+
+
 def _computed_sample_size(weights: tuple[int, ...], detect: float, power: float, alpha: float) -> int:
     positive = sorted(w for w in weights if w > 0)
-    zero_hit_n = math.ceil(math.log(1 - power) / math.log(1 - detect))
+    zero_hit_n = zero_hit_sample_size(detect, power)
     if len(positive) == 1:
         return zero_hit_n
     floor_n = zero_hit_n if len(positive) < len(weights) else 1
@@ -276,10 +299,7 @@ def _smallest_n(enough: Callable[[int], bool]) -> int:
     no, hi = 0, 1
     while not enough(hi):
         if hi >= MAX_SAMPLE_SIZE:
-            raise InvalidInput(
-                f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
-                fix="ask for a larger --detect, a lower --power or a larger --alpha",
-            )
+            raise _too_small()
         no, hi = hi, min(hi * 2, MAX_SAMPLE_SIZE)
     return boundary(enough, hi, no)
 

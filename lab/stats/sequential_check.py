@@ -18,7 +18,7 @@ from typing import Any
 from lab.errors import InvalidInput
 from lab.stats import sequential
 from lab.stats.formats import format_level, format_share
-from lab.stats.power import ZERO_HIT_RULE, Detectable, required_sample_size
+from lab.stats.power import ZERO_HIT_RULE, Detectable, required_sample_size, zero_hit_sample_size
 from lab.stats.results import ResponseCounts, TestResult, Verdict
 from lab.stats.verdict import (
     DEFAULT_ALPHA,
@@ -39,11 +39,6 @@ THREE_OR_MORE = (
 def covers(expected: Mapping[str, int]) -> bool:
     """Whether the sequential check applies: one or two backends with weight above 0."""
     return 1 <= sum(1 for weight in expected.values() if weight > 0) <= 2
-
-
-def zero_hit_n(detect: float, power: float) -> int:
-    """Answers needed to see, with probability `power`, a share `detect` sent where it must not go."""
-    return math.ceil(math.log(1 - power) / math.log(1 - detect))
 
 
 class SequentialCheck(ResponseCounts):
@@ -69,7 +64,7 @@ class SequentialCheck(ResponseCounts):
         self.stop: str | None = None
         weighted = [name for name, weight in expected.items() if weight > 0]
         self.canary = min(weighted, key=lambda name: expected[name])
-        must_see = zero_hit_n(detect, power)
+        must_see = zero_hit_sample_size(detect, power)
         self.design: sequential.Design | None = None
         if len(weighted) == 1:
             self.n_max = must_see if max_n is None else min(must_see, max_n)
