@@ -187,3 +187,10 @@ def test_bad_alpha_exits_3_everywhere(command: tuple[str, ...]) -> None:
     code, out = run(*command[:1], "--expect", "99,1", *command[1:], "--alpha", "0")
     assert code == 3, out
     assert "alpha must be strictly between 0 and 1" in out
+
+
+def test_a_sequential_design_too_large_to_compute_points_to_the_fixed_n_figure() -> None:
+    code, out = run("sample-size", "--expect", "99,1", "--detect", "0.001", "--sequential")
+    assert code == 3, out
+    assert "more than 100000 answers (the fixed-n test needs 251386)" in out
+    assert "lab sample-size without --sequential" in out  # sample-size has no --fixed
