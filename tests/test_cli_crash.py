@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -33,8 +34,6 @@ CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def test_every_command_is_covered() -> None:
-    import click
-
     from lab.ui.cli import catalogue, cluster, host, inspect, judging, operate, running  # noqa: F401 (all of them)
 
     assert set(CALLS) == set(cli.list_commands(click.Context(cli))) == set(cli.commands)
@@ -81,9 +80,12 @@ def test_without_a_writable_crash_folder_the_traceback_goes_to_the_screen(
     assert "RuntimeError: forced internal error" in result.output
 
 
-def test_ctrl_c_outside_the_traffic_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, click.exceptions.Abort])
+def test_ctrl_c_outside_the_traffic_run_exits_130(monkeypatch: pytest.MonkeyPatch, raised: type[BaseException]) -> None:
+    """click's own Abort (a prompt's Ctrl-C or end of input) would print "Aborted!" and exit 1."""
+
     def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
+        raise raised
 
     monkeypatch.setattr("lab.stats.power.required_sample_size", interrupted)
     result = CliRunner().invoke(cli, ["sample-size", "--expect", "99,1"])

@@ -147,7 +147,7 @@ class LabGroup(click.Group):
 
 @contextlib.contextmanager
 def exits_for_errors(ctx: click.Context) -> Iterator[None]:
-    """A LabError becomes `abort`, Ctrl-C exit 130, any other exception `crash` (exit 70).
+    """A LabError becomes `abort`, Ctrl-C (or click's Abort) exit 130, any other exception `crash` (exit 70).
 
     Around both stages click runs outside a command (parsing the root options, which for
     `lab --help` imports every command module) and the command itself: an exception escaping
@@ -157,9 +157,9 @@ def exits_for_errors(ctx: click.Context) -> Iterator[None]:
         yield
     except LabError as error:
         abort(error)
-    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+    except (click.exceptions.ClickException, click.exceptions.Exit):
         raise  # usage errors (2) and the exit codes commands chose
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.exceptions.Abort):
         # never click's "Aborted!" with exit 1, which means "the split does not match"
         click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
         raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
