@@ -1,8 +1,9 @@
 """What a split check can detect at a given n, and the n it needs to detect a given shift.
 
 Two backends: exact, from the acceptance region of the two-sided binomial test (lab.stats.binomial,
-numpy only). Three or more: a noncentral chi-square approximation (moment-matched) to the power
-of Pearson's test (scipy.special, imported on first use; not scipy.stats, which costs ~50 MB more).
+numpy only). Three or more: the power of the test that runs at n (lab.stats.multinomial): exact
+where every outcome is enumerated, else a noncentral chi-square approximation (moment-matched) to
+Pearson's test (scipy.special, imported on first use; not scipy.stats, which costs ~50 MB more).
 """
 
 from __future__ import annotations
@@ -219,8 +220,9 @@ def required_sample_size(
       at `alpha` rejects both alternatives with probability >= `power`. Power of a discrete
       test is saw-toothed in n, so a slightly larger n can have slightly less power; use the
       n returned.
-    - Three or more: `chi_square_power`, a moment-matched noncentral chi-square approximation
-      to Pearson's test (other shares moved in proportion), bisection over n.
+    - Three or more: the power of the test `lab check` runs at n (other shares moved in
+      proportion): exact where that test enumerates every outcome, else `chi_square_power`, a
+      moment-matched noncentral chi-square approximation to Pearson's test; bisection over n.
 
     Backends with weight 0 fail on any hit; when present, n also covers detecting a share
     `detect` on them with probability `power`.
@@ -278,11 +280,16 @@ def _computed_sample_size(weights: tuple[int, ...], detect: float, power: float,
     alternatives = sorted({max(share - detect, 0.0), min(share + detect, 1.0)})
     if len(positive) == 2:
         return max(floor_n, _binomial_sample_size(share, alternatives, power, alpha))
+    from lab.stats import multinomial  # three or more backends only: it imports scipy.special
+
     shares = tuple(w / sum(positive) for w in positive)
     targets = [shifted_shares(shares, 0, a - share) for a in alternatives]
 
     def enough(n: int) -> bool:
-        return all(chi_square_power(n, shares, t, alpha) >= power for t in targets)
+        try:
+            return all(multinomial.power_of_test_that_runs(n, shares, alpha, t) >= power for t in targets)
+        finally:
+            multinomial.forget()  # each n once: its enumeration would only hold memory
 
     return max(floor_n, _smallest_n(enough))
 
@@ -322,13 +329,24 @@ def sample_size_sentence(
         )
     share = positive[0] / sum(positive)
     low, high = max(share - detect, 0.0), min(share + detect, 1.0)
-    method = (
-        "the exact two-sided binomial test"
-        if len(positive) == 2
-        else f"Pearson's chi-square test ({NONCENTRAL_CHI_SQUARE})"
-    )
+    method = "the exact two-sided binomial test" if len(positive) == 2 else _multinomial_method(n, positive)
     return (
         f"{n} successful responses: at alpha={alpha:g}, {method} flags the smallest share "
         f"(expected {format_share(share)}) at {format_share(low)} or at {format_share(high)} "
         f"with at least {level} probability."
+    )
+
+
+def _multinomial_method(n: int, positive: Sequence[int]) -> str:
+    """The test `lab check` runs on n answers over three or more backends, and how its power is known."""
+    from lab.stats import multinomial
+
+    kind = multinomial.kind_of_test(n, [w / sum(positive) for w in positive])
+    if kind == "exact":
+        return "the exact multinomial test (every outcome enumerated; its power computed exactly)"
+    if kind == "chi-square":
+        return f"Pearson's chi-square test ({NONCENTRAL_CHI_SQUARE})"
+    return (
+        "the exact multinomial test with a Monte Carlo p-value (power by the noncentral chi-square "
+        "approximation to Pearson's test, an approximation for this test)"
     )
