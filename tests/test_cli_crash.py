@@ -114,3 +114,29 @@ def test_an_internal_error_before_any_command_runs_exits_70(
     assert "this is a bug in lab" in result.output
     (saved,) = (tmp_path / "crashes").iterdir()
     assert "ModuleNotFoundError" in saved.read_text()
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("observed", ["990,10", "900,100"])
+def test_a_reader_that_goes_away_exits_141_never_1(output: str, observed: str, tmp_path: Path) -> None:
+    """`lab judge ... | head -1`: rich's Console answers a broken pipe with exit 1, which means FAIL."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # no reader at all: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lab", "judge", "--expect", "99,1", "--observed", observed, "--output", output],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LAB_CRASH_DIR": str(tmp_path)},
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == ExitCode.BROKEN_PIPE == 141, done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())  # no crash report: nothing went wrong in lab

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
+import io
 import json
 import os
 import platform
@@ -28,12 +30,30 @@ from lab.stats import memo
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
 
+class LabConsole(Console):
+    """rich's Console, except that a reader going away is a BrokenPipeError for `exits_for_errors`.
+
+    rich's own answer (Console.on_broken_pipe) is SystemExit(1): exit 1 means "the split does not
+    match", so `lab judge ... | head -1` read as a FAIL.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and let the one exit path choose the code."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of lab's output went away")
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The console every command prints through."""
+    return LabConsole(stderr=stderr, highlight=False)
+
+
 class App:
     """What every command needs: where the lab definition lives, and the console."""
 
     def __init__(self, lab_dir: Path) -> None:
         self.lab_dir = LabDir(lab_dir)
-        self.console = Console(highlight=False)
+        self.console = console()
 
     def print_json(self, data: object) -> None:
         """JSON on stdout, nothing else."""
@@ -147,7 +167,7 @@ class LabGroup(click.Group):
 
 @contextlib.contextmanager
 def exits_for_errors(ctx: click.Context) -> Iterator[None]:
-    """A LabError becomes `abort`, Ctrl-C (or click's Abort) exit 130, any other exception `crash` (exit 70).
+    """LabError: `abort`; Ctrl-C or click's Abort: 130; reader gone: 141; anything else: `crash` (70).
 
     Around both stages click runs outside a command (parsing the root options, which for
     `lab --help` imports every command module) and the command itself: an exception escaping
@@ -159,12 +179,24 @@ def exits_for_errors(ctx: click.Context) -> Iterator[None]:
         abort(error)
     except (click.exceptions.ClickException, click.exceptions.Exit):
         raise  # usage errors (2) and the exit codes commands chose
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise click.exceptions.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except (KeyboardInterrupt, click.exceptions.Abort):
         # never click's "Aborted!" with exit 1, which means "the split does not match"
         click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
         raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
     except Exception as error:  # the one place that turns a bug into exit 70
         crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again (exit 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # no file descriptor (a test runner's buffer): nothing will be flushed to a pipe
 
 
 @click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})

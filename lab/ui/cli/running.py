@@ -21,7 +21,19 @@ from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
 from lab.traffic.check import CheckOptions, CheckResult, run_check
-from lab.ui.cli.app import KIND_PIN, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
+from lab.ui.cli.app import (
+    KIND_PIN,
+    OUTPUT,
+    PORTS,
+    STATE_DIR,
+    App,
+    cli,
+    console,
+    engine_options,
+    pass_app,
+    say,
+    where,
+)
 from lab.ui.cli.cluster import CLUSTER_OPTIONS, with_cluster_options
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
@@ -235,7 +247,7 @@ def _print_endpoints(state: LabState, step: StepPlan) -> None:
 
 def _side_console(app: App, output: str) -> Console:
     """Where progress and notes go: the terminal, or stderr when stdout carries JSON."""
-    return app.console if output == "text" else Console(stderr=True, highlight=False)
+    return app.console if output == "text" else console(stderr=True)
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
