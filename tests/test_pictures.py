@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,40 @@ def test_sequential_checks_show_the_running_share_inside_the_narrowing_band(figu
     low, high = echo2.get_ylim()
     assert low < 1 < high < 25  # the 1% canary's own scale, not 0..100
     assert "where the sequential check goes on" in fig.legends[0].get_texts()[0].get_text()
+
+
+def test_the_running_share_ends_where_the_sequential_check_stopped(figures: list[Figure]) -> None:
+    # answers in flight when the check stopped are counted by the driver (stats.running goes on),
+    # but the picture of how the verdict was reached ends at the verdict's n, with its numbers
+    check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    stopped, canary = check.verdict.n, check.verdict.backend("echo-2").hits
+    after = [{"echo-1": p["echo-1"] + 15, "echo-2": p.get("echo-2", 0)} for p in check.stats.running[-1:]]
+    check = replace(check, stats=replace(check.stats, running=(*check.stats.running, *after)))
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=True)
+    figures.append(fig)
+    _deviation, _echo1, echo2 = fig.axes
+    (line,) = [li for li in echo2.lines if li.get_linestyle() == "-" and len(li.get_xdata()) > 2]
+    assert list(line.get_xdata())[-1] == stopped
+    assert list(line.get_ydata())[-1] == pytest.approx(100 * canary / stopped)
+    assert echo2.get_xlim()[1] == stopped
+    assert [t.get_text() for t in echo2.texts] == [f"{100 * canary / stopped:.2f}% at n = {stopped}"]
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_the_legend_fits_in_the_picture(figures: list[Figure], sequential: bool) -> None:
+    if sequential:
+        check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    else:
+        check = canary_check({"echo-1": 751, "echo-2": 6})
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=sequential)
+    figures.append(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    (legend,) = fig.legends
+    box, frame = legend.get_window_extent(renderer), fig.bbox
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0, (box, frame)
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[1:] == ["observed, 99.9% interval", "outside the band"]
 
 
 def test_a_missing_matplotlib_is_reported_before_any_traffic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def _running_view(ax: Axes, check: TrafficCheck, backend: BackendResult) -> None
     """A backend's running share against the responses so far, inside the narrowing accepted band."""
     verdict = check.verdict
     weighted, _ = _weighted(verdict)
-    points = [p for p in check.stats.running if sum(p.values())]
+    points = _until_verdict(check)
     ns = [sum(p.values()) for p in points]
     shares = [100 * p.get(backend.name, 0) / n for p, n in zip(points, ns, strict=True)]
     bands = sequential_bands(verdict, backend, ns) or [band(backend, n, verdict.alpha, weighted) for n in ns]
@@ -154,6 +154,18 @@ def _running_view(ax: Axes, check: TrafficCheck, backend: BackendResult) -> None
     ax.set_xlim(0, max(ns, default=1))
     ax.set_ylabel(f"{backend.name} share (%)")
     ax.set_xlabel("responses so far")
+
+
+def _until_verdict(check: TrafficCheck) -> list[dict[str, int]]:
+    """The running counts up to the verdict's n, ending with its counts.
+
+    Answers in flight when a sequential check stopped are counted by the driver but not judged.
+    """
+    n = check.verdict.n
+    if not n:
+        return []
+    before = [dict(p) for p in check.stats.running if 0 < sum(p.values()) < n]
+    return [*before, {b.name: b.hits for b in check.verdict.backends}]
 
 
 def _share_limits(expected: float, final: float, last_band: tuple[float, float]) -> tuple[float, float]:
@@ -200,7 +212,7 @@ def figure(result: CheckResult, running: bool) -> Figure:
             Line2D([], [], color=_COLOR[True], marker="o", label=f"observed, {level} interval"),
             Line2D([], [], color=_COLOR[False], marker="o", label="outside the band"),
         ],
-        loc="outside lower center", ncol=3, frameon=False, fontsize="small",
+        loc="outside lower center", ncol=1 if sequential else 3, frameon=False, fontsize="small",
     )  # fmt: skip
     return fig
 
