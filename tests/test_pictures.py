@@ -157,6 +157,19 @@ def test_the_running_share_ends_where_the_sequential_check_stopped(figures: list
     assert [t.get_text() for t in echo2.texts] == [f"{100 * canary / stopped:.2f}% at n = {stopped}"]
 
 
+def test_the_running_share_label_stays_inside_the_axes(figures: list[Figure]) -> None:
+    # echo-1 ends near the top of its axis (99.3%), echo-2 near the bottom (0.69%)
+    check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=True)
+    figures.append(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for ax in fig.axes[1:]:
+        (label,) = ax.texts
+        box, frame = label.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (label.get_text(), box, frame)
+
+
 @pytest.mark.parametrize("sequential", [False, True])
 def test_the_legend_fits_in_the_picture(figures: list[Figure], sequential: bool) -> None:
     if sequential:

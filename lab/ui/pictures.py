@@ -147,10 +147,12 @@ def _running_view(ax: Axes, check: TrafficCheck, backend: BackendResult) -> None
     inside = not bands or bands[-1][0] - 1e-12 <= shares[-1] / 100 <= bands[-1][1] + 1e-12
     ax.plot(ns, shares, color=_COLOR[inside], lw=1.5)
     if ns:
-        ax.annotate(f"{shares[-1]:.2f}% at n = {ns[-1]}", (ns[-1], shares[-1]), xytext=(-4, 6),
-                    textcoords="offset points", ha="right", fontsize="small",
+        low, high = _share_limits(backend.expected_share, shares[-1] / 100, bands[-1])
+        above = shares[-1] < (low + high) / 2  # the label goes where there is room inside the axes
+        ax.annotate(f"{shares[-1]:.2f}% at n = {ns[-1]}", (ns[-1], shares[-1]), xytext=(-4, 6 if above else -6),
+                    textcoords="offset points", ha="right", va="bottom" if above else "top", fontsize="small",
                     color=_COLOR[inside]).set_in_layout(False)  # fmt: skip
-        ax.set_ylim(*_share_limits(backend.expected_share, shares[-1] / 100, bands[-1]))
+        ax.set_ylim(low, high)
     ax.set_xlim(0, max(ns, default=1))
     ax.set_ylabel(f"{backend.name} share (%)")
     ax.set_xlabel("responses so far")
