@@ -3,6 +3,7 @@ test accepts, the running shares of a sequential check; matplotlib checked befor
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -205,3 +206,11 @@ def test_the_file_must_be_png_or_svg_in_an_existing_folder(tmp_path: Path) -> No
 def test_multi_step_runs_write_one_picture_per_step(tmp_path: Path) -> None:
     assert pictures.step_path(tmp_path / "a.png", "blue", ["blue", "green"]) == tmp_path / "a-blue.png"
     assert pictures.step_path(tmp_path / "a.png", "only", ["only"]) == tmp_path / "a.png"
+
+
+def test_the_readme_shows_pictures_that_exist() -> None:
+    root = Path(__file__).resolve().parent.parent
+    linked = re.findall(r"\]\((docs/[\w.-]+\.png)\)", (root / "README.md").read_text())
+    assert "docs/canary-99-1.png" in linked and "docs/canary-99-1-sequential.png" in linked
+    for name in linked:
+        assert (root / name).read_bytes().startswith(b"\x89PNG"), name
