@@ -220,6 +220,33 @@ def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
         lab("down", "--state-dir", str(state))
 
 
+def test_a_step_that_does_not_converge_still_ends_with_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab import lifecycle
+    from lab.errors import NotConverged
+
+    real_up = lifecycle.up
+
+    def up(*args: object, step_name: str, **kwargs: object) -> object:
+        if step_name == "green":
+            raise NotConverged("/echo did not answer 2xx 5 times in a row within 120 s")
+        return real_up(*args, step_name=step_name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifecycle, "up", up)
+    state = tmp_path / "state"
+    code, out = lab("up", "blue-green", "--engine", "local", "--state-dir", str(state),
+                    "--port", f"8443={free_port()}")  # fmt: skip
+    try:
+        assert code == 5, out
+        assert "blue-green: 2 of 2 steps run" in out, out
+        assert re.search(r"blue\W+PASS\W+\d+\W+0\W+[\d.]+ s", out), out
+        assert re.search(r"green\W+ERROR \(exit 5\)\W+-\W+-\W+[\d.]+ s", out), out
+        assert out.index("steps run") < out.index("did not answer 2xx")  # the table, then the error
+    finally:
+        lab("down", "--state-dir", str(state))
+
+
 def test_ctrl_c_stops_sending_and_reports_what_was_collected(running: Path) -> None:
     import os
     import signal
