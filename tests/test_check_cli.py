@@ -172,6 +172,21 @@ def test_plot_draws_a_picture(running: Path, tmp_path: Path) -> None:
     assert f"picture written to {picture}" in out
 
 
+def test_the_picture_of_a_canary_99_1_check_reads_echo_2_in_points(running: Path, tmp_path: Path) -> None:
+    """The picture of a real `lab check`: echo-2's deviation with its numbers, on an axis of points."""
+    picture, report = tmp_path / "split.svg", tmp_path / "split.json"
+    code, out = check(running, "--fixed", "--plot", str(picture), "--report", str(report))
+    assert code in (0, 1), out
+    texts = re.findall(r"<!-- (.*?) -->", picture.read_text())  # matplotlib writes each text as a comment
+    verdict = json.loads(report.read_text())["checks"][0]["verdict"]
+    n, echo2 = verdict["n"], next(b for b in verdict["backends"] if b["name"] == "echo-2")
+    deviation = 100 * (echo2["observed_share"] - 0.01)
+    assert f"{deviation:+.2f} pts:" in " ".join(texts) and f"({echo2['hits']} of {n})" in " ".join(texts), texts
+    assert "observed - expected share (percentage points)" in texts
+    ticks = [float(t.replace("\u2212", "-")) for t in texts if re.fullmatch(r"[\u2212-]?\d+(\.\d+)?", t)]
+    assert ticks and max(abs(t) for t in ticks) <= 5, ticks  # points around 0, not a 0..1 share axis
+
+
 def test_without_matplotlib_the_plot_fails_before_any_request(
     running: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
