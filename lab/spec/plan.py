@@ -165,7 +165,7 @@ def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan
     elif (why := _unjudgeable(rule)) is not None:
         raise InvalidInput(
             f"{where}: traffic {traffic.path} selects {rule.route} rule {rule.index}, which {why}",
-            fix="send the scenario's traffic to a path that reaches valid backends (see `lab validate`)",
+            fix="fix the reference `lab validate` warns about, or judge a path whose backends are all valid",
         )
     else:
         expected = rule.expected_weights()
