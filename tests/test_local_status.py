@@ -121,7 +121,7 @@ def test_an_http_only_gateway_converges_and_its_check_passes(lab_copy: LabCopy, 
             "400",
         )
         assert code == 0, out
-        assert f"http://localhost:{port}/echo" in out
+        assert f"  try:     curl http://localhost:{port}/echo" in out  # plain HTTP: no CA to pass
         with requests.Session() as s:
             s.trust_env = False
             assert s.get(f"http://localhost:{port}/echo", timeout=5).status_code == 200
