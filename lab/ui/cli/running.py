@@ -250,9 +250,11 @@ def _print_endpoints(state: LabState, step: StepPlan) -> None:
     for t in step.traffic:
         url = state.gateway_url(t.port, t.traffic.path, t.scheme)
         headers = " ".join(f"-H '{k}: {v}'" for k, v in t.traffic.headers.items())
+        ca = f"--cacert {state.ca_file} " if t.scheme == "https" else ""
         click.echo(f"  gateway: {url}")
-        click.echo(f"  CA:      {state.ca_file}")
-        click.echo(f"  try:     curl --cacert {state.ca_file} {headers + ' ' if headers else ''}{url}")
+        if ca:
+            click.echo(f"  CA:      {state.ca_file}")
+        click.echo(f"  try:     curl {ca}{headers + ' ' if headers else ''}{url}")
 
 
 def _side_console(app: App, output: str) -> Console:
