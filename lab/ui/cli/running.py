@@ -174,7 +174,7 @@ def up_cmd(
     teacher = Teacher(
         app.console,
         enabled=teach,
-        steps=tutorial(plan, where(app, options), options.timeouts, check["requests"]),
+        steps=tutorial(plan, where(app, options), options.timeouts, check["requests"], not check["sequential"]),
         notes=engine_tutorial.notes(choice.name),
     )
     click.echo(f"engine: {choice.name} ({choice.reason})")
