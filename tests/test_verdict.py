@@ -682,7 +682,7 @@ def test_a_backend_known_to_be_unable_to_answer_fails_naming_the_finding(
         "echo-3: ResolvedRefs=False (ServiceNotFound), known before the first request; its 1.0% of "
         "the requests is answered 503 apart from the split, so the split cannot match the weights."
     ) in v.reasons
-    assert v.reasons[-2].startswith("The test alone, not knowing the finding below: ")
+    assert v.reasons[-2].startswith("Without the finding below: ")
 
 
 def test_without_the_declaration_the_same_counts_are_inconclusive() -> None:

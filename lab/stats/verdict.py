@@ -240,7 +240,7 @@ def verdict_of(
     reasons = misrouted + _failed_reasons(counts) + _backend_reasons(counts, backends, test)
     conclusion = _conclusion(counts, backends, test, misrouted=bool(misrouted))
     if broken:  # what the test alone says, then the finding that decides
-        conclusion = f"The test alone, not knowing the finding below: {conclusion[0].lower()}{conclusion[1:]}"
+        conclusion = f"Without the finding below: {conclusion[0].lower()}{conclusion[1:]}"
     reasons += [conclusion, *broken]
     reasons.extend(notes)
     none = "none (no successful responses from a backend with weight above 0)"
