@@ -125,19 +125,22 @@ def test_validate_warns_with_the_condition_and_the_effect(lab_copy: LabCopy) -> 
     assert code == 3
 
 
-def test_a_judged_split_over_a_dangling_backend_is_refused_with_its_warning(lab_copy: LabCopy) -> None:
-    """The workshop's "what if a backendRef is wrong": validate says which condition and effect.
+def test_a_judged_split_over_a_dangling_backend_validates_with_its_warning(lab_copy: LabCopy) -> None:
+    """The workshop's "what if a backendRef is wrong": applied, judged, and flagged, not refused.
 
-    The objects are accepted (a cluster would serve 503 for echo-3's 1%), but the scenario judges
-    /echo against weights one backend cannot answer, so the scenario is refused, naming why.
+    The objects are accepted (the embedded engine serves 503 for echo-3's 1%, as v0.4.0 says), so
+    validate exits 0 with the warning: the condition, the effect, and what the kind engine does.
     """
     lab_copy.edit(ROUTE_99_1, "name: echo-2\n", "name: echo-3\n")
     code, out = run("--lab-dir", str(lab_copy.root), "validate", "canary-99-1")
-    assert code == 3, out
-    assert "invalid  canary-99-1" in out and "echo-3 (ServiceNotFound)" in out
+    assert code == 0, out
+    assert "ok       canary-99-1 (1 warning(s))" in out
     assert "warning: " in out and "status: ResolvedRefs=False (ServiceNotFound)" in out
     assert "effect: /echo on example-route-1 will answer 503 for 1% of requests" in out
-    assert "see `lab validate`" not in out
+    assert "kind engine: Consul API Gateway 0.1.0 binds no route with an unresolved backendRef" in " ".join(out.split())
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "--strict", "canary-99-1")
+    assert code == 3, out
+    assert "1 warning(s) and --strict" in out
 
 
 def test_lab_dir_from_environment(lab_copy: LabCopy) -> None:
