@@ -49,6 +49,12 @@ RecordDecoder = Callable[[str, Mapping[str, Any]], EngineRecord]
 class CorruptState(NotConverged):
     """state.json exists but is not a state lab wrote (truncated, garbage, wrong types): exit 5."""
 
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(
+            message,
+            fix=fix or "`lab down` removes this state folder's lab without it (it finds the lab process); then `lab up`",
+        )
+
 
 @dataclass(frozen=True)
 class LabState:

@@ -87,6 +87,10 @@ def test_corrupt_state_is_reported_and_down_still_stops_the_lab(local: Lab, corr
     code, out = local.cmd("status")
     assert code == 5, out  # never "no lab" (4) while a lab process of this state folder runs
     assert "Traceback" not in out
+    # the orphan is named, and what to do about it (`lab down` needs no intact state)
+    assert f"lab process pid {pid}" in out and "`lab down`" in out, out
+    code, out = local.cmd("check", "-n", "10")
+    assert code == 5 and "`lab down`" in out, out
     code, out = local.cmd("down")
     assert code == 0, out
     assert f"lab process {pid}" in out and "Traceback" not in out
