@@ -158,6 +158,17 @@ def test_world_writable_state_folder_with_a_planted_symlink_is_refused(tmp_path:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777  # refused, not silently changed
 
 
+def test_a_state_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir(mode=0o700)
+    owner = folder.stat().st_uid
+    monkeypatch.setattr(os, "getuid", lambda: owner + 1)  # as seen by another user
+    code, out = lab("up", "canary-99-1", "--engine", "local", "--state-dir", str(folder))
+    assert code == 4, out
+    assert f"belongs to uid {owner}, not to you" in out and "--state-dir" in out
+    assert list(folder.iterdir()) == []  # nothing written into it
+
+
 def test_a_symlink_in_a_private_state_folder_is_replaced_never_written_through(tmp_path: Path) -> None:
     from lab.state import StateDir
 
@@ -170,6 +181,22 @@ def test_a_symlink_in_a_private_state_folder_is_replaced_never_written_through(t
     assert victim.read_text() == "precious"
     assert not written.is_symlink() and written.read_bytes() == b"secret"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("name", ["ca.pem", "server.pem"])
+def test_a_certificate_symlink_in_the_state_folder_is_replaced_never_written_through(tmp_path: Path, name: str) -> None:
+    from lab.engines.local.pki import ensure_tls
+    from lab.state import StateDir
+
+    state = StateDir(tmp_path / "state")
+    state.ensure()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (state.path / name).symlink_to(victim)
+    ensure_tls(state)
+    assert victim.read_text() == "precious"
+    written = state.path / name
+    assert not written.is_symlink() and written.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
 
 
 def test_new_state_folder_is_private(tmp_path: Path) -> None:
@@ -249,6 +276,18 @@ def test_apply_of_a_device_is_exit_3_without_reading_it(local: Lab) -> None:
     code, out = local.cmd("apply", "/dev/zero")
     assert code == 3, out
     assert "/dev/zero" in out and "not a regular file" in out
+
+
+def test_apply_of_a_file_larger_than_any_manifest_is_exit_3_without_reading_it_all(local: Lab, tmp_path: Path) -> None:
+    from lab.spec.manifests import MAX_MANIFEST_BYTES
+
+    local.start()
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as fh:
+        fh.truncate(MAX_MANIFEST_BYTES + 1)  # sparse: 8 MiB of zero bytes on no disk
+    code, out = local.cmd("apply", str(huge))
+    assert code == 3, out
+    assert str(huge) in out and "larger than 8 MiB; not a manifest" in out
 
 
 @pytest.mark.parametrize(
