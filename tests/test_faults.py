@@ -163,7 +163,12 @@ def test_a_state_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch: 
     folder.mkdir(mode=0o700)
     owner = folder.stat().st_uid
     monkeypatch.setattr(os, "getuid", lambda: owner + 1)  # as seen by another user
-    code, out = lab("up", "canary-99-1", "--engine", "local", "--state-dir", str(folder))
+    try:
+        code, out = lab("up", "canary-99-1", "--engine", "local", "--state-dir", str(folder),
+                        "--port", f"8443={free_port()}", "--no-check")  # fmt: skip
+    finally:  # were it accepted, its lab must not outlive the test
+        for proc in find(folder / "server-config.json"):
+            os.kill(proc.pid, signal.SIGKILL)
     assert code == 4, out
     assert f"belongs to uid {owner}, not to you" in out and "--state-dir" in out
     assert list(folder.iterdir()) == []  # nothing written into it
