@@ -100,6 +100,36 @@ def test_corrupt_state_is_reported_and_down_still_stops_the_lab(local: Lab, corr
     assert code == 0, out
 
 
+def test_a_folder_where_state_json_belongs_stops_the_lab_then_is_exit_4_naming_it(local: Lab) -> None:
+    pid = local.start()
+    state_file = local.state_dir / "state.json"
+    state_file.unlink()
+    state_file.mkdir()
+    (state_file / "notes.txt").write_text("not lab's to delete")
+    code, out = local.cmd("status")
+    assert code == 5 and f"lab process pid {pid}" in out, out
+    for command in (("down",), ("up", "canary-99-1", "--engine", "local", "--no-check")):
+        code, out = local.cmd(*command)
+        assert code == 4, (command, out)
+        assert f"{state_file}: Is a directory" in out and "this is a bug" not in out, out
+    assert gone(pid) and local.processes() == []  # down stopped the lab before it stopped at the folder
+    assert (state_file / "notes.txt").read_text() == "not lab's to delete"
+
+
+@pytest.mark.parametrize("name", ["server-config.json", "admin-token", "ca.pem", "ca-key.pem", "server.log", "server.json"])
+def test_a_folder_where_a_state_file_belongs_is_exit_4_naming_it(local: Lab, name: str) -> None:
+    local.state_dir.mkdir(mode=0o700)
+    (local.state_dir / name).mkdir()
+    code, out = local.up("--port", f"8443={local.port}", "--no-check")
+    assert code == 4, out
+    assert str(local.state_dir / name) in out and "Is a directory" in out and "this is a bug" not in out, out
+    assert local.processes() == []
+    (local.state_dir / name).rmdir()
+    code, out = local.cmd("down")
+    assert code == 0, out
+    assert_clean(local)
+
+
 def test_up_over_corrupt_state_recovers_the_orphan_and_starts(local: Lab) -> None:
     pid = local.start()
     (local.state_dir / "state.json").write_text("{")
