@@ -149,6 +149,15 @@ def test_lost_state_is_found_by_status_down_and_up(local: Lab) -> None:
     assert_clean(local)
 
 
+def test_up_over_lost_state_says_it_stopped_the_orphan(local: Lab) -> None:
+    pid = local.start()
+    (local.state_dir / "state.json").unlink()
+    code, out = local.up("--port", f"8443={local.port}", "--no-check")
+    assert code == 0, out
+    assert f"recovered: stopped lab process pid {pid} (no state record)" in out, out
+    assert gone(pid) and local.processes() == [local.pid()]
+
+
 # -- item 4: state folders that cannot be used, or that others could tamper with ----------------
 def test_state_folder_under_a_file_is_exit_4_naming_it(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
