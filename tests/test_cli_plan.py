@@ -16,6 +16,9 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+ROUTE_99_1 = "manifests/routes/canary-99-1.yaml"
+
+
 def test_scenarios_lists_the_tutorial_and_the_canary() -> None:
     code, out = run("scenarios")
     assert code == 0, out
@@ -120,6 +123,21 @@ def test_validate_warns_with_the_condition_and_the_effect(lab_copy: LabCopy) -> 
     assert "effect: / on example-route-2 will answer 503" in out
     code, _ = run("--lab-dir", str(lab_copy.root), "validate", "--strict", "canary-99-1")
     assert code == 3
+
+
+def test_a_judged_split_over_a_dangling_backend_is_refused_with_its_warning(lab_copy: LabCopy) -> None:
+    """The workshop's "what if a backendRef is wrong": validate says which condition and effect.
+
+    The objects are accepted (a cluster would serve 503 for echo-3's 1%), but the scenario judges
+    /echo against weights one backend cannot answer, so the scenario is refused, naming why.
+    """
+    lab_copy.edit(ROUTE_99_1, "name: echo-2\n", "name: echo-3\n")
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "canary-99-1")
+    assert code == 3, out
+    assert "invalid  canary-99-1" in out and "echo-3 (ServiceNotFound)" in out
+    assert "warning: " in out and "status: ResolvedRefs=False (ServiceNotFound)" in out
+    assert "effect: /echo on example-route-1 will answer 503 for 1% of requests" in out
+    assert "see `lab validate`" not in out
 
 
 def test_lab_dir_from_environment(lab_copy: LabCopy) -> None:

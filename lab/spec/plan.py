@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -167,7 +167,7 @@ def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan
     elif (why := _unjudgeable(rule)) is not None:
         raise InvalidInput(
             f"{where}: traffic {traffic.path} selects {rule.route} rule {rule.index}, which {why}",
-            fix="send the scenario's traffic to a path that reaches valid backends (see `lab validate`)",
+            fix="fix the reference `lab validate` warns about, or judge a path whose backends are all valid",
         )
     else:
         expected = rule.expected_weights()
@@ -224,8 +224,30 @@ def _load_values(path: Path) -> Mapping[str, Any]:
     return values
 
 
-def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
-    """Merge, validate and resolve one scenario. Raises InvalidInput subclasses; no side effects."""
+def plan_traffic(
+    topo: Topology, traffic: Iterable[Traffic], where: str, judged: bool = True
+) -> tuple[TrafficPlan, ...]:
+    """Plan traffic classes; unjudged (`lab apply`, `lab traffic`) leaves out those it cannot plan.
+
+    What Kubernetes accepts is applied even when it breaks a split the scenario judges (a
+    ReferencePolicy removed from the scenario's own file): only judging that split is refused.
+    """
+    if judged:
+        return tuple(resolve_traffic(topo, t, where) for t in traffic)
+    out = []
+    for t in traffic:
+        try:
+            out.append(resolve_traffic(topo, t, where))
+        except InvalidInput:
+            continue
+    return tuple(out)
+
+
+def plan_scenario(lab_dir: LabDir, scenario: Scenario, judged: bool = True) -> Plan:
+    """Merge, validate and resolve one scenario. Raises InvalidInput subclasses; no side effects.
+
+    `judged=False` plans for a running lab: traffic classes that could not be judged are left out.
+    """
     base_files = tuple(f for entry in scenario.base for f in manifest_files(_resolve(lab_dir, entry)))
     base = load(base_files)
     steps = []
@@ -240,7 +262,7 @@ def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
             continue
         topo = Topology(resources)
         where = f"scenario {scenario.name}" + (f" step {step.name}" if scenario.steps else "")
-        traffic = tuple(resolve_traffic(topo, t, where) for t in step.traffic)
+        traffic = plan_traffic(topo, step.traffic, where, judged)
         steps.append(StepPlan(step, files, topo.resources, traffic, tuple(findings(topo.resources))))
     if errors:
         raise InvalidPlan(errors)
@@ -259,6 +281,6 @@ def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
     )
 
 
-def make_plan(lab_dir: LabDir, name: str) -> Plan:
-    """Plan the scenario called `name` from a lab folder."""
-    return plan_scenario(lab_dir, registry.get(lab_dir, name).scenario)
+def make_plan(lab_dir: LabDir, name: str, judged: bool = True) -> Plan:
+    """Plan the scenario called `name` from a lab folder (`judged`: see plan_scenario)."""
+    return plan_scenario(lab_dir, registry.get(lab_dir, name).scenario, judged)
