@@ -100,6 +100,13 @@ def _remove(options: EngineOptions, state: LabState | None, progress: Progress) 
     return removed
 
 
+def _leftovers(options: EngineOptions) -> list[str]:
+    """What any engine finds running of this state folder, whatever state.json says."""
+    return [item for name in engines.ENGINE_NAMES if name != "auto"
+            for engine in [_engine_if_available(name, options)] if engine is not None
+            for item in engine.leftovers()]  # fmt: skip
+
+
 def _engine_if_available(name: str, options: EngineOptions) -> Engine | None:
     try:
         return engines.create(name, options)
@@ -242,16 +249,21 @@ def _running(options: EngineOptions) -> tuple[LabState, Engine]:
 def status(options: EngineOptions) -> tuple[LabState, list[StatusRow]]:
     """The lab's state and its status rows; exit 4 with no lab, exit 5 for leftovers without a record."""
     with options.state.lock(options.timeouts.state_lock):
-        state = _read(options)
-        if state is None:
-            found = [item for name in engines.ENGINE_NAMES if name != "auto"
-                     for engine in [_engine_if_available(name, options)] if engine is not None
-                     for item in engine.leftovers()]
-            if found:
-                raise LabCrashed(
-                    f"no state record in {options.state.path}, but {', '.join(found)} of this state folder is running",
-                    fix="`lab down` stops it",
-                )
+        try:
+            state = _read(options)
+        except CorruptState as exc:
+            found = _leftovers(options)
+            if not found:
+                raise
+            raise CorruptState(
+                f"{exc.message}; {', '.join(found)} of this state folder is running",
+                fix="`lab down` stops it (it needs no intact state.json)",
+            ) from exc
+        if state is None and (found := _leftovers(options)):
+            raise LabCrashed(
+                f"no state record in {options.state.path}, but {', '.join(found)} of this state folder is running",
+                fix="`lab down` stops it",
+            )
         state, engine = _running(options)
         return state, engine.status(state)
 

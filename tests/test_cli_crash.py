@@ -140,3 +140,36 @@ def test_a_reader_that_goes_away_exits_141_never_1(output: str, observed: str, t
     assert done.returncode == ExitCode.BROKEN_PIPE == 141, done.stderr
     assert "Traceback" not in done.stderr and "bug" not in done.stderr, done.stderr
     assert not list(tmp_path.iterdir())  # no crash report: nothing went wrong in lab
+
+
+# a `lab` command whose start-up (importing its modules, ~0.3 s on a busy machine) is interrupted
+INTERRUPTED_START = """
+import importlib, sys, tomllib
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, Interrupt())
+entry = tomllib.load(open({pyproject!r}, "rb"))["project"]["scripts"]["lab"]
+module, func = entry.split(":")
+getattr(importlib.import_module(module), func)()
+"""
+
+
+@pytest.mark.parametrize("module", ["lab.spec.scenario", "lab.ui.cli.app", "click", "lab.ui.cli.running"])
+def test_ctrl_c_while_lab_starts_exits_130_without_a_traceback(repo_root: Path, module: str) -> None:
+    """Issue 11 item 1: `timeout -s INT 0.3 lab up ...` hit the imports and printed a traceback."""
+    import subprocess
+    import sys
+
+    script = INTERRUPTED_START.format(module=module, pyproject=str(repo_root / "pyproject.toml"))
+    done = subprocess.run(
+        [sys.executable, "-c", script, "up", "canary-99-1", "--engine", "local", "--state-dir", "/nonexistent/lab"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+    )
+    assert done.returncode == ExitCode.INTERRUPTED == 130, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "interrupted" in done.stderr, done.stderr

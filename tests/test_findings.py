@@ -186,5 +186,17 @@ def test_a_dropped_backend_with_weight_zero_has_no_effect(lab_copy: LabCopy) -> 
 
 def test_without_a_lab_gateway_there_is_nothing_to_send_traffic_to(lab_copy: LabCopy) -> None:
     lab_copy.edit(GATEWAY, "gatewayClassName: consul-api-gateway", "gatewayClassName: nope")
-    with pytest.raises(InvalidInput, match="no Gateway of class consul-api-gateway"):
+    with pytest.raises(InvalidInput, match="no Gateway of class consul-api-gateway") as info:
         make_plan(LabDir(lab_copy.root), "canary-99-1")
+    # the error itself names the field and file (`lab validate` prints no warning for a scenario
+    # it cannot plan, so pointing there said nothing)
+    message = str(info.value)
+    assert "gateway.yaml" in message and "gatewayClassName" in message and "is 'nope'" in message, message
+    assert "see the warnings of `lab validate`" not in message
+
+
+def test_a_gateway_without_a_usable_certificate_is_named_in_the_plan_error(lab_copy: LabCopy) -> None:
+    lab_copy.edit(GATEWAY, "- name: consul-server-cert", "- name: my-cert")
+    with pytest.raises(InvalidInput) as info:
+        make_plan(LabDir(lab_copy.root), "canary-99-1")
+    assert "Secret default/my-cert does not exist" in str(info.value), info.value

@@ -126,10 +126,12 @@ def _first_http_listener(topo: Topology) -> Listener:
     """Scenario traffic enters the first HTTP/HTTPS listener the lab's controller serves."""
     listeners = [lst for lst in topo.listeners() if serves(topo, lst)]
     if not listeners:
+        why = [str(f) for f in findings(topo.resources) if f.resource.kind == "Gateway"]
         raise InvalidInput(
             "the lab has no Gateway of class consul-api-gateway with a ready HTTP or HTTPS listener "
-            "to send traffic to",
-            fix="see the warnings of `lab validate` (gatewayClassName, certificateRefs)",
+            "to send traffic to" + "".join(f"\n  {line}" for w in why for line in w.splitlines()),
+            fix="make a Gateway gatewayClassName: consul-api-gateway with a listener that serves "
+            "(HTTPS: certificateRefs [{name: consul-server-cert}])",
         )
     return listeners[0]
 
