@@ -94,10 +94,14 @@ def test_cluster_options_are_usage_errors_on_other_engines(shared: World) -> Non
 
 def test_up_on_gateway_api_v1_exits_4_with_the_reason(shared: World, tmp_path: Path) -> None:
     shared.serve_gateway_api_v1()
-    code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--install-consul",
-                    "--state-dir", str(tmp_path / "s"))
-    assert code == 4, out
-    assert "without v1alpha2" in out and "Nothing was changed" in out
+    writes = [e for e in shared.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")]
+    for extra in ((), ("--force-crds",)):  # --force-crds cannot replace CRDs whose stored version would go
+        code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--install-consul",
+                        *extra, "--state-dir", str(tmp_path / "s"))
+        assert code == 4, out
+        assert "without v1alpha2" in out and "Nothing was changed" in out
+    assert [e for e in shared.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")] == writes
+    assert shared.argv("helm") == [] and not (tmp_path / "s" / "state.json").exists()
 
 
 def test_doctor_cluster_names_each_rbac_gap_with_the_role_to_grant(shared: World) -> None:
@@ -120,3 +124,52 @@ def test_doctor_cluster_names_each_rbac_gap_with_the_role_to_grant(shared: World
 def test_doctor_cluster_with_no_cluster_says_the_api_server_does_not_answer(shared: World) -> None:
     code, out = run("doctor", "--engine", "cluster", "--context", "nowhere")
     assert code == 4 and "API server" in out
+
+
+def test_the_default_namespace_is_derived_from_the_user_name(
+    shared: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.engines.kube.tenancy import default_namespace
+
+    assert default_namespace("Alice.Smith") == "lab-alice-smith"
+    assert default_namespace("___") == "lab-attendee"
+    assert default_namespace("x" * 80) == "lab-" + "x" * 59  # a DNS label: at most 63 characters
+    shared.install_consul_by_someone()
+    monkeypatch.setattr("getpass.getuser", lambda: "Bob_Jones")
+    state_dir = str(tmp_path / "bob")
+    code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--state-dir", state_dir)
+    assert code == 0, out
+    code, status = run("status", "--state-dir", state_dir, "--output", "json")
+    rows = {r["component"]: r for r in json.loads(status)["rows"]}
+    assert rows["namespace"]["state"] == "lab-bob-jones"
+    with shared.kube.lock:
+        assert shared.kube.cluster.get("Namespace", "", "lab-bob-jones") is not None
+    assert run("down", "--state-dir", state_dir)[0] == 0
+
+
+def test_gateway_url_with_its_ca_through_the_cli_and_each_misuse_a_usage_error(shared: World, tmp_path: Path) -> None:
+    world = shared
+    world.install_consul_by_someone()
+    world.start_gateway()  # the cluster exposes the gateway itself (a LoadBalancer)
+    ca = str(world.tmp / "test-ca" / "ca.pem")
+    url = f"https://localhost:{world.gateway_port}"
+    base = ("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--state-dir", str(tmp_path / "a"))
+    writes = len([e for e in world.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")])
+    for extra, said in (
+        (("--gateway-url", url), "needs --ca FILE"),
+        (("--ca", ca), "--ca is for --gateway-url"),
+        (("--gateway-url", url + "/echo", "--ca", ca), "expected https://HOST[:PORT] (no path)"),
+        (("--gateway-url", "ftp://localhost", "--ca", ca), "expected https://HOST[:PORT] (no path)"),
+    ):
+        code, out = run(*base, *extra)
+        assert code == 2 and said in " ".join(out.split()), out
+    assert len([e for e in world.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")]) == writes
+    assert not (tmp_path / "a" / "state.json").exists()
+    code, out = run(*base, "--gateway-url", url, "--ca", ca)
+    assert code == 0, out
+    code, status = run("status", "--state-dir", str(tmp_path / "a"), "--output", "json")
+    rows = {r["component"]: r for r in json.loads(status)["rows"]}
+    assert rows["gateway"]["state"] == "given" and rows["gateway"]["detail"] == url + "/"
+    assert rows["CA bundle"]["detail"] == ca
+    assert world.gateway.hits > 0
+    assert run("down", "--state-dir", str(tmp_path / "a"))[0] == 0

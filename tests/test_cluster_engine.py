@@ -138,13 +138,42 @@ def test_a_cluster_on_gateway_api_v1_without_v1alpha2_is_refused_with_exit_4_and
     assert not (world.tmp / "state-alice" / "state.json").exists()
 
 
-def test_an_existing_compatible_consul_is_reused_and_an_incompatible_one_refused(shared: World) -> None:
+def test_an_existing_compatible_consul_is_reused_even_where_lab_may_install_one(shared: World) -> None:
     world = shared
-    world.install_consul_by_someone(**{"connect-injector": "hashicorp/consul-k8s-control-plane:0.39.0"})
+    world.install_consul_by_someone()
+    before = len(api_writes(world))
+    state, messages = up(world.attendee("alice", install_consul=True))
+    assert world.argv("helm") == []  # no install, no upgrade: the cluster's Consul is used as it is
+    platform = [e["path"] for e in api_writes(world)[before:]
+                if "/namespaces/lab-alice" not in e["path"] and "lab-lab-alice" not in e["path"]
+                and not e["path"].endswith("/namespaces")]
+    assert platform == []  # no CRD, no ClusterRole, nothing in Consul's namespace
+    assert any("reusing the Consul in namespace consul" in m for m in messages)
+    assert check(state).outcome.exit_code == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("images", "reason"),
+    [
+        ({"connect-injector": "hashicorp/consul-k8s-control-plane:0.39.0"},
+         "the connect injector runs hashicorp/consul-k8s-control-plane:0.39.0, not hashicorp/consul-k8s-control-plane:0.40.0"),
+        ({"api-gateway-controller": ""}, "no API gateway controller (apiGateway.enabled is off)"),
+        ({"api-gateway-controller": "hashicorp/consul-api-gateway:0.2.0"},
+         "the API gateway controller runs hashicorp/consul-api-gateway:0.2.0, not hashicorp/consul-api-gateway:0.1.0-beta"),
+        ({"connect-injector": ""}, "no connect-injector Deployment (connectInject.enabled is off)"),
+    ],
+)
+def test_an_incompatible_consul_is_refused_with_exit_4_and_nothing_changes(
+    shared: World, images: dict[str, str], reason: str
+) -> None:
+    world = shared
+    world.install_consul_by_someone(**images)
+    before = len(api_writes(world))
     with pytest.raises(EnvironmentNotReady) as info:
         up(world.attendee("alice", install_consul=True))
-    assert "consul-k8s-control-plane:0.39.0, not hashicorp/consul-k8s-control-plane:0.40.0" in str(info.value)
-    assert not any(a[0] == "upgrade" for a in world.argv("helm"))
+    assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert reason in str(info.value) and "Nothing was changed" in str(info.value)
+    assert world.argv("helm") == [] and len(api_writes(world)) == before
 
 
 def test_without_consul_an_attendee_is_told_the_host_prepares_the_cluster(shared: World) -> None:
@@ -316,3 +345,24 @@ def test_crds_someone_else_installed_are_used_as_they_are_unless_force_crds(shar
     with world.kube.lock:
         crds = [o for k, o in world.kube.cluster.objects.items() if k[1] == "customresourcedefinitions"]
     assert all(c["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "lab" for c in crds)
+
+
+def test_crds_lab_installed_under_another_pin_are_replaced_and_its_current_ones_left(shared: World) -> None:
+    from lab.engines.base import EngineOptions
+    from lab.engines.kube.cluster import prepare
+    from lab.state import StateDir
+    from tests.fakes.world import FAST
+
+    world = shared
+    options = EngineOptions(state=StateDir(world.tmp / "host"), timeouts=FAST, kube_context="workshop")
+    said: list[str] = []
+    first = prepare(options, plan(), said.append, sleep=world.sleep, clock=world.clock.now)
+    assert first[0].startswith("CRDs ") and first[0].count(".") >= 8  # all eight, on an empty cluster
+    stale = "httproutes.gateway.networking.k8s.io"
+    with world.kube.lock:  # lab's own copy from an older pin of lab
+        crd = world.kube.cluster.get("CustomResourceDefinition", "", stale)
+        crd["metadata"]["annotations"]["lab.gateway-lab.dev/pin"] = "0" * 64
+    before = len(api_writes(world))
+    again = prepare(options, plan(), said.append, sleep=world.sleep, clock=world.clock.now)
+    assert again == [f"CRDs {stale}"]
+    assert [e["path"].split("?")[0].rsplit("/", 1)[-1] for e in api_writes(world)[before:]] == [stale]
