@@ -8,21 +8,26 @@ v4.channel.k8s.io), by the lab's port-forward helper process.
 
 from __future__ import annotations
 
+import base64
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lab import lifecycle
+from lab.engines.base import EngineOptions
 from lab.engines.kube.cluster import ClusterEngine
 from lab.engines.kube.record import KubeRecord
+from lab.engines.kube.tunnel import HELPER
 from lab.errors import EnvironmentNotReady, ExitCode
 from lab.spec.plan import Plan, make_plan
 from lab.spec.registry import LabDir
-from lab.state import LabState
+from lab.state import LabState, StateDir
 from lab.traffic.check import CheckOptions, CheckResult, run_check
 from tests.conftest import ROOT
-from tests.fakes.world import World
+from tests.fakes.world import FAST, World
 
 
 def plan(name: str = "canary-99-1") -> Plan:
@@ -55,18 +60,28 @@ def shared(world: World) -> World:
     return world
 
 
+def attendee_options(world: World, name: str) -> EngineOptions:
+    """What `lab up --engine cluster --context workshop --namespace lab-NAME --state-dir ...` passes on."""
+    return EngineOptions(state=StateDir(world.tmp / f"state-{name}"), timeouts=FAST, kube_context="workshop",
+                         namespace=f"lab-{name}")
+
+
 def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_one_down_leaves_the_other(
     shared: World,
 ) -> None:
     world = shared
     world.install_consul_by_someone()
     results: dict[str, Any] = {}
+    with world.kube.lock:
+        consul_ca = world.kube.cluster.get("Secret", "consul", "consul-ca-cert")
 
     def attendee(name: str) -> None:
+        """`lab up canary-99-1 --engine cluster`, then `lab check` (the lab found again from its state)."""
         try:
-            engine = world.attendee(name)
-            state, messages = up(engine)
-            results[name] = (engine, state, messages, check(state))
+            options, messages = attendee_options(world, name), []
+            lifecycle.up(plan(), lifecycle.choose_engine("cluster"), options, messages.append)
+            state = lifecycle.running(options)
+            results[name] = (options, state, messages, check(state))
         except BaseException as exc:  # reported below
             results[name] = exc
 
@@ -79,15 +94,20 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
         assert not isinstance(results[name], BaseException), results[name]
         _, state, messages, result = results[name]
         assert result.outcome.exit_code == ExitCode.OK, result
+        (judged,) = result.checks
+        assert judged.verdict.n > 0 and judged.url.startswith(f"https://localhost:{state.ports[8443]}/")
         assert state.gateway_host == "localhost" and state.ports[8443] != 8443  # a local port of its own
+        # TLS verified against the cluster's Consul CA (consul/consul-ca-cert), whose certificate names localhost
+        assert Path(state.ca_file).read_bytes() == base64.b64decode(consul_ca["data"]["tls.crt"])
         record = state.record
         assert isinstance(record, KubeRecord) and record.tunnel is not None
         assert record.namespace == f"lab-{name}" and record.namespaces_created == (f"lab-{name}",)
         assert any("reusing the Consul in namespace consul" in m for m in messages)
         # the answers came from this attendee's own pods, through its own gateway pod
         (gateway,) = world.gateway_pods(f"lab-{name}")
-        assert set(gateway.namespaces) == {f"lab-{name}"} and gateway.hits > 0
+        assert set(gateway.namespaces) == {f"lab-{name}"} and gateway.hits >= judged.verdict.n
     assert results["alice"][1].ports[8443] != results["bob"][1].ports[8443]
+    assert world.argv("helm") == []  # the cluster's Consul, reused by both
     # every request went through the API server's port-forward endpoint (no host port exists)
     forwards = [e["path"] for e in world.calls("api") if e["path"].endswith("/portforward?ports=8443")]
     assert any("/namespaces/lab-alice/pods/" in p for p in forwards)
@@ -106,10 +126,8 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
     assert gateways == {("lab-alice", "example-gateway-lab-alice"), ("lab-bob", "example-gateway-lab-bob")}
     assert configs["lab-lab-alice"]["useHostPorts"] is False and configs["lab-lab-alice"]["serviceType"] == "ClusterIP"
 
-    alice, alice_state = results["alice"][0], results["alice"][1]
-    bob_state = results["bob"][1]
     said: list[str] = []
-    alice.down(alice_state, said.append)
+    lifecycle.down(results["alice"][0], said.append)  # `lab down` in alice's state folder
     with world.kube.lock:
         left = [key for key in world.kube.cluster.objects if "lab-alice" in key[2] or "lab-alice" in key[3]]
         consul_pods = [p for p in world.kube.cluster.of_kind("Pod", "consul")]
@@ -117,7 +135,9 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
     assert left == [], left
     assert consul_pods and len(crds) == 8  # Consul and the CRDs are the cluster's: left alone
     assert not any("bob" in m for m in said), said
-    assert check(bob_state).outcome.exit_code == ExitCode.OK  # bob's lab still serves
+    assert HELPER.find(results["alice"][0].state.path / "portforward.json") == []  # alice's port-forward stopped
+    bob = lifecycle.running(results["bob"][0])  # `lab check` in bob's state folder: bob's lab still serves
+    assert check(bob).outcome.exit_code == ExitCode.OK
 
 
 def test_a_cluster_on_gateway_api_v1_without_v1alpha2_is_refused_with_exit_4_and_nothing_changes(
