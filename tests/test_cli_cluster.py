@@ -173,3 +173,29 @@ def test_gateway_url_with_its_ca_through_the_cli_and_each_misuse_a_usage_error(s
     assert rows["CA bundle"]["detail"] == ca
     assert world.gateway.hits > 0
     assert run("down", "--state-dir", str(tmp_path / "a"))[0] == 0
+
+
+def doctor_seen() -> dict[str, tuple[bool, str, str]]:
+    """`lab doctor --engine cluster --context workshop --namespace lab-alice`: check -> (ok, seen, fix)."""
+    from lab.engines.kube import access
+
+    return {c.name: (c.ok, c.detail, c.fix) for c in access.run(ROOT, "workshop", "lab-alice", None)}
+
+
+def test_doctor_cluster_reports_the_gateway_api_and_consul_it_finds(shared: World) -> None:
+    seen = doctor_seen
+    empty = seen()  # a bare cluster: what the host's `lab cluster prepare` installs
+    assert empty["Gateway API CRDs"][0] is False and empty["Gateway API CRDs"][1].startswith("missing: gatewayclasses.")
+    assert "lab cluster prepare" in empty["Gateway API CRDs"][2]
+    assert empty["Consul (consul)"][:2] == (False, "no Consul Deployments (app=consul) in namespace consul")
+    shared.install_consul_by_someone(**{"api-gateway-controller": ""})
+    theirs = seen()
+    assert theirs["Gateway API CRDs"][:2] == (True, "v1alpha2 served (someone else's (used as they are))")
+    assert theirs["Consul (consul)"][:2] == (False, "no API gateway controller (apiGateway.enabled is off)")
+
+
+def test_doctor_cluster_on_gateway_api_v1_says_v1alpha2_is_not_served(shared: World) -> None:
+    shared.serve_gateway_api_v1()
+    v1 = doctor_seen()["Gateway API CRDs"]
+    assert v1[0] is False and "httproutes.gateway.networking.k8s.io (bundle v1.0.0) serves v1, v1beta1" in v1[1]
+    assert v1[1].endswith("(no v1alpha2)") and "--engine kind" in v1[2]

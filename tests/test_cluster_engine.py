@@ -9,6 +9,7 @@ v4.channel.k8s.io), by the lab's port-forward helper process.
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -386,3 +387,16 @@ def test_crds_lab_installed_under_another_pin_are_replaced_and_its_current_ones_
     again = prepare(options, plan(), said.append, sleep=world.sleep, clock=world.clock.now)
     assert again == [f"CRDs {stale}"]
     assert [e["path"].split("?")[0].rsplit("/", 1)[-1] for e in api_writes(world)[before:]] == [stale]
+
+
+def test_the_fake_api_server_records_stored_versions_and_refuses_a_crd_that_drops_one(shared: World) -> None:
+    """apiextensions-apiserver strategy.go PrepareForCreate/PrepareForUpdate append the storage version to
+    status.storedVersions; validation refuses a spec.versions without one of them (what makes --force-crds
+    unable to replace Gateway API v1 CRDs, and v1 CRDs unable to replace v0.4.0 ones)."""
+    world = shared
+    world.install_consul_by_someone()  # v0.4.0 CRDs: v1alpha2 stored
+    with world.kube.lock:
+        crd = world.kube.cluster.get("CustomResourceDefinition", "", "httproutes.gateway.networking.k8s.io")
+    assert crd["status"]["storedVersions"] == ["v1alpha2"]
+    with pytest.raises(AssertionError, match=re.escape('status.storedVersions[0]: Invalid value: "v1alpha2"')):
+        world.serve_gateway_api_v1()

@@ -250,11 +250,17 @@ class Cluster:
     def _crd(self, obj: dict[str, Any]) -> None:
         spec = obj["spec"]
         self.crds[(spec["group"], spec["names"]["kind"])] = obj
-        obj["status"] = {"conditions": [_condition("Established", False, "Installing")]}
+        # the storage version joins status.storedVersions on create and update, never leaves it
+        # (kubernetes staging/src/k8s.io/apiextensions-apiserver/pkg/registry/customresourcedefinition/
+        # strategy.go PrepareForCreate, PrepareForUpdate)
+        stored = list((obj.get("status") or {}).get("storedVersions") or [])
+        stored += [v["name"] for v in spec["versions"] if v.get("storage") and v["name"] not in stored][:1]
+        obj["status"] = {"conditions": [_condition("Established", False, "Installing")], "storedVersions": stored}
         if self.behaviour.crd_established:
 
             def established() -> None:
-                obj["status"] = {"conditions": [_condition("Established", True, "InitialNamesAccepted")]}
+                conditions = [_condition("Established", True, "InitialNamesAccepted")]
+                obj["status"] = {"conditions": conditions, "storedVersions": stored}
 
             self.clock.at(self.behaviour.crd_established_after, established)
 
