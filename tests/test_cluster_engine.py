@@ -400,3 +400,29 @@ def test_the_fake_api_server_records_stored_versions_and_refuses_a_crd_that_drop
     assert crd["status"]["storedVersions"] == ["v1alpha2"]
     with pytest.raises(AssertionError, match=re.escape('status.storedVersions[0]: Invalid value: "v1alpha2"')):
         world.serve_gateway_api_v1()
+
+
+def test_the_gateway_serves_only_with_the_certificate_copied_into_the_attendees_namespace(
+    shared: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Gateway's certificateRefs name consul-server-cert in its own namespace; consul-api-gateway
+    v0.1.0-beta resolves it there, and without it Envoy has no certificate for the listener."""
+    from lab.engines.kube.tenancy import Tenancy
+    from lab.errors import NotConverged
+
+    world = shared
+    world.install_consul_by_someone()
+    own = Tenancy.own_objects
+    monkeypatch.setattr(Tenancy, "own_objects", lambda *a: [d for d in own(*a) if d["kind"] != "Secret"])
+    engine = world.attendee("alice")
+    with pytest.raises(NotConverged) as info:
+        up(engine)
+    assert info.value.exit_code == ExitCode.NOT_CONVERGED
+    with world.kube.lock:
+        (gateway,) = world.kube.cluster.of_kind("Gateway", "lab-alice")
+    (listener,) = gateway["status"]["listeners"]
+    resolved = {c["type"]: c for c in listener["conditions"]}["ResolvedRefs"]
+    assert (resolved["status"], resolved["reason"], resolved["message"]) == (
+        "False", "InvalidCertificateRef", "certificate not found"
+    )
+    engine.down(None, lambda m: None)

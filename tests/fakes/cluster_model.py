@@ -472,8 +472,27 @@ class Cluster:
                     gen,
                 ),
                 _condition("InSync", True, "InSync", "", gen),
-            ]
+            ],
+            "listeners": [self._listener_status(gw, listener, gen) for listener in gw["spec"].get("listeners") or []],
         }
+
+    def certificate_missing(self, gw: dict[str, Any], listener: dict[str, Any]) -> bool:
+        """A TLS listener whose first certificateRef names no Secret (consul-api-gateway v0.1.0-beta
+        internal/k8s/reconciler/listener.go validateTLS, resolveCertificateReference: the Gateway's
+        namespace unless the ref names one; only the first ref is used)."""
+        refs = (listener.get("tls") or {}).get("certificateRefs") or []
+        if not refs:
+            return False
+        ref = refs[0]
+        return self.get("Secret", ref.get("namespace") or gw["metadata"]["namespace"], ref["name"]) is None
+
+    def _listener_status(self, gw: dict[str, Any], listener: dict[str, Any], gen: int) -> dict[str, Any]:
+        """ResolvedRefs False/InvalidCertificateRef "certificate not found" for a missing certificate; the
+        Gateway's Ready does not depend on it (gateway.go Status), but Envoy has no certificate to serve."""
+        missing = self.certificate_missing(gw, listener)
+        resolved = _condition("ResolvedRefs", not missing, "InvalidCertificateRef" if missing else "ResolvedRefs",
+                              "certificate not found" if missing else "", gen)
+        return {"name": listener["name"], "attachedRoutes": 0, "conditions": [resolved]}
 
     def _resolve_route(self, route: dict[str, Any]) -> None:
         name, ns = route["metadata"]["name"], route["metadata"]["namespace"]
