@@ -426,3 +426,26 @@ def test_the_gateway_serves_only_with_the_certificate_copied_into_the_attendees_
         "False", "InvalidCertificateRef", "certificate not found"
     )
     engine.down(None, lambda m: None)
+
+
+def test_a_second_lab_in_a_namespace_another_run_uses_is_refused_and_changes_nothing(shared: World) -> None:
+    """Workshop machines often share one user name (ubuntu, student): the default namespaces collide."""
+    world = shared
+    world.install_consul_by_someone()
+    alice, _ = up(world.attendee("alice", namespace="lab-ubuntu"))
+    before = len(api_writes(world))
+    with pytest.raises(EnvironmentNotReady) as info:
+        up(world.attendee("bob", namespace="lab-ubuntu"))
+    text = " ".join(str(info.value).split())
+    assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert f"namespace lab-ubuntu is used by another lab (run {alice.run_id})" in text and "--namespace" in text
+    assert "Nothing was changed" in text
+    assert len(api_writes(world)) == before and not (world.tmp / "state-bob" / "state.json").exists()
+    assert check(alice).outcome.exit_code == ExitCode.OK  # the first lab still serves
+    with world.kube.lock:  # a GatewayClass of that name lab did not make is not taken over either
+        world.kube.apply(world.kube.find("gateway.networking.k8s.io", "v1alpha2", "gatewayclasses"), "", {
+            "apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "GatewayClass",
+            "metadata": {"name": "lab-lab-carol"}, "spec": {"controllerName": "example.net/other"}})
+    with pytest.raises(EnvironmentNotReady) as info:
+        up(world.attendee("carol"))
+    assert "namespace lab-carol is used by something else: GatewayClass lab-lab-carol" in " ".join(str(info.value).split())
