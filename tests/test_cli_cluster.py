@@ -199,3 +199,36 @@ def test_doctor_cluster_on_gateway_api_v1_says_v1alpha2_is_not_served(shared: Wo
     v1 = doctor_seen()["Gateway API CRDs"]
     assert v1[0] is False and "httproutes.gateway.networking.k8s.io (bundle v1.0.0) serves v1, v1beta1" in v1[1]
     assert v1[1].endswith("(no v1alpha2)") and "--engine kind" in v1[2]
+
+
+def test_the_port_forward_on_the_asked_port_is_restarted_by_lab_check_after_it_dropped(
+    shared: World, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from lab.engines import processes
+    from tests.fakes.world import free_port
+
+    shared.install_consul_by_someone()
+    port, state_dir = free_port(), str(tmp_path / "alice")
+    code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--namespace", "lab-alice",
+                    "--port", f"8443={port}", "--state-dir", state_dir)
+    assert code == 0, out
+
+    def gateway_row() -> dict[str, str]:
+        _, status = run("status", "--state-dir", state_dir, "--output", "json")
+        return {r["component"]: r for r in json.loads(status)["rows"]}["gateway"]
+
+    assert gateway_row() == {"component": "gateway", "state": "port-forward",
+                             "detail": f"https://localhost:{port}/ -> gateway pod port 8443"}
+    runtime = json.loads((tmp_path / "alice" / "state.json").read_text())["record"]["tunnel"]
+    os.kill(runtime["pid"], signal.SIGKILL)  # the helper drops
+    processes.stop(processes.Running(runtime["pid"], runtime["started"]), 5, 0.02)
+    assert gateway_row()["state"] == "stopped"
+    code, out = run("check", "--state-dir", state_dir)
+    assert code == 0, out
+    assert gateway_row()["state"] == "port-forward"  # on the same local port
+    log = (tmp_path / "alice" / "portforward.log").read_text()
+    assert log.count(f"forwarding 127.0.0.1:{port} -> lab-alice ") == 2  # started by lab up, then by lab check
+    assert run("down", "--state-dir", state_dir)[0] == 0
