@@ -146,9 +146,31 @@ def test_the_lab_as_shipped_has_no_warnings(lab_copy: LabCopy) -> None:
     assert findings(_resources(lab_copy)) == []
 
 
-def test_a_judged_rule_with_a_dropped_backend_cannot_be_planned(lab_copy: LabCopy) -> None:
+def test_a_judged_rule_with_a_dropped_backend_is_planned_with_it_declared_unanswerable(
+    lab_copy: LabCopy,
+) -> None:
     lab_copy.edit(ROUTE, "name: echo-2", "name: echo-3")
-    with pytest.raises(InvalidInput, match=r"echo-3 \(ServiceNotFound\)"):
+    (traffic,) = make_plan(LabDir(lab_copy.root), "canary-99-1").first.traffic
+    assert dict(traffic.expected) == {"echo-1": 99, "echo-3": 1}
+    assert dict(traffic.unanswerable) == {"echo-3": "ResolvedRefs=False (ServiceNotFound)"}
+    assert traffic.to_dict()["unanswerable"] == {"echo-3": "ResolvedRefs=False (ServiceNotFound)"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        ("name: echo-1", "name: echo-0", "sends every request to backends the controller drops"),
+        # echo-1 named twice, once through a port the Service lacks: its answers and 503s mix
+        ("name: echo-2\n          port: 8090", "name: echo-1\n          port: 9999", "through both a valid"),
+    ],
+)
+def test_a_judged_rule_whose_dropped_backends_leave_nothing_to_judge_is_refused(
+    lab_copy: LabCopy, old: str, new: str, why: str
+) -> None:
+    lab_copy.edit(ROUTE, old, new)
+    if "echo-0" in new:
+        lab_copy.edit(ROUTE, "name: echo-2", "name: echo-3")
+    with pytest.raises(InvalidInput, match=why):
         make_plan(LabDir(lab_copy.root), "canary-99-1")
 
 
