@@ -168,7 +168,8 @@ def test_reapplying_a_scenario_file_with_a_broken_reference_applies_it(
     """Issue 13 items 1 and 2 the way a user does them: edit the scenario's own file, `lab apply` it.
 
     The ReferencePolicy removed from team-a.yaml makes team-route's echo-2 half an invalid reference
-    (503 for its share); it is applied although the scenario's /team split can no longer be judged.
+    (503 for its share); it is applied, and `lab check` judges the scenario's /team split FAIL (exit 1,
+    the split cannot match the weights) naming the finding, while /echo still passes.
     """
     state, port = tmp_path / "state", free_port()
     common = ("--lab-dir", str(lab_copy.root))
@@ -195,6 +196,8 @@ def test_reapplying_a_scenario_file_with_a_broken_reference_applies_it(
         code, out = lab(*common, "traffic", "--path", "/team", "-n", "40", "--state-dir", str(state))
         assert code == 0 and "503" in out, out
         code, out = lab(*common, "check", "--state-dir", str(state))
-        assert code == 3 and "echo-2 (RefNotPermitted)" in out, out
+        assert code == 1, out
+        assert "echo-2: ResolvedRefs=False (RefNotPermitted), known before the first request" in out, out
+        assert "check: FAIL (cross-namespace" in out and "verdict: PASS" in out, out  # /echo passes
     finally:
         lab(*common, "down", "--state-dir", str(state))
