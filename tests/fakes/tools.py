@@ -1,7 +1,8 @@
 """Fake kind, helm and kubectl executables: small Python scripts that log argv and answer like the real ones.
 
 State shared with the test lives in FAKE_STATE_DIR (clusters.json, helm.json); every call is appended
-to FAKE_LOG as a JSON line. FAKE_HELM_MODE selects helm failure modes.
+to FAKE_LOG as a JSON line. FAKE_HELM_MODE selects helm failure modes; FAKE_KIND_VERSION,
+FAKE_HELM_VERSION and FAKE_KUBECTL_VERSION the version each tool reports.
 """
 
 from __future__ import annotations
@@ -287,7 +288,8 @@ KUBECTL = (
 argv = sys.argv[1:]
 log("kubectl", argv)
 if argv[:2] == ["version", "--client"]:
-    print("Client Version: v1.21.1"); print("Kustomize Version: v4.0.5"); sys.exit(0)
+    print("Client Version: " + os.environ.get("FAKE_KUBECTL_VERSION", "v1.21.1")); print("Kustomize Version: v4.0.5")
+    sys.exit(0)
 print("fake kubectl: only `version --client` is answered", file=sys.stderr); sys.exit(1)
 """
 )
