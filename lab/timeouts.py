@@ -17,7 +17,7 @@ class Timeouts:
     local_admin: float = 30.0
     # embedded engine: interval between checks while its process starts or stops (it is fast)
     local_poll: float = 0.02
-    # kind: `kind create cluster` until the node is Ready
+    # kind: `kind create cluster` until it returns (node image pulled, control plane initialised)
     cluster_create: float = 300.0
     # Gateway API / GatewayClassConfig CRDs until Established
     crd_established: float = 60.0

@@ -593,3 +593,36 @@ def test_a_plan_consul_api_gateway_never_serves_is_refused_before_anything_is_cr
     assert said in text and route in text and "--engine local" in text and "kind engine:" in text
     assert world.argv("kind") == [] and world.argv("helm") == [] and world.calls("api") == []
     assert world.state.read(lambda e, d: None) is None  # nothing journalled
+
+
+def test_a_kind_create_that_never_returns_is_stopped_at_its_timeout_and_lab_down_removes_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KIND_CREATE_HANGS", "1")
+    start = time.monotonic()
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, cluster_create=1))  # real seconds: kind is a real process
+    assert time.monotonic() - start < 30
+    text = str(info.value)
+    assert "kind create cluster" in text and "did not finish within 1 s" in text and "lab down" in text
+    state = world.state.read(lambda e, d: KubeRecord.from_json(d))  # what `lab down` reads
+    assert state is not None and isinstance(state.record, KubeRecord) and state.record.cluster == "lab"
+    monkeypatch.delenv("FAKE_KIND_CREATE_HANGS")
+    world.kind_engine().down(state, lambda m: None)
+    assert json.loads((world.fake_state / "clusters.json").read_text()) == []
+
+
+def test_a_kind_load_that_never_returns_is_stopped_and_the_node_pulls_the_image(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.engines.kube import prefetch
+
+    prefetch.prefetch(world.cache, lambda m: None, helm_path=str(world.bin / "helm"), timeouts=FAST)
+    monkeypatch.setenv("FAKE_KIND_LOAD_HANGS", upstream.ENVOY_IMAGE)
+    start = time.monotonic()
+    state, messages = up(world, timeouts=replace(FAST, kind_command=1))
+    assert time.monotonic() - start < 60
+    stopped = [m for m in messages if upstream.ENVOY_IMAGE in m and "did not finish within 1 s" in m]
+    assert stopped and "the node will pull it from its registry itself" in stopped[0], messages
+    assert state.engine == "kind"
+

@@ -128,6 +128,11 @@ if argv[:2] == ["create", "cluster"]:
               '--config=/kind/kubeadm.conf --skip-token-print --v=6" failed with error: exit status 1', file=sys.stderr)
         sys.exit(1)
     clusters.append(name); save("clusters.json", clusters)
+    if os.environ.get("FAKE_KIND_CREATE_HANGS"):
+        # the node container exists and kubeadm init never returns (kind v0.11.1 pkg/cluster/internal/
+        # create/actions/kubeadminit/init.go runs it without a deadline of its own)
+        print(" • Starting control-plane 🕹️  ...", file=sys.stderr); sys.stderr.flush()
+        time.sleep(120)
     write_kubeconfig(opt(argv, "--kubeconfig"), name)
     sys.exit(0)
 if argv[:2] == ["export", "kubeconfig"]:
@@ -153,6 +158,8 @@ if argv[:2] == ["load", "docker-image"]:
     present = load("docker_images.json", [])
     if argv[-1] not in present:
         print(f'ERROR: image: "{argv[-1]}" not present locally', file=sys.stderr); sys.exit(1)
+    if argv[-1] in os.environ.get("FAKE_KIND_LOAD_HANGS", "").split(","):
+        time.sleep(120)  # `docker save` of a large image into a stuck containerd
     if argv[-1] in os.environ.get("FAKE_KIND_LOAD_FAILS", "").split(","):
         # kind v0.11.1 pkg/cluster/nodeutils/util.go L79 LoadImageArchive: `ctr images import -` in the node
         print('ERROR: failed to load image: command "docker exec --privileged -i lab-control-plane ctr '
