@@ -626,3 +626,12 @@ def test_a_kind_load_that_never_returns_is_stopped_and_the_node_pulls_the_image(
     assert stopped and "the node will pull it from its registry itself" in stopped[0], messages
     assert state.engine == "kind"
 
+
+
+def test_the_converge_probe_says_what_it_gets_while_it_waits(world: World) -> None:
+    world.gateway.broken = True
+    with pytest.raises(NotConverged):
+        up(world)
+    waiting = [m for m in world.messages if m.startswith("waiting for https://localhost:")]
+    assert waiting and all("/echo to serve (" in m and " s of 3 s): HTTP 503" in m for m in waiting), waiting
+    assert len(waiting) <= 1 + FAST.converge / FAST.progress_every  # on change, else every progress_every

@@ -20,7 +20,7 @@ from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
 from lab.traffic.attribution import Attributor
-from lab.waiting import Pending, poll
+from lab.waiting import OnProgress, Pending, poll
 
 if TYPE_CHECKING:
     import requests
@@ -57,10 +57,13 @@ def wait_until_serving(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     session: requests.Session | None = None,
+    on_progress: OnProgress | None = None,
 ) -> int:
     """Block until `converge_successes` consecutive 2xx answers; return the attempts used.
 
-    Raises NotConverged naming what was seen (status codes and errors) when the timeout passes.
+    `on_progress` hears each look that failed (what it got: `HTTP 503`, `ConnectionError`); a 2xx
+    look is heard with nothing seen. Raises NotConverged naming what was seen (status codes and
+    errors) when the timeout passes.
     """
     import requests  # ~50 ms: imported by the commands that wait for a lab, not by every command
 
@@ -93,10 +96,10 @@ def wait_until_serving(
         if streak[0] >= timeouts.converge_successes:
             return attempts[0]
         # after a success, look again at once: the streak counts consecutive answers
-        return Pending(outcome, again_in=0 if ok else None)
+        return Pending("" if ok else outcome, again_in=0 if ok else None)
 
     done = poll(look, what=f"{probe.url} to serve", budget=timeouts.converge, interval=timeouts.poll_interval,
-                sleep=sleep, clock=clock)
+                on_progress=on_progress, sleep=sleep, clock=clock)
     if done is None:
         summary = ", ".join(f"{k} x{v}" for k, v in seen.most_common())
         raise NotConverged(

@@ -207,6 +207,7 @@ class KubernetesLab:
                     sleep=self.sleep,
                     clock=self.clock,
                     session=session,
+                    on_progress=self.waiter(progress).reporter(),
                 )
 
     def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
