@@ -635,3 +635,14 @@ def test_the_converge_probe_says_what_it_gets_while_it_waits(world: World) -> No
     waiting = [m for m in world.messages if m.startswith("waiting for https://localhost:")]
     assert waiting and all("/echo to serve (" in m and " s of 3 s): HTTP 503" in m for m in waiting), waiting
     assert len(waiting) <= 1 + FAST.converge / FAST.progress_every  # on change, else every progress_every
+
+
+def test_a_stuck_api_connection_during_up_fails_at_the_engines_request_timeout(world: World) -> None:
+    world.kube.stall.add("/namespaces/default/gateways/example-gateway")
+    start = time.monotonic()
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, api_request=0.5))
+    assert time.monotonic() - start < 60  # without a request timeout: blocked until the server gives up
+    text = str(info.value)
+    assert text.startswith("apply: ") and "did not answer PATCH" in text and "within 0.5 s" in text, text
+    assert "Timeouts.api_request" in (info.value.fix or "")
