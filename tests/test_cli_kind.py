@@ -267,3 +267,22 @@ def test_doctor_compat_pin_with_the_tutorial_kind_says_which_kind_to_install(wor
     assert "v0.20.0/kind-linux-amd64" in kind.fix
     tutorial = {c.name: c for c in doctor.run("kind", ports=(free_port(),), machine="x86_64")}
     assert "kind version" not in tutorial and tutorial["kind"].detail.startswith("kind v0.11.1")
+
+
+def test_plan_and_up_use_the_cache_prefetch_filled_and_up_takes_cache_dir(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAB_CACHE_DIR", raising=False)
+    folder, state = tmp_path / "workshop-cache", str(world.state.path)
+    code, out = run("prefetch", "--cache-dir", str(folder), "--state-dir", state)
+    assert code == 0, out
+    code, out = run("plan", "canary-99-1", "--engine", "kind", "--state-dir", state)
+    assert code == 0 and "everything cached" in out and "to pull" not in out, out
+    world.engines_in_virtual_time()
+    monkeypatch.setattr("lab.ui.cli.app.DEFAULT_TIMEOUTS", FAST)
+    ports = [arg for listener, local in world.port_map for arg in ("--port", f"{listener}={local}")]
+    other = tmp_path / "given"
+    code, out = run("up", "canary-99-1", "--engine", "kind", "--state-dir", state, *ports, "--no-check",
+                    "--cache-dir", str(other))
+    assert code == 0, out
+    assert f"images: prefetch cache {other} (--cache-dir)" in out
