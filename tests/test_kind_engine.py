@@ -646,3 +646,20 @@ def test_a_stuck_api_connection_during_up_fails_at_the_engines_request_timeout(w
     text = str(info.value)
     assert text.startswith("apply: ") and "did not answer PATCH" in text and "within 0.5 s" in text, text
     assert "Timeouts.api_request" in (info.value.fix or "")
+
+
+def test_lab_down_after_a_failed_lab_up_removes_the_cluster_it_created(world: World) -> None:
+    from lab import lifecycle
+
+    world.engines_in_virtual_time()
+    world.kube.behaviour.unschedulable.add("echo-2")  # example-route-1 is never Accepted: exit 5
+    options, choice = world.options(), lifecycle.EngineChoice("kind", "asked for")
+    with pytest.raises(NotConverged):
+        lifecycle.up(plan(), choice, options, lambda m: None)
+    recorded = lifecycle.recorded(options)
+    assert recorded is not None and recorded.phase == "starting"
+    assert isinstance(recorded.record, KubeRecord) and recorded.record.cluster == "lab"
+    messages: list[str] = []
+    lifecycle.down(options, messages.append)
+    assert json.loads((world.fake_state / "clusters.json").read_text()) == []
+    assert "cluster: deleting kind cluster lab" in messages and lifecycle.recorded(options) is None
