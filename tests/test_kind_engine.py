@@ -663,3 +663,19 @@ def test_lab_down_after_a_failed_lab_up_removes_the_cluster_it_created(world: Wo
     lifecycle.down(options, messages.append)
     assert json.loads((world.fake_state / "clusters.json").read_text()) == []
     assert "cluster: deleting kind cluster lab" in messages and lifecycle.recorded(options) is None
+
+
+def test_a_helm_stuck_past_its_own_timeout_is_stopped_and_the_next_up_recovers_its_release(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_HELM_MODE", "hang")
+    start = time.monotonic()
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, helm_install="30s"))  # helm_grace 30: 60 virtual s
+    assert time.monotonic() - start < 60  # not the 120 s the stuck helm would take
+    text = str(info.value)
+    assert text.startswith("consul: ConsulReleaseMustDeploy:") and "helm was stopped" in text, text
+    assert json.loads((world.fake_state / "helm.json").read_text())["status"] == "pending-install"
+    monkeypatch.delenv("FAKE_HELM_MODE")
+    _, messages = up(world)
+    assert any("was left pending-install" in m for m in messages), messages

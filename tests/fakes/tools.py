@@ -256,6 +256,8 @@ if argv[:1] == ["upgrade"]:
     state = cluster("install", namespace, gateway_class.get("useHostPorts", False))
     if mode == "interrupt":
         sys.exit(130)  # killed during --wait: the release stays pending
+    if mode == "hang":
+        time.sleep(120)  # stuck past its own --timeout (a connection client-go never times out)
     deadline = state["now"] + seconds(opt(argv, "--timeout") or "5m")
     real_deadline = time.time() + 60  # never outlive a test that stopped moving virtual time
     while "--wait" in argv and not state["ready"]:

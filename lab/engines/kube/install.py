@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.engines import processes
 from lab.engines.base import Progress
 from lab.engines.kube import crds, helm
 from lab.engines.kube.client import Kube
@@ -19,12 +20,29 @@ from lab.engines.kube.documents import GATEWAY_API
 from lab.engines.kube.status import condition_true, pods_ready
 from lab.engines.kube.tenancy import MANAGED_BY, PIN
 from lab.engines.kube.waits import Condition, Waiter
+from lab.errors import NotConverged
 from lab.spec import pins
 from lab.spec.pins import CrdFile
 from lab.timeouts import Timeouts
 
 # Pods of the Consul release (consul-k8s v0.40.0 templates label every pod release=<release name>).
 RELEASE_PODS = f"release={pins.RELEASE_NAME}"
+
+
+def stop_children(executable: str, grace: float, interval: float) -> str:
+    """Stop this process's children running `executable` (SIGTERM, then SIGKILL); what was done."""
+    import psutil
+
+    done = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if executable not in child.cmdline()[:2]:  # the binary, or a script after its interpreter
+                continue
+            running = processes.Running(child.pid, child.create_time())
+        except psutil.Error:
+            continue
+        done.append(f"pid {child.pid} {processes.stop(running, grace, interval, 'helm')}")
+    return ", ".join(done) or "it had exited"
 
 
 def duration_seconds(text: str) -> float:
@@ -103,7 +121,12 @@ class Platform:
                     return False, f"helm is installing ({type(exc).__name__})"
 
             budget = duration_seconds(self.timeouts.helm_install) + self.timeouts.helm_grace
-            self.waiter.wait(Condition("ConsulReleaseMustDeploy", "helm --wait", budget, helm_done))
+            try:
+                self.waiter.wait(Condition("ConsulReleaseMustDeploy", "helm --wait", budget, helm_done))
+            except NotConverged as exc:
+                # leaving the pool waits for its thread, which waits for helm: stop helm first
+                stopped = stop_children(self.target.executable, self.timeouts.tool_stop, self.timeouts.poll_interval)
+                raise NotConverged(f"{exc.message}; helm was stopped ({stopped})", fix=exc.fix) from None
             outcome, revision = job.result()
         progress(f"consul: release {pins.RELEASE_NAME} {outcome} (revision {revision}); waiting for pods")
         for what, selector in pins.CONSUL_POD_SELECTORS.items():
