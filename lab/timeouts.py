@@ -40,6 +40,8 @@ class Timeouts:
     webhook_ready: float = 60.0
     # one Kubernetes API call (the client library sets no request timeout of its own)
     api_request: float = 30.0
+    # one helm call that does not wait for pods (status, history, rollback); it is stopped after this
+    helm_command: float = 60.0
     # helm, stuck past its own --timeout and helm_grace, exits after SIGTERM (then SIGKILL)
     tool_stop: float = 5.0
     # one kind command that is not `create cluster` (get clusters, export kubeconfig, load image)

@@ -679,3 +679,17 @@ def test_a_helm_stuck_past_its_own_timeout_is_stopped_and_the_next_up_recovers_i
     monkeypatch.delenv("FAKE_HELM_MODE")
     _, messages = up(world)
     assert any("was left pending-install" in m for m in messages), messages
+
+
+def test_a_helm_status_that_never_answers_is_stopped_in_up_and_in_status(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, _ = up(world)
+    monkeypatch.setenv("FAKE_HELM_MODE", "status-hangs")
+    start = time.monotonic()
+    rows = {r.component: r for r in world.kind_engine(timeouts=replace(FAST, helm_command=1)).status(state)}
+    assert rows["Consul"].state == "problem" and "did not answer within 1 s" in rows["Consul"].detail
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, helm_command=1))
+    assert time.monotonic() - start < 60  # not 2 x the 120 s the stuck helm would take
+    assert "consul: " in str(info.value) and "helm status consul did not answer within 1 s" in str(info.value)

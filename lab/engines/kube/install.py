@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.engines import processes
 from lab.engines.base import Progress
 from lab.engines.kube import crds, helm
 from lab.engines.kube.client import Kube
@@ -27,28 +26,6 @@ from lab.timeouts import Timeouts
 
 # Pods of the Consul release (consul-k8s v0.40.0 templates label every pod release=<release name>).
 RELEASE_PODS = f"release={pins.RELEASE_NAME}"
-
-
-def stop_children(executable: str, grace: float, interval: float) -> str:
-    """Stop this process's children running `executable` (SIGTERM, then SIGKILL); what was done."""
-    import psutil
-
-    done = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if executable not in child.cmdline()[:2]:  # the binary, or a script after its interpreter
-                continue
-            running = processes.Running(child.pid, child.create_time())
-        except psutil.Error:
-            continue
-        done.append(f"pid {child.pid} {processes.stop(running, grace, interval, 'helm')}")
-    return ", ".join(done) or "it had exited"
-
-
-def duration_seconds(text: str) -> float:
-    """Helm's duration string ("10m", "90s", "1h") in seconds."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
 
 
 @dataclass(frozen=True)
@@ -101,7 +78,7 @@ class Platform:
 
     def install_consul(self, values: dict[str, Any], progress: Progress) -> str:
         """Recover a pending/failed release, install or upgrade it (--wait), then wait for its pods."""
-        recovered = helm.recover(self.target, timeout=self.timeouts.helm_install)
+        recovered = helm.recover(self.target, self.timeouts)
         if recovered:
             progress(f"consul: {recovered}")
         archive = helm.cached_chart(self.cache)
@@ -120,12 +97,12 @@ class Platform:
                 except Exception as exc:  # the chart's pods may not be listable yet
                     return False, f"helm is installing ({type(exc).__name__})"
 
-            budget = duration_seconds(self.timeouts.helm_install) + self.timeouts.helm_grace
+            budget = helm.duration_seconds(self.timeouts.helm_install) + self.timeouts.helm_grace
             try:
                 self.waiter.wait(Condition("ConsulReleaseMustDeploy", "helm --wait", budget, helm_done))
             except NotConverged as exc:
                 # leaving the pool waits for its thread, which waits for helm: stop helm first
-                stopped = stop_children(self.target.executable, self.timeouts.tool_stop, self.timeouts.poll_interval)
+                stopped = helm.stop_children(self.target.executable, self.timeouts.tool_stop, self.timeouts.poll_interval)
                 raise NotConverged(f"{exc.message}; helm was stopped ({stopped})", fix=exc.fix) from None
             outcome, revision = job.result()
         progress(f"consul: release {pins.RELEASE_NAME} {outcome} (revision {revision}); waiting for pods")

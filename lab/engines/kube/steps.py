@@ -213,7 +213,7 @@ class KubernetesLab:
     def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
         lines = [f"diagnostics after step {stage!r} failed:"]
         if target is not None:
-            lines.append("  " + helm.status(target.helm))
+            lines.append("  " + helm.status(target.helm, self.timeouts))
         lines += ["  " + line for line in diagnostics(kube, target.namespace if target else None)]
         text = "\n".join(lines)
         if isinstance(error, NotConverged):
@@ -311,7 +311,7 @@ class KubernetesLab:
 
     def _lab_rows(self, state: LabState, target: Target) -> list[StatusRow]:
         rows = [
-            StatusRow("Consul", "ok" if "deployed" in (line := helm.status(target.helm)) else "problem", line)
+            StatusRow("Consul", "ok" if "deployed" in (line := helm.status(target.helm, self.timeouts)) else "problem", line)
         ]
         try:
             kube = self._connect(target)
