@@ -693,3 +693,16 @@ def test_a_helm_status_that_never_answers_is_stopped_in_up_and_in_status(
         up(world, timeouts=replace(FAST, helm_command=1))
     assert time.monotonic() - start < 60  # not 2 x the 120 s the stuck helm would take
     assert "consul: " in str(info.value) and "helm status consul did not answer within 1 s" in str(info.value)
+
+
+def test_the_fake_controller_runs_a_gateway_as_a_deployment_whose_pod_makes_it_ready(world: World) -> None:
+    world.kube.behaviour.start_after["example-gateway"] = 2.0
+    _, messages = up(world)
+    dep = world.kube.cluster.get("Deployment", "default", "example-gateway")
+    assert dep is not None and dep["spec"]["selector"]["matchLabels"] == {
+        "api-gateway.consul.hashicorp.com/name": "example-gateway",
+        "api-gateway.consul.hashicorp.com/namespace": "default",
+        "api-gateway.consul.hashicorp.com/managed": "true",
+    }
+    waited = [m for m in messages if m.startswith("waiting for Gateway default/example-gateway Ready")]
+    assert waited and "gateway pod: 0/1 Ready" in waited[0] and "ListenersNotReady" in waited[0], messages
