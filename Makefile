@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test lint typecheck unit scenarios bench mutate mutate-core clean
+.PHONY: help setup demo pictures test lint typecheck unit scenarios bench mutate mutate-core clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -21,6 +21,13 @@ setup: $(STAMP) ## create .venv and install lab with its dev tools
 
 demo: $(STAMP) ## run the main job: lab up canary-99-1 on the embedded engine, then lab down
 	$(BIN)/lab up canary-99-1 --engine local; rc=$$?; $(BIN)/lab down; exit $$rc
+
+pictures: $(STAMP) ## redraw the README's pictures (docs/*.png) with a seeded embedded lab; PORT= moves its 8443
+	state=$$(mktemp -d); \
+	$(BIN)/lab up canary-99-1 --engine local --seed 20261126 --state-dir $$state --port 8443=$(or $(PORT),8443) \
+		--plot docs/canary-99-1-sequential.png \
+	&& $(BIN)/lab check --fixed --state-dir $$state --plot docs/canary-99-1.png; \
+	rc=$$?; $(BIN)/lab down --state-dir $$state; rm -rf $$state; exit $$rc
 
 lint: $(STAMP) ## ruff on everything
 	$(BIN)/ruff check lab tests scenarios bench tools

@@ -8,8 +8,25 @@ errors, timeouts, waiting, state (core) < stats (judging) < spec (scenario -> pl
 traffic (drive, converge, check) < engines (local, kube) < lifecycle, session < ui, pytest_plugin.
 """
 
-from lab.spec.scenario import Scenario, Step, Traffic
+TYPE_CHECKING = False  # typing itself takes ~20 ms to import; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Any
+
+    from lab.spec.scenario import Scenario, Step, Traffic
 
 __all__ = ["Scenario", "Step", "Traffic", "__version__"]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> "Any":
+    """Scenario, Step and Traffic, loaded on first use.
+
+    So the `lab` command's start-up imports nothing before lab.__main__ can turn a Ctrl-C into
+    exit 130 (no import traceback).
+    """
+    if name in ("Scenario", "Step", "Traffic"):
+        from lab.spec import scenario
+
+        return getattr(scenario, name)
+    raise AttributeError(f"module 'lab' has no attribute {name!r}")

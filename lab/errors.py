@@ -24,6 +24,8 @@ class ExitCode(enum.IntEnum):
     CRASH = 70
     # Ctrl-C outside the traffic run (128 + SIGINT, the shell convention).
     INTERRUPTED = 130
+    # Whatever read the output went away (`lab judge ... | head -1`): 128 + SIGPIPE, never 1.
+    BROKEN_PIPE = 141
 
 
 class LabError(Exception):

@@ -15,9 +15,9 @@ from typing import Protocol
 
 from lab import engines
 from lab.engines.base import Engine, EngineOptions, Journal, PortMap, Progress, StatusRow
-from lab.errors import EnvironmentNotReady, InvalidInput, NoLabRunning, NotConverged, UsageError
+from lab.errors import EnvironmentNotReady, NoLabRunning, NotConverged, UsageError
 from lab.spec.manifests import load
-from lab.spec.plan import Plan, StepPlan, make_plan, resolve_traffic
+from lab.spec.plan import Plan, StepPlan, make_plan, plan_traffic
 from lab.spec.registry import LabDir
 from lab.spec.topology import Topology
 from lab.spec.validation import ensure_valid
@@ -98,6 +98,13 @@ def _remove(options: EngineOptions, state: LabState | None, progress: Progress) 
             removed += found
     options.state.clear()
     return removed
+
+
+def _leftovers(options: EngineOptions) -> list[str]:
+    """What any engine finds running of this state folder, whatever state.json says."""
+    return [item for name in engines.ENGINE_NAMES if name != "auto"
+            for engine in [_engine_if_available(name, options)] if engine is not None
+            for item in engine.leftovers()]  # fmt: skip
 
 
 def _engine_if_available(name: str, options: EngineOptions) -> Engine | None:
@@ -242,16 +249,21 @@ def _running(options: EngineOptions) -> tuple[LabState, Engine]:
 def status(options: EngineOptions) -> tuple[LabState, list[StatusRow]]:
     """The lab's state and its status rows; exit 4 with no lab, exit 5 for leftovers without a record."""
     with options.state.lock(options.timeouts.state_lock):
-        state = _read(options)
-        if state is None:
-            found = [item for name in engines.ENGINE_NAMES if name != "auto"
-                     for engine in [_engine_if_available(name, options)] if engine is not None
-                     for item in engine.leftovers()]
-            if found:
-                raise LabCrashed(
-                    f"no state record in {options.state.path}, but {', '.join(found)} of this state folder is running",
-                    fix="`lab down` stops it",
-                )
+        try:
+            state = _read(options)
+        except CorruptState as exc:
+            found = _leftovers(options)
+            if not found:
+                raise
+            raise CorruptState(
+                f"{exc.message}; {', '.join(found)} of this state folder is running",
+                fix="`lab down` stops it (it needs no intact state.json)",
+            ) from exc
+        if state is None and (found := _leftovers(options)):
+            raise LabCrashed(
+                f"no state record in {options.state.path}, but {', '.join(found)} of this state folder is running",
+                fix="`lab down` stops it",
+            )
         state, engine = _running(options)
         return state, engine.status(state)
 
@@ -276,13 +288,9 @@ def _merged_step(plan: Plan, state: LabState, files: Sequence[Path]) -> StepPlan
     ensure_valid(resources)
     topo = Topology(resources)
     step = next((s for s in plan.steps if s.step.name == state.step), plan.first)
-    traffic = []
-    for t in step.traffic:
-        try:
-            traffic.append(resolve_traffic(topo, t.traffic, f"lab apply on {state.scenario}"))
-        except InvalidInput:
-            continue  # the new routes no longer serve this traffic: nothing to converge on
-    return StepPlan(step.step, step_files, topo.resources, tuple(traffic))
+    # traffic the new routes no longer serve (or cannot be judged on) has nothing to converge on
+    traffic = plan_traffic(topo, step.step.traffic, f"lab apply on {state.scenario}", judged=False)
+    return StepPlan(step.step, step_files, topo.resources, traffic)
 
 
 def apply(options: EngineOptions, files: Sequence[Path], progress: Progress) -> LabState:
@@ -290,7 +298,7 @@ def apply(options: EngineOptions, files: Sequence[Path], progress: Progress) -> 
     with options.state.lock(options.timeouts.state_lock):
         state = running(options)
         engine = engines.create(state.engine, options)
-        plan = make_plan(LabDir(Path(state.lab_dir)), state.scenario)
+        plan = make_plan(LabDir(Path(state.lab_dir)), state.scenario, judged=False)
         step = _merged_step(plan, state, [f.resolve() for f in files])
         new = engine.switch(state, plan, step, progress, _journal(options.state))
         new = replace(new, phase="running")

@@ -49,6 +49,12 @@ RecordDecoder = Callable[[str, Mapping[str, Any]], EngineRecord]
 class CorruptState(NotConverged):
     """state.json exists but is not a state lab wrote (truncated, garbage, wrong types): exit 5."""
 
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(
+            message,
+            fix=fix or "`lab down` removes this state folder's lab without it (it finds the lab process); then `lab up`",
+        )
+
 
 @dataclass(frozen=True)
 class LabState:
@@ -208,7 +214,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(tmp, flags, mode)
+    try:
+        fd = os.open(tmp, flags, mode)
+    except OSError as exc:
+        raise unusable(path, "write", exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -216,10 +225,20 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise unusable(path, "write", exc) from exc
         raise
+
+
+def unusable(path: Path, doing: str, exc: OSError) -> EnvironmentNotReady:
+    """Exit 4 for a state file lab cannot write or remove (a folder in its place, a full disk)."""
+    return EnvironmentNotReady(
+        f"cannot {doing} {path}: {exc.strerror or exc}",
+        fix="lab never makes a folder there: move it out of the state folder (or free the disk), then run this again",
+    )
 
 
 def read_private(path: Path, limit: int = MAX_STATE_BYTES) -> bytes:
@@ -331,8 +350,17 @@ class StateDir:
 
     def clear(self) -> None:
         """Remove state.json (the folder and the lock stay)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.state_file.unlink()
+        self.remove(STATE_FILE)
+
+    def remove(self, name: str) -> None:
+        """Remove a file of the folder if it is there; exit 4 for what lab never writes (a folder)."""
+        path = self.path / name
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a folder in its place: not lab's to delete
+            raise unusable(path, "remove", exc) from exc
 
     def write_private(self, name: str, data: bytes) -> Path:
         """Write a file only the user can read (keys, tokens): 0600, atomically, never through a symlink."""

@@ -172,6 +172,21 @@ def test_plot_draws_a_picture(running: Path, tmp_path: Path) -> None:
     assert f"picture written to {picture}" in out
 
 
+def test_the_picture_of_a_canary_99_1_check_reads_echo_2_in_points(running: Path, tmp_path: Path) -> None:
+    """The picture of a real `lab check`: echo-2's deviation with its numbers, on an axis of points."""
+    picture, report = tmp_path / "split.svg", tmp_path / "split.json"
+    code, out = check(running, "--fixed", "--plot", str(picture), "--report", str(report))
+    assert code in (0, 1), out
+    texts = re.findall(r"<!-- (.*?) -->", picture.read_text())  # matplotlib writes each text as a comment
+    verdict = json.loads(report.read_text())["checks"][0]["verdict"]
+    n, echo2 = verdict["n"], next(b for b in verdict["backends"] if b["name"] == "echo-2")
+    deviation = 100 * (echo2["observed_share"] - 0.01)
+    assert f"{deviation:+.2f} pts:" in " ".join(texts) and f"({echo2['hits']} of {n})" in " ".join(texts), texts
+    assert "observed - expected share (percentage points)" in texts
+    ticks = [float(t.replace("\u2212", "-")) for t in texts if re.fullmatch(r"[\u2212-]?\d+(\.\d+)?", t)]
+    assert ticks and max(abs(t) for t in ticks) <= 5, ticks  # points around 0, not a 0..1 share axis
+
+
 def test_without_matplotlib_the_plot_fails_before_any_request(
     running: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,6 +231,33 @@ def test_up_runs_every_step_of_a_multi_step_scenario(tmp_path: Path) -> None:
         row = re.search(r"blue\W+PASS\W+(\d+)\W+0\W+[\d.]+ s", out)
         assert row and 99 <= int(row.group(1)) <= 99 + 16, out
         assert re.search(r"total\W+\d+\W+0\W+[\d.]+ s", out), out
+    finally:
+        lab("down", "--state-dir", str(state))
+
+
+def test_a_step_that_does_not_converge_still_ends_with_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab import lifecycle
+    from lab.errors import NotConverged
+
+    real_up = lifecycle.up
+
+    def up(*args: object, step_name: str, **kwargs: object) -> object:
+        if step_name == "green":
+            raise NotConverged("/echo did not answer 2xx 5 times in a row within 120 s")
+        return real_up(*args, step_name=step_name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifecycle, "up", up)
+    state = tmp_path / "state"
+    code, out = lab("up", "blue-green", "--engine", "local", "--state-dir", str(state),
+                    "--port", f"8443={free_port()}")  # fmt: skip
+    try:
+        assert code == 5, out
+        assert "blue-green: 2 of 2 steps run" in out, out
+        assert re.search(r"blue\W+PASS\W+\d+\W+0\W+[\d.]+ s", out), out
+        assert re.search(r"green\W+ERROR \(exit 5\)\W+-\W+-\W+[\d.]+ s", out), out
+        assert out.index("steps run") < out.index("did not answer 2xx")  # the table, then the error
     finally:
         lab("down", "--state-dir", str(state))
 

@@ -94,10 +94,14 @@ def test_cluster_options_are_usage_errors_on_other_engines(shared: World) -> Non
 
 def test_up_on_gateway_api_v1_exits_4_with_the_reason(shared: World, tmp_path: Path) -> None:
     shared.serve_gateway_api_v1()
-    code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--install-consul",
-                    "--state-dir", str(tmp_path / "s"))
-    assert code == 4, out
-    assert "without v1alpha2" in out and "Nothing was changed" in out
+    writes = [e for e in shared.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")]
+    for extra in ((), ("--force-crds",)):  # --force-crds cannot replace CRDs whose stored version would go
+        code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--install-consul",
+                        *extra, "--state-dir", str(tmp_path / "s"))
+        assert code == 4, out
+        assert "without v1alpha2" in out and "Nothing was changed" in out
+    assert [e for e in shared.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")] == writes
+    assert shared.argv("helm") == [] and not (tmp_path / "s" / "state.json").exists()
 
 
 def test_doctor_cluster_names_each_rbac_gap_with_the_role_to_grant(shared: World) -> None:
@@ -120,3 +124,111 @@ def test_doctor_cluster_names_each_rbac_gap_with_the_role_to_grant(shared: World
 def test_doctor_cluster_with_no_cluster_says_the_api_server_does_not_answer(shared: World) -> None:
     code, out = run("doctor", "--engine", "cluster", "--context", "nowhere")
     assert code == 4 and "API server" in out
+
+
+def test_the_default_namespace_is_derived_from_the_user_name(
+    shared: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.engines.kube.tenancy import default_namespace
+
+    assert default_namespace("Alice.Smith") == "lab-alice-smith"
+    assert default_namespace("___") == "lab-attendee"
+    assert default_namespace("x" * 80) == "lab-" + "x" * 59  # a DNS label: at most 63 characters
+    shared.install_consul_by_someone()
+    monkeypatch.setattr("getpass.getuser", lambda: "Bob_Jones")
+    state_dir = str(tmp_path / "bob")
+    code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--state-dir", state_dir)
+    assert code == 0, out
+    code, status = run("status", "--state-dir", state_dir, "--output", "json")
+    rows = {r["component"]: r for r in json.loads(status)["rows"]}
+    assert rows["namespace"]["state"] == "lab-bob-jones"
+    with shared.kube.lock:
+        assert shared.kube.cluster.get("Namespace", "", "lab-bob-jones") is not None
+    assert run("down", "--state-dir", state_dir)[0] == 0
+
+
+def test_gateway_url_with_its_ca_through_the_cli_and_each_misuse_a_usage_error(shared: World, tmp_path: Path) -> None:
+    world = shared
+    world.install_consul_by_someone()
+    world.start_gateway()  # the cluster exposes the gateway itself (a LoadBalancer)
+    ca = str(world.tmp / "test-ca" / "ca.pem")
+    url = f"https://localhost:{world.gateway_port}"
+    base = ("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--state-dir", str(tmp_path / "a"))
+    writes = len([e for e in world.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")])
+    for extra, said in (
+        (("--gateway-url", url), "needs --ca FILE"),
+        (("--ca", ca), "--ca is for --gateway-url"),
+        (("--gateway-url", url + "/echo", "--ca", ca), "expected https://HOST[:PORT] (no path)"),
+        (("--gateway-url", "ftp://localhost", "--ca", ca), "expected https://HOST[:PORT] (no path)"),
+    ):
+        code, out = run(*base, *extra)
+        assert code == 2 and said in " ".join(out.split()), out
+    assert len([e for e in world.calls("api") if e["method"] in ("PATCH", "POST", "DELETE")]) == writes
+    assert not (tmp_path / "a" / "state.json").exists()
+    code, out = run(*base, "--gateway-url", url, "--ca", ca)
+    assert code == 0, out
+    code, status = run("status", "--state-dir", str(tmp_path / "a"), "--output", "json")
+    rows = {r["component"]: r for r in json.loads(status)["rows"]}
+    assert rows["gateway"]["state"] == "given" and rows["gateway"]["detail"] == url + "/"
+    assert rows["CA bundle"]["detail"] == ca
+    assert world.gateway.hits > 0
+    assert run("down", "--state-dir", str(tmp_path / "a"))[0] == 0
+
+
+def doctor_seen() -> dict[str, tuple[bool, str, str]]:
+    """`lab doctor --engine cluster --context workshop --namespace lab-alice`: check -> (ok, seen, fix)."""
+    from lab.engines.kube import access
+
+    return {c.name: (c.ok, c.detail, c.fix) for c in access.run(ROOT, "workshop", "lab-alice", None)}
+
+
+def test_doctor_cluster_reports_the_gateway_api_and_consul_it_finds(shared: World) -> None:
+    seen = doctor_seen
+    empty = seen()  # a bare cluster: what the host's `lab cluster prepare` installs
+    assert empty["Gateway API CRDs"][0] is False and empty["Gateway API CRDs"][1].startswith("missing: gatewayclasses.")
+    assert "lab cluster prepare" in empty["Gateway API CRDs"][2]
+    assert empty["Consul (consul)"][:2] == (False, "no Consul Deployments (app=consul) in namespace consul")
+    shared.install_consul_by_someone(**{"api-gateway-controller": ""})
+    theirs = seen()
+    assert theirs["Gateway API CRDs"][:2] == (True, "v1alpha2 served (someone else's (used as they are))")
+    assert theirs["Consul (consul)"][:2] == (False, "no API gateway controller (apiGateway.enabled is off)")
+
+
+def test_doctor_cluster_on_gateway_api_v1_says_v1alpha2_is_not_served(shared: World) -> None:
+    shared.serve_gateway_api_v1()
+    v1 = doctor_seen()["Gateway API CRDs"]
+    assert v1[0] is False and "httproutes.gateway.networking.k8s.io (bundle v1.0.0) serves v1, v1beta1" in v1[1]
+    assert v1[1].endswith("(no v1alpha2)") and "--engine kind" in v1[2]
+
+
+def test_the_port_forward_on_the_asked_port_is_restarted_by_lab_check_after_it_dropped(
+    shared: World, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from lab.engines import processes
+    from tests.fakes.world import free_port
+
+    shared.install_consul_by_someone()
+    port, state_dir = free_port(), str(tmp_path / "alice")
+    code, out = run("up", "canary-99-1", "--engine", "cluster", "--context", "workshop", "--namespace", "lab-alice",
+                    "--port", f"8443={port}", "--state-dir", state_dir)
+    assert code == 0, out
+
+    def gateway_row() -> dict[str, str]:
+        _, status = run("status", "--state-dir", state_dir, "--output", "json")
+        return {r["component"]: r for r in json.loads(status)["rows"]}["gateway"]
+
+    assert gateway_row() == {"component": "gateway", "state": "port-forward",
+                             "detail": f"https://localhost:{port}/ -> gateway pod port 8443"}
+    runtime = json.loads((tmp_path / "alice" / "state.json").read_text())["record"]["tunnel"]
+    os.kill(runtime["pid"], signal.SIGKILL)  # the helper drops
+    processes.stop(processes.Running(runtime["pid"], runtime["started"]), 5, 0.02)
+    assert gateway_row()["state"] == "stopped"
+    code, out = run("check", "--state-dir", state_dir)
+    assert code == 0, out
+    assert gateway_row()["state"] == "port-forward"  # on the same local port
+    log = (tmp_path / "alice" / "portforward.log").read_text()
+    assert log.count(f"forwarding 127.0.0.1:{port} -> lab-alice ") == 2  # started by lab up, then by lab check
+    assert run("down", "--state-dir", state_dir)[0] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -33,8 +34,6 @@ CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def test_every_command_is_covered() -> None:
-    import click
-
     from lab.ui.cli import catalogue, cluster, host, inspect, judging, operate, running  # noqa: F401 (all of them)
 
     assert set(CALLS) == set(cli.list_commands(click.Context(cli))) == set(cli.commands)
@@ -81,9 +80,12 @@ def test_without_a_writable_crash_folder_the_traceback_goes_to_the_screen(
     assert "RuntimeError: forced internal error" in result.output
 
 
-def test_ctrl_c_outside_the_traffic_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, click.exceptions.Abort])
+def test_ctrl_c_outside_the_traffic_run_exits_130(monkeypatch: pytest.MonkeyPatch, raised: type[BaseException]) -> None:
+    """click's own Abort (a prompt's Ctrl-C or end of input) would print "Aborted!" and exit 1."""
+
     def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
+        raise raised
 
     monkeypatch.setattr("lab.stats.power.required_sample_size", interrupted)
     result = CliRunner().invoke(cli, ["sample-size", "--expect", "99,1"])
@@ -96,3 +98,78 @@ def test_errors_a_user_can_cause_keep_their_codes() -> None:
     assert result.exit_code == 3, result.output
     result = CliRunner().invoke(cli, ["judge", "--no-such-option"])
     assert result.exit_code == 2, result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], [], ["--lab-dir", ".", "--help"]])
+def test_an_internal_error_before_any_command_runs_exits_70(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lab --help` (and `lab` alone) import every command module to list them: a bug there is a crash too."""
+    from lab.ui.cli import app
+
+    monkeypatch.setitem(app.COMMAND_MODULES, "broken", "no_such_module")  # a command whose module is gone
+    monkeypatch.setenv("LAB_CRASH_DIR", str(tmp_path / "crashes"))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 70, (result.output, result.exception)
+    assert "this is a bug in lab" in result.output
+    (saved,) = (tmp_path / "crashes").iterdir()
+    assert "ModuleNotFoundError" in saved.read_text()
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("observed", ["990,10", "900,100"])
+def test_a_reader_that_goes_away_exits_141_never_1(output: str, observed: str, tmp_path: Path) -> None:
+    """`lab judge ... | head -1`: rich's Console answers a broken pipe with exit 1, which means FAIL."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # no reader at all: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lab", "judge", "--expect", "99,1", "--observed", observed, "--output", output],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LAB_CRASH_DIR": str(tmp_path)},
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == ExitCode.BROKEN_PIPE == 141, done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())  # no crash report: nothing went wrong in lab
+
+
+# a `lab` command whose start-up (importing its modules, ~0.3 s on a busy machine) is interrupted
+INTERRUPTED_START = """
+import importlib, sys, tomllib
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, Interrupt())
+entry = tomllib.load(open({pyproject!r}, "rb"))["project"]["scripts"]["lab"]
+module, func = entry.split(":")
+getattr(importlib.import_module(module), func)()
+"""
+
+
+@pytest.mark.parametrize("module", ["lab.spec.scenario", "lab.ui.cli.app", "click", "lab.ui.cli.running"])
+def test_ctrl_c_while_lab_starts_exits_130_without_a_traceback(repo_root: Path, module: str) -> None:
+    """Issue 11 item 1: `timeout -s INT 0.3 lab up ...` hit the imports and printed a traceback."""
+    import subprocess
+    import sys
+
+    script = INTERRUPTED_START.format(module=module, pyproject=str(repo_root / "pyproject.toml"))
+    done = subprocess.run(
+        [sys.executable, "-c", script, "up", "canary-99-1", "--engine", "local", "--state-dir", "/nonexistent/lab"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+    )
+    assert done.returncode == ExitCode.INTERRUPTED == 130, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "interrupted" in done.stderr, done.stderr

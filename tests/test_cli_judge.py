@@ -132,6 +132,11 @@ def test_sample_size_accepts_names_and_rejects_junk() -> None:
         ("judge", "--expect", "50,50", "--observed", "500000000,500000000"),
         ("judge", "--expect", "99,1", "--observed", "990000000,10000000"),
         ("sample-size", "--expect", "50,50", "--detect", "0.002"),
+        # three backends: Pearson's test and its power (scipy.special, not scipy.stats: ~50 MB less)
+        ("judge", "--expect", "50,30,20", "--observed", "500000000,300000000,200000000"),
+        ("sample-size", "--expect", "50,30,20", "--detect", "0.002"),
+        # small n: the planner enumerates the exact test's outcomes at each n it tries (~5 MB each)
+        ("sample-size", "--expect", "50,30,20", "--detect", "0.1"),
     ],
 )
 def test_a_billion_responses_fit_in_100_mb(args: tuple[str, ...]) -> None:
@@ -184,3 +189,10 @@ def test_bad_alpha_exits_3_everywhere(command: tuple[str, ...]) -> None:
     code, out = run(*command[:1], "--expect", "99,1", *command[1:], "--alpha", "0")
     assert code == 3, out
     assert "alpha must be strictly between 0 and 1" in out
+
+
+def test_a_sequential_design_too_large_to_compute_points_to_the_fixed_n_figure() -> None:
+    code, out = run("sample-size", "--expect", "99,1", "--detect", "0.001", "--sequential")
+    assert code == 3, out
+    assert "more than 100000 answers (the fixed-n test needs 251386)" in out
+    assert "lab sample-size without --sequential" in out  # sample-size has no --fixed

@@ -16,6 +16,9 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+ROUTE_99_1 = "manifests/routes/canary-99-1.yaml"
+
+
 def test_scenarios_lists_the_tutorial_and_the_canary() -> None:
     code, out = run("scenarios")
     assert code == 0, out
@@ -120,6 +123,24 @@ def test_validate_warns_with_the_condition_and_the_effect(lab_copy: LabCopy) -> 
     assert "effect: / on example-route-2 will answer 503" in out
     code, _ = run("--lab-dir", str(lab_copy.root), "validate", "--strict", "canary-99-1")
     assert code == 3
+
+
+def test_a_judged_split_over_a_dangling_backend_validates_with_its_warning(lab_copy: LabCopy) -> None:
+    """The workshop's "what if a backendRef is wrong": applied, judged, and flagged, not refused.
+
+    The objects are accepted (the embedded engine serves 503 for echo-3's 1%, as v0.4.0 says), so
+    validate exits 0 with the warning: the condition, the effect, and what the kind engine does.
+    """
+    lab_copy.edit(ROUTE_99_1, "name: echo-2\n", "name: echo-3\n")
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "canary-99-1")
+    assert code == 0, out
+    assert "ok       canary-99-1 (1 warning(s))" in out
+    assert "warning: " in out and "status: ResolvedRefs=False (ServiceNotFound)" in out
+    assert "effect: /echo on example-route-1 will answer 503 for 1% of requests" in out
+    assert "kind engine: Consul API Gateway 0.1.0 binds no route with an unresolved backendRef" in " ".join(out.split())
+    code, out = run("--lab-dir", str(lab_copy.root), "validate", "--strict", "canary-99-1")
+    assert code == 3, out
+    assert "1 warning(s) and --strict" in out
 
 
 def test_lab_dir_from_environment(lab_copy: LabCopy) -> None:

@@ -8,21 +8,27 @@ v4.channel.k8s.io), by the lab's port-forward helper process.
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lab import lifecycle
+from lab.engines.base import EngineOptions
 from lab.engines.kube.cluster import ClusterEngine
 from lab.engines.kube.record import KubeRecord
+from lab.engines.kube.tunnel import HELPER
 from lab.errors import EnvironmentNotReady, ExitCode
 from lab.spec.plan import Plan, make_plan
 from lab.spec.registry import LabDir
-from lab.state import LabState
+from lab.state import LabState, StateDir
 from lab.traffic.check import CheckOptions, CheckResult, run_check
 from tests.conftest import ROOT
-from tests.fakes.world import World
+from tests.fakes.world import FAST, World
 
 
 def plan(name: str = "canary-99-1") -> Plan:
@@ -55,18 +61,28 @@ def shared(world: World) -> World:
     return world
 
 
+def attendee_options(world: World, name: str) -> EngineOptions:
+    """What `lab up --engine cluster --context workshop --namespace lab-NAME --state-dir ...` passes on."""
+    return EngineOptions(state=StateDir(world.tmp / f"state-{name}"), timeouts=FAST, kube_context="workshop",
+                         namespace=f"lab-{name}")
+
+
 def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_one_down_leaves_the_other(
     shared: World,
 ) -> None:
     world = shared
     world.install_consul_by_someone()
     results: dict[str, Any] = {}
+    with world.kube.lock:
+        consul_ca = world.kube.cluster.get("Secret", "consul", "consul-ca-cert")
 
     def attendee(name: str) -> None:
+        """`lab up canary-99-1 --engine cluster`, then `lab check` (the lab found again from its state)."""
         try:
-            engine = world.attendee(name)
-            state, messages = up(engine)
-            results[name] = (engine, state, messages, check(state))
+            options, messages = attendee_options(world, name), []
+            lifecycle.up(plan(), lifecycle.choose_engine("cluster"), options, messages.append)
+            state = lifecycle.running(options)
+            results[name] = (options, state, messages, check(state))
         except BaseException as exc:  # reported below
             results[name] = exc
 
@@ -79,15 +95,20 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
         assert not isinstance(results[name], BaseException), results[name]
         _, state, messages, result = results[name]
         assert result.outcome.exit_code == ExitCode.OK, result
+        (judged,) = result.checks
+        assert judged.verdict.n > 0 and judged.url.startswith(f"https://localhost:{state.ports[8443]}/")
         assert state.gateway_host == "localhost" and state.ports[8443] != 8443  # a local port of its own
+        # TLS verified against the cluster's Consul CA (consul/consul-ca-cert), whose certificate names localhost
+        assert Path(state.ca_file).read_bytes() == base64.b64decode(consul_ca["data"]["tls.crt"])
         record = state.record
         assert isinstance(record, KubeRecord) and record.tunnel is not None
         assert record.namespace == f"lab-{name}" and record.namespaces_created == (f"lab-{name}",)
         assert any("reusing the Consul in namespace consul" in m for m in messages)
         # the answers came from this attendee's own pods, through its own gateway pod
         (gateway,) = world.gateway_pods(f"lab-{name}")
-        assert set(gateway.namespaces) == {f"lab-{name}"} and gateway.hits > 0
+        assert set(gateway.namespaces) == {f"lab-{name}"} and gateway.hits >= judged.verdict.n
     assert results["alice"][1].ports[8443] != results["bob"][1].ports[8443]
+    assert world.argv("helm") == []  # the cluster's Consul, reused by both
     # every request went through the API server's port-forward endpoint (no host port exists)
     forwards = [e["path"] for e in world.calls("api") if e["path"].endswith("/portforward?ports=8443")]
     assert any("/namespaces/lab-alice/pods/" in p for p in forwards)
@@ -106,10 +127,8 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
     assert gateways == {("lab-alice", "example-gateway-lab-alice"), ("lab-bob", "example-gateway-lab-bob")}
     assert configs["lab-lab-alice"]["useHostPorts"] is False and configs["lab-lab-alice"]["serviceType"] == "ClusterIP"
 
-    alice, alice_state = results["alice"][0], results["alice"][1]
-    bob_state = results["bob"][1]
     said: list[str] = []
-    alice.down(alice_state, said.append)
+    lifecycle.down(results["alice"][0], said.append)  # `lab down` in alice's state folder
     with world.kube.lock:
         left = [key for key in world.kube.cluster.objects if "lab-alice" in key[2] or "lab-alice" in key[3]]
         consul_pods = [p for p in world.kube.cluster.of_kind("Pod", "consul")]
@@ -117,7 +136,9 @@ def test_two_attendees_at_once_each_judged_through_their_own_port_forward_then_o
     assert left == [], left
     assert consul_pods and len(crds) == 8  # Consul and the CRDs are the cluster's: left alone
     assert not any("bob" in m for m in said), said
-    assert check(bob_state).outcome.exit_code == ExitCode.OK  # bob's lab still serves
+    assert HELPER.find(results["alice"][0].state.path / "portforward.json") == []  # alice's port-forward stopped
+    bob = lifecycle.running(results["bob"][0])  # `lab check` in bob's state folder: bob's lab still serves
+    assert check(bob).outcome.exit_code == ExitCode.OK
 
 
 def test_a_cluster_on_gateway_api_v1_without_v1alpha2_is_refused_with_exit_4_and_nothing_changes(
@@ -138,13 +159,42 @@ def test_a_cluster_on_gateway_api_v1_without_v1alpha2_is_refused_with_exit_4_and
     assert not (world.tmp / "state-alice" / "state.json").exists()
 
 
-def test_an_existing_compatible_consul_is_reused_and_an_incompatible_one_refused(shared: World) -> None:
+def test_an_existing_compatible_consul_is_reused_even_where_lab_may_install_one(shared: World) -> None:
     world = shared
-    world.install_consul_by_someone(**{"connect-injector": "hashicorp/consul-k8s-control-plane:0.39.0"})
+    world.install_consul_by_someone()
+    before = len(api_writes(world))
+    state, messages = up(world.attendee("alice", install_consul=True))
+    assert world.argv("helm") == []  # no install, no upgrade: the cluster's Consul is used as it is
+    platform = [e["path"] for e in api_writes(world)[before:]
+                if "/namespaces/lab-alice" not in e["path"] and "lab-lab-alice" not in e["path"]
+                and not e["path"].endswith("/namespaces")]
+    assert platform == []  # no CRD, no ClusterRole, nothing in Consul's namespace
+    assert any("reusing the Consul in namespace consul" in m for m in messages)
+    assert check(state).outcome.exit_code == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("images", "reason"),
+    [
+        ({"connect-injector": "hashicorp/consul-k8s-control-plane:0.39.0"},
+         "the connect injector runs hashicorp/consul-k8s-control-plane:0.39.0, not hashicorp/consul-k8s-control-plane:0.40.0"),
+        ({"api-gateway-controller": ""}, "no API gateway controller (apiGateway.enabled is off)"),
+        ({"api-gateway-controller": "hashicorp/consul-api-gateway:0.2.0"},
+         "the API gateway controller runs hashicorp/consul-api-gateway:0.2.0, not hashicorp/consul-api-gateway:0.1.0-beta"),
+        ({"connect-injector": ""}, "no connect-injector Deployment (connectInject.enabled is off)"),
+    ],
+)
+def test_an_incompatible_consul_is_refused_with_exit_4_and_nothing_changes(
+    shared: World, images: dict[str, str], reason: str
+) -> None:
+    world = shared
+    world.install_consul_by_someone(**images)
+    before = len(api_writes(world))
     with pytest.raises(EnvironmentNotReady) as info:
         up(world.attendee("alice", install_consul=True))
-    assert "consul-k8s-control-plane:0.39.0, not hashicorp/consul-k8s-control-plane:0.40.0" in str(info.value)
-    assert not any(a[0] == "upgrade" for a in world.argv("helm"))
+    assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert reason in str(info.value) and "Nothing was changed" in str(info.value)
+    assert world.argv("helm") == [] and len(api_writes(world)) == before
 
 
 def test_without_consul_an_attendee_is_told_the_host_prepares_the_cluster(shared: World) -> None:
@@ -318,3 +368,86 @@ def test_crds_someone_else_installed_are_used_as_they_are_unless_force_crds(shar
     with world.kube.lock:
         crds = [o for k, o in world.kube.cluster.objects.items() if k[1] == "customresourcedefinitions"]
     assert all(c["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "lab" for c in crds)
+
+
+def test_crds_lab_installed_under_another_pin_are_replaced_and_its_current_ones_left(shared: World) -> None:
+    from lab.engines.base import EngineOptions
+    from lab.engines.kube.cluster import prepare
+    from lab.state import StateDir
+    from tests.fakes.world import FAST
+
+    world = shared
+    options = EngineOptions(state=StateDir(world.tmp / "host"), timeouts=FAST, kube_context="workshop")
+    said: list[str] = []
+    first = prepare(options, plan(), said.append, sleep=world.sleep, clock=world.clock.now)
+    assert first[0].startswith("CRDs ") and first[0].count(".") >= 8  # all eight, on an empty cluster
+    stale = "httproutes.gateway.networking.k8s.io"
+    with world.kube.lock:  # lab's own copy from an older pin of lab
+        crd = world.kube.cluster.get("CustomResourceDefinition", "", stale)
+        crd["metadata"]["annotations"]["lab.gateway-lab.dev/pin"] = "0" * 64
+    before = len(api_writes(world))
+    again = prepare(options, plan(), said.append, sleep=world.sleep, clock=world.clock.now)
+    assert again == [f"CRDs {stale}"]
+    assert [e["path"].split("?")[0].rsplit("/", 1)[-1] for e in api_writes(world)[before:]] == [stale]
+
+
+def test_the_fake_api_server_records_stored_versions_and_refuses_a_crd_that_drops_one(shared: World) -> None:
+    """apiextensions-apiserver strategy.go PrepareForCreate/PrepareForUpdate append the storage version to
+    status.storedVersions; validation refuses a spec.versions without one of them (what makes --force-crds
+    unable to replace Gateway API v1 CRDs, and v1 CRDs unable to replace v0.4.0 ones)."""
+    world = shared
+    world.install_consul_by_someone()  # v0.4.0 CRDs: v1alpha2 stored
+    with world.kube.lock:
+        crd = world.kube.cluster.get("CustomResourceDefinition", "", "httproutes.gateway.networking.k8s.io")
+    assert crd["status"]["storedVersions"] == ["v1alpha2"]
+    with pytest.raises(AssertionError, match=re.escape('status.storedVersions[0]: Invalid value: "v1alpha2"')):
+        world.serve_gateway_api_v1()
+
+
+def test_the_gateway_serves_only_with_the_certificate_copied_into_the_attendees_namespace(
+    shared: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Gateway's certificateRefs name consul-server-cert in its own namespace; consul-api-gateway
+    v0.1.0-beta resolves it there, and without it Envoy has no certificate for the listener."""
+    from lab.engines.kube.tenancy import Tenancy
+    from lab.errors import NotConverged
+
+    world = shared
+    world.install_consul_by_someone()
+    own = Tenancy.own_objects
+    monkeypatch.setattr(Tenancy, "own_objects", lambda *a: [d for d in own(*a) if d["kind"] != "Secret"])
+    engine = world.attendee("alice")
+    with pytest.raises(NotConverged) as info:
+        up(engine)
+    assert info.value.exit_code == ExitCode.NOT_CONVERGED
+    with world.kube.lock:
+        (gateway,) = world.kube.cluster.of_kind("Gateway", "lab-alice")
+    (listener,) = gateway["status"]["listeners"]
+    resolved = {c["type"]: c for c in listener["conditions"]}["ResolvedRefs"]
+    assert (resolved["status"], resolved["reason"], resolved["message"]) == (
+        "False", "InvalidCertificateRef", "certificate not found"
+    )
+    engine.down(None, lambda m: None)
+
+
+def test_a_second_lab_in_a_namespace_another_run_uses_is_refused_and_changes_nothing(shared: World) -> None:
+    """Workshop machines often share one user name (ubuntu, student): the default namespaces collide."""
+    world = shared
+    world.install_consul_by_someone()
+    alice, _ = up(world.attendee("alice", namespace="lab-ubuntu"))
+    before = len(api_writes(world))
+    with pytest.raises(EnvironmentNotReady) as info:
+        up(world.attendee("bob", namespace="lab-ubuntu"))
+    text = " ".join(str(info.value).split())
+    assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert f"namespace lab-ubuntu is used by another lab (run {alice.run_id})" in text and "--namespace" in text
+    assert "Nothing was changed" in text
+    assert len(api_writes(world)) == before and not (world.tmp / "state-bob" / "state.json").exists()
+    assert check(alice).outcome.exit_code == ExitCode.OK  # the first lab still serves
+    with world.kube.lock:  # a GatewayClass of that name lab did not make is not taken over either
+        world.kube.apply(world.kube.find("gateway.networking.k8s.io", "v1alpha2", "gatewayclasses"), "", {
+            "apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "GatewayClass",
+            "metadata": {"name": "lab-lab-carol"}, "spec": {"controllerName": "example.net/other"}})
+    with pytest.raises(EnvironmentNotReady) as info:
+        up(world.attendee("carol"))
+    assert "namespace lab-carol is used by something else: GatewayClass lab-lab-carol" in " ".join(str(info.value).split())

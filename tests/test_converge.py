@@ -13,6 +13,7 @@ from lab.spec.registry import LabDir
 from lab.timeouts import Timeouts
 from lab.traffic.attribution import Attributor
 from lab.traffic.converge import probe_for, wait_until_serving
+from tests.conftest import LabCopy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +92,32 @@ def test_attribution_falls_back_to_the_name_when_the_engine_moved_the_namespace(
     plan = make_plan(LabDir(ROOT), "canary-99-1")
     attributor = Attributor.from_resources(plan.first.resources)
     assert attributor.service("echo-1-abcdefghij-abcde", "lab") == "echo-1"
+
+
+def test_a_503_is_the_declared_answer_of_a_dropped_backend_and_does_not_break_the_streak(
+    lab_copy: LabCopy,
+) -> None:
+    """Issue 13: echo-2 renamed to a missing echo-3 at 20/80: 80% of /echo answers 503 by design.
+
+    Five 2xx in a row would take thousands of tries; 503s (only 503s) neither count nor break the
+    streak while the plan declares a dropped backend. Without one, a 503 breaks it as before.
+    """
+    lab_copy.edit("manifests/routes/canary-99-1.yaml", "name: echo-2\n", "name: echo-3\n")
+    lab_copy.edit("manifests/routes/canary-99-1.yaml", "weight: 99", "weight: 20")
+    lab_copy.edit("manifests/routes/canary-99-1.yaml", "weight: 1\n", "weight: 80\n")
+    broken = make_plan(LabDir(lab_copy.root), "canary-99-1").first
+    probe = probe_for(broken.traffic[0], "https://localhost:8443/echo", "ca.pem",
+                      Attributor.from_resources(broken.resources))
+    answers = [pod("echo-1-abcdefghij-abcde"), *[Answer(503, b"")] * 4] * 3 + [Answer(500, b"")]
+    clock = Clock()
+    assert wait_until_serving(probe, TIMEOUTS, sleep=clock.sleep, clock=clock, session=Scripted(answers)) == 11  # type: ignore[arg-type]
+    plain = make_plan(LabDir(ROOT), "canary-99-1").first
+    probe_99_1 = probe_for(plain.traffic[0], "https://localhost:8443/echo", "ca.pem",
+                           Attributor.from_resources(plain.resources))
+    clock = Clock()
+    with pytest.raises(NotConverged, match="HTTP 503 x"):
+        wait_until_serving(probe_99_1, TIMEOUTS, sleep=clock.sleep, clock=clock, session=Scripted(answers))  # type: ignore[arg-type]
+    clock = Clock()
+    with pytest.raises(NotConverged, match="HTTP 500 x"):  # any other failure still breaks it
+        wait_until_serving(probe, TIMEOUTS, sleep=clock.sleep, clock=clock,
+                           session=Scripted([pod("echo-1-abcdefghij-abcde"), Answer(500, b"")]))  # type: ignore[arg-type]

@@ -87,6 +87,10 @@ def test_corrupt_state_is_reported_and_down_still_stops_the_lab(local: Lab, corr
     code, out = local.cmd("status")
     assert code == 5, out  # never "no lab" (4) while a lab process of this state folder runs
     assert "Traceback" not in out
+    # the orphan is named, and what to do about it (`lab down` needs no intact state)
+    assert f"lab process pid {pid}" in out and "`lab down`" in out, out
+    code, out = local.cmd("check", "-n", "10")
+    assert code == 5 and "`lab down`" in out, out
     code, out = local.cmd("down")
     assert code == 0, out
     assert f"lab process {pid}" in out and "Traceback" not in out
@@ -94,6 +98,36 @@ def test_corrupt_state_is_reported_and_down_still_stops_the_lab(local: Lab, corr
     assert_clean(local)
     code, out = local.up("--port", f"8443={local.port}", "--no-check")
     assert code == 0, out
+
+
+def test_a_folder_where_state_json_belongs_stops_the_lab_then_is_exit_4_naming_it(local: Lab) -> None:
+    pid = local.start()
+    state_file = local.state_dir / "state.json"
+    state_file.unlink()
+    state_file.mkdir()
+    (state_file / "notes.txt").write_text("not lab's to delete")
+    code, out = local.cmd("status")
+    assert code == 5 and f"lab process pid {pid}" in out, out
+    for command in (("down",), ("up", "canary-99-1", "--engine", "local", "--no-check")):
+        code, out = local.cmd(*command)
+        assert code == 4, (command, out)
+        assert f"{state_file}: Is a directory" in out and "this is a bug" not in out, out
+    assert gone(pid) and local.processes() == []  # down stopped the lab before it stopped at the folder
+    assert (state_file / "notes.txt").read_text() == "not lab's to delete"
+
+
+@pytest.mark.parametrize("name", ["server-config.json", "admin-token", "ca.pem", "ca-key.pem", "server.log", "server.json"])
+def test_a_folder_where_a_state_file_belongs_is_exit_4_naming_it(local: Lab, name: str) -> None:
+    local.state_dir.mkdir(mode=0o700)
+    (local.state_dir / name).mkdir()
+    code, out = local.up("--port", f"8443={local.port}", "--no-check")
+    assert code == 4, out
+    assert str(local.state_dir / name) in out and "Is a directory" in out and "this is a bug" not in out, out
+    assert local.processes() == []
+    (local.state_dir / name).rmdir()
+    code, out = local.cmd("down")
+    assert code == 0, out
+    assert_clean(local)
 
 
 def test_up_over_corrupt_state_recovers_the_orphan_and_starts(local: Lab) -> None:
@@ -113,6 +147,15 @@ def test_lost_state_is_found_by_status_down_and_up(local: Lab) -> None:
     code, out = local.cmd("down")
     assert code == 0 and f"lab process {pid}" in out, out
     assert_clean(local)
+
+
+def test_up_over_lost_state_says_it_stopped_the_orphan(local: Lab) -> None:
+    pid = local.start()
+    (local.state_dir / "state.json").unlink()
+    code, out = local.up("--port", f"8443={local.port}", "--no-check")
+    assert code == 0, out
+    assert f"recovered: stopped lab process pid {pid} (no state record)" in out, out
+    assert gone(pid) and local.processes() == [local.pid()]
 
 
 # -- item 4: state folders that cannot be used, or that others could tamper with ----------------
@@ -154,6 +197,22 @@ def test_world_writable_state_folder_with_a_planted_symlink_is_refused(tmp_path:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777  # refused, not silently changed
 
 
+def test_a_state_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir(mode=0o700)
+    owner = folder.stat().st_uid
+    monkeypatch.setattr(os, "getuid", lambda: owner + 1)  # as seen by another user
+    try:
+        code, out = lab("up", "canary-99-1", "--engine", "local", "--state-dir", str(folder),
+                        "--port", f"8443={free_port()}", "--no-check")  # fmt: skip
+    finally:  # were it accepted, its lab must not outlive the test
+        for proc in find(folder / "server-config.json"):
+            os.kill(proc.pid, signal.SIGKILL)
+    assert code == 4, out
+    assert f"belongs to uid {owner}, not to you" in out and "--state-dir" in out
+    assert list(folder.iterdir()) == []  # nothing written into it
+
+
 def test_a_symlink_in_a_private_state_folder_is_replaced_never_written_through(tmp_path: Path) -> None:
     from lab.state import StateDir
 
@@ -166,6 +225,22 @@ def test_a_symlink_in_a_private_state_folder_is_replaced_never_written_through(t
     assert victim.read_text() == "precious"
     assert not written.is_symlink() and written.read_bytes() == b"secret"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("name", ["ca.pem", "server.pem"])
+def test_a_certificate_symlink_in_the_state_folder_is_replaced_never_written_through(tmp_path: Path, name: str) -> None:
+    from lab.engines.local.pki import ensure_tls
+    from lab.state import StateDir
+
+    state = StateDir(tmp_path / "state")
+    state.ensure()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (state.path / name).symlink_to(victim)
+    ensure_tls(state)
+    assert victim.read_text() == "precious"
+    written = state.path / name
+    assert not written.is_symlink() and written.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
 
 
 def test_new_state_folder_is_private(tmp_path: Path) -> None:
@@ -245,6 +320,18 @@ def test_apply_of_a_device_is_exit_3_without_reading_it(local: Lab) -> None:
     code, out = local.cmd("apply", "/dev/zero")
     assert code == 3, out
     assert "/dev/zero" in out and "not a regular file" in out
+
+
+def test_apply_of_a_file_larger_than_any_manifest_is_exit_3_without_reading_it_all(local: Lab, tmp_path: Path) -> None:
+    from lab.spec.manifests import MAX_MANIFEST_BYTES
+
+    local.start()
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as fh:
+        fh.truncate(MAX_MANIFEST_BYTES + 1)  # sparse: 8 MiB of zero bytes on no disk
+    code, out = local.cmd("apply", str(huge))
+    assert code == 3, out
+    assert str(huge) in out and "larger than 8 MiB; not a manifest" in out
 
 
 @pytest.mark.parametrize(

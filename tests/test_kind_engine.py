@@ -570,6 +570,8 @@ def test_lab_down_never_deletes_a_cluster_lab_did_not_create(
     ("scenario", "old", "new", "route"),
     [
         ("canary-99-1", "name: frontend", "name: frontend-9", "example-route-2"),
+        # the workshop case: the judged split sends 1% to a missing echo-3
+        ("canary-99-1", "name: echo-2\n", "name: echo-3\n", "example-route-1"),
         ("three-way", "weight: 50", "weight: 1", "example-route-1"),
     ],
 )

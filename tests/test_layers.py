@@ -141,3 +141,35 @@ def test_no_literal_timeout_outside_the_timeouts_table() -> None:
         if literal.search(line) and "help=" not in line
     ]
     assert not offenders, "\n".join(offenders)
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def oversized(path: Path, root: Path = ROOT) -> list[str]:
+    """What in `path` is too long to read at once: the module past 400 lines, functions past 60."""
+    source = path.read_text()
+    where = path.relative_to(root)
+    found = [f"{where}: {source.count(chr(10))} lines"] if source.count("\n") > MAX_MODULE_LINES else []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{where}:{node.lineno}: {node.name} is {length} lines")
+    return found
+
+
+def test_no_module_above_400_lines_and_no_function_above_60() -> None:
+    offenders = [line for p in MODULES for line in oversized(p)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_size_rule_catches_a_long_function(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    long = tmp_path / "probe.py"
+    long.write_text(f'"""probe"""\n\n\ndef f() -> None:\n{body}\n' + "\n" * MAX_MODULE_LINES)
+    assert oversized(long, tmp_path) == [
+        f"probe.py: {MAX_MODULE_LINES + MAX_FUNCTION_LINES + 4} lines",
+        f"probe.py:4: f is {MAX_FUNCTION_LINES + 1} lines",
+    ]

@@ -18,6 +18,7 @@ from lab.engines.local.ports import free_port, is_free
 from lab.engines.local.process import started_at
 from lab.ui.cli import cli
 from lab.waiting import poll
+from tests.conftest import LabCopy
 
 ROUTE_0_100 = """\
 apiVersion: gateway.networking.k8s.io/v1alpha2
@@ -207,3 +208,28 @@ def test_ctrl_c_shuts_the_lab_process_down_cleanly(local: Lab) -> None:
     assert not (local.state_dir / "server.json").exists()  # its pid record, removed on the way out
     assert "stopping (signal)" in (local.state_dir / "server.log").read_text()
     assert is_free("127.0.0.1", local.port)
+
+
+def test_a_split_over_a_missing_backend_is_served_judged_and_fails_naming_the_finding(
+    local: Lab, lab_copy: LabCopy
+) -> None:
+    """The workshop case (issue 13): canary-99-1 with echo-2 renamed to a missing echo-3.
+
+    Kubernetes accepts it; the embedded engine answers echo-3's 1% with 503 (v0.4.0
+    HTTPBackendRef), so the observed split cannot match the weights: exit 1, saying why.
+    """
+    lab_copy.edit("manifests/routes/canary-99-1.yaml", "name: echo-2\n", "name: echo-3\n")
+    where = ("--lab-dir", str(lab_copy.root))
+    state = ("--state-dir", str(local.state_dir))
+    code, out = lab(*where, "up", "canary-99-1", "--engine", "local", *state,
+                    "--port", f"8443={local.port}", "--no-check")
+    assert code == 0, out
+    assert "warning: " in out and "ResolvedRefs=False (ServiceNotFound)" in out
+    finding = "echo-3: ResolvedRefs=False (ServiceNotFound), known before the first request; its 1.0% of"
+    for mode in ("--sequential", "--fixed"):
+        code, out = lab(*where, "check", *state, mode)
+        assert code == 1, out
+        assert finding in " ".join(out.split()) and "HTTP 503" in out, out
+    code, out = lab(*where, "up", "canary-99-1", "--engine", "local", *state, "--port", f"8443={local.port}")
+    assert code == 1, out
+    assert finding in " ".join(out.split()), out

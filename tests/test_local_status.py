@@ -121,7 +121,7 @@ def test_an_http_only_gateway_converges_and_its_check_passes(lab_copy: LabCopy, 
             "400",
         )
         assert code == 0, out
-        assert f"http://localhost:{port}/echo" in out
+        assert f"  try:     curl http://localhost:{port}/echo" in out  # plain HTTP: no CA to pass
         with requests.Session() as s:
             s.trust_env = False
             assert s.get(f"http://localhost:{port}/echo", timeout=5).status_code == 200
@@ -158,5 +158,46 @@ def test_up_applies_a_scenario_with_warnings_and_prints_them(lab_copy: LabCopy, 
                 s.get(f"https://localhost:{port}/", verify=str(state / "ca.pem"), timeout=5).status_code
                 == 503
             )
+    finally:
+        lab(*common, "down", "--state-dir", str(state))
+
+
+def test_reapplying_a_scenario_file_with_a_broken_reference_applies_it(
+    lab_copy: LabCopy, tmp_path: Path
+) -> None:
+    """Issue 13 items 1 and 2 the way a user does them: edit the scenario's own file, `lab apply` it.
+
+    The ReferencePolicy removed from team-a.yaml makes team-route's echo-2 half an invalid reference
+    (503 for its share); it is applied, and `lab check` judges the scenario's /team split FAIL (exit 1,
+    the split cannot match the weights) naming the finding, while /echo still passes.
+    """
+    state, port = tmp_path / "state", free_port()
+    common = ("--lab-dir", str(lab_copy.root))
+    team = "manifests/cross-namespace/team-a.yaml"
+    text = lab_copy.path(team).read_text()
+    policy = text.index("---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: ReferencePolicy")
+    try:
+        code, out = lab(
+            *common, "up", "cross-namespace", "--engine", "local", "--state-dir", str(state),
+            "--port", f"8443={port}", "--no-check",
+        )  # fmt: skip
+        assert code == 0, out
+        lab_copy.write(team, text[:policy])
+        code, out = lab("apply", str(lab_copy.path(team)), "--state-dir", str(state))
+        assert code == 0, out
+        with requests.Session() as s:
+            s.trust_env = False
+            url, ca = f"https://localhost:{port}/team", str(state / "ca.pem")
+            codes = Counter(s.get(url, verify=ca, timeout=5).status_code for _ in range(60))
+        # binomial(60, 0.5): 15..45 holds with probability > 0.9999
+        assert set(codes) == {200, 503} and 15 <= codes[503] <= 45, codes
+        code, out = lab("status", "--state-dir", str(state), "-o", "json")
+        assert code == 0 and "ResolvedRefs=False (RefNotPermitted)" in out, out
+        code, out = lab(*common, "traffic", "--path", "/team", "-n", "40", "--state-dir", str(state))
+        assert code == 0 and "503" in out, out
+        code, out = lab(*common, "check", "--state-dir", str(state))
+        assert code == 1, out
+        assert "echo-2: ResolvedRefs=False (RefNotPermitted), known before the first request" in out, out
+        assert "check: FAIL (cross-namespace" in out and "verdict: PASS" in out, out  # /echo passes
     finally:
         lab(*common, "down", "--state-dir", str(state))

@@ -72,6 +72,23 @@ def test_filters_the_gateway_does_not_apply_are_listed_as_not_emulated(tmp_path:
     ]
 
 
+def test_what_routing_reads_is_not_listed_as_not_emulated() -> None:
+    """A ReferencePolicy decides RefNotPermitted and Namespace labels decide allowedRoutes selectors."""
+    manifests = ROOT / "manifests"
+    topo = Topology(
+        load(
+            [
+                manifests / "base",
+                manifests / "cross-namespace" / "gateway.yaml",
+                manifests / "cross-namespace" / "team-a.yaml",
+            ]
+        )
+    )
+    kinds = {n.ref.split("/")[0] for n in not_emulated(topo)}
+    assert kinds.isdisjoint({"referencepolicy", "namespace"}), kinds
+    assert "serviceaccount" in kinds
+
+
 def test_engine_factory(tmp_path: Path) -> None:
     options = EngineOptions(state=StateDir(tmp_path), timeouts=DEFAULT)
     assert isinstance(create("local", options), LocalEngine)

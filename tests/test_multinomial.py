@@ -123,3 +123,48 @@ def test_an_expected_count_of_exactly_5_is_enough_for_chi_square() -> None:
     assert min(1000 * p for p in probs) == multinomial.CHI_SQUARE_MIN_EXPECTED
     assert multinomial.multinomial_test([990, 6, 4], probs).kind == "chi-square"
     assert multinomial.multinomial_test([990, 6, 4], [0.991, 0.0045, 0.0045]).kind == "monte-carlo"
+
+
+@pytest.mark.parametrize(
+    ("counts", "probs"),
+    [([520, 290, 190], (0.5, 0.3, 0.2)), ([5000, 3100, 1900], (0.5, 0.3, 0.2)), ([30, 40, 25, 5], (0.3, 0.4, 0.2, 0.1))],
+)
+def test_pearsons_p_value_is_scipys_power_divergence(counts: list[int], probs: tuple[float, ...]) -> None:
+    n = sum(counts)
+    reference = stats.power_divergence(counts, np.array(probs) * n, lambda_="pearson").pvalue
+    found = multinomial.pearson_p_value(np.array(counts), np.array(probs))
+    assert found == pytest.approx(reference, rel=1e-12)
+
+
+def _exact_power_by_scipy(n: int, shares: tuple[float, ...], alpha: float, true: tuple[float, ...]) -> float:
+    """The exact test's power from scipy's pmf: the outcomes whose p-value (mass at most as likely) <= alpha."""
+    rows = np.array([(a, b, n - a - b) for a in range(n + 1) for b in range(n + 1 - a)])
+    null = stats.multinomial.pmf(rows, n, shares)
+    order = np.sort(null)
+    p_values = np.cumsum(order)[np.searchsorted(order, null * (1 + 1e-7), side="right") - 1]
+    return float(stats.multinomial.pmf(rows[p_values <= alpha], n, true).sum())
+
+
+def test_the_planner_promises_the_power_of_the_test_that_will_run() -> None:
+    """At 50/30/20 and detect 0.1 the n is small enough for the exact test to run: its power, not
+    the chi-square approximation's, must reach 95% (the approximation's n, 484, gives 0.941)."""
+    from lab.stats.power import required_sample_size, sample_size_sentence
+
+    shares = (0.5, 0.3, 0.2)
+    n = required_sample_size([50, 30, 20], detect=0.1, power=0.95, alpha=0.001)
+    assert multinomial.kind_of_test(n, shares) == "exact"
+    for shift in (-0.1, 0.1):
+        true = shifted_shares(shares, 2, shift)
+        assert _exact_power_by_scipy(n, shares, 0.001, true) >= 0.95
+    sentence = sample_size_sentence([50, 30, 20], n, detect=0.1, power=0.95, alpha=0.001)
+    assert "exact multinomial test" in sentence and "chi-square" not in sentence
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 3), (1, 1), (5, 1), (4, 2), (7, 3), (6, 4), (3, 6)])
+def test_compositions_are_every_split_once_in_lexicographic_order(n: int, k: int) -> None:
+    import itertools
+
+    every = [row for row in itertools.product(range(n + 1), repeat=k) if sum(row) == n]
+    found = multinomial.compositions(n, k)
+    assert found.shape == (multinomial.multinomial_outcomes(n, k), k)
+    assert [tuple(int(x) for x in row) for row in found] == every

@@ -19,7 +19,7 @@ DISTRIBUTION = "gateway-api-lab"
 
 def test_the_distribution_is_not_named_like_the_unrelated_pypi_package() -> None:
     assert PYPROJECT["project"]["name"] == DISTRIBUTION
-    assert PYPROJECT["project"]["scripts"] == {"lab": "lab.ui.cli:main"}
+    assert PYPROJECT["project"]["scripts"] == {"lab": "lab.__main__:main"}
 
 
 def test_every_install_hint_names_the_distribution() -> None:

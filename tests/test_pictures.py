@@ -3,8 +3,10 @@ test accepts, the running shares of a sequential check; matplotlib checked befor
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -139,6 +141,53 @@ def test_sequential_checks_show_the_running_share_inside_the_narrowing_band(figu
     assert "where the sequential check goes on" in fig.legends[0].get_texts()[0].get_text()
 
 
+def test_the_running_share_ends_where_the_sequential_check_stopped(figures: list[Figure]) -> None:
+    # answers in flight when the check stopped are counted by the driver (stats.running goes on),
+    # but the picture of how the verdict was reached ends at the verdict's n, with its numbers
+    check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    stopped, canary = check.verdict.n, check.verdict.backend("echo-2").hits
+    after = [{"echo-1": p["echo-1"] + 15, "echo-2": p.get("echo-2", 0)} for p in check.stats.running[-1:]]
+    check = replace(check, stats=replace(check.stats, running=(*check.stats.running, *after)))
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=True)
+    figures.append(fig)
+    _deviation, _echo1, echo2 = fig.axes
+    (line,) = [li for li in echo2.lines if li.get_linestyle() == "-" and len(li.get_xdata()) > 2]
+    assert list(line.get_xdata())[-1] == stopped
+    assert list(line.get_ydata())[-1] == pytest.approx(100 * canary / stopped)
+    assert echo2.get_xlim()[1] == stopped
+    assert [t.get_text() for t in echo2.texts] == [f"{100 * canary / stopped:.2f}% at n = {stopped}"]
+
+
+def test_the_running_share_label_stays_inside_the_axes(figures: list[Figure]) -> None:
+    # echo-1 ends near the top of its axis (99.3%), echo-2 near the bottom (0.69%)
+    check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=True)
+    figures.append(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for ax in fig.axes[1:]:
+        (label,) = ax.texts
+        box, frame = label.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (label.get_text(), box, frame)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_the_legend_fits_in_the_picture(figures: list[Figure], sequential: bool) -> None:
+    if sequential:
+        check = sequential_check((["echo-1"] * 99 + ["echo-2"]) * 20)
+    else:
+        check = canary_check({"echo-1": 751, "echo-2": 6})
+    fig = pictures.figure(CheckResult("canary-99-1", "canary-99-1", "local", (check,)), running=sequential)
+    figures.append(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    (legend,) = fig.legends
+    box, frame = legend.get_window_extent(renderer), fig.bbox
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0, (box, frame)
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[1:] == ["observed, 99.9% interval", "outside the band"]
+
+
 def test_a_missing_matplotlib_is_reported_before_any_traffic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(EnvironmentNotReady) as info:
@@ -157,3 +206,11 @@ def test_the_file_must_be_png_or_svg_in_an_existing_folder(tmp_path: Path) -> No
 def test_multi_step_runs_write_one_picture_per_step(tmp_path: Path) -> None:
     assert pictures.step_path(tmp_path / "a.png", "blue", ["blue", "green"]) == tmp_path / "a-blue.png"
     assert pictures.step_path(tmp_path / "a.png", "only", ["only"]) == tmp_path / "a.png"
+
+
+def test_the_readme_shows_pictures_that_exist() -> None:
+    root = Path(__file__).resolve().parent.parent
+    linked = re.findall(r"\]\((docs/[\w.-]+\.png)\)", (root / "README.md").read_text())
+    assert "docs/canary-99-1.png" in linked and "docs/canary-99-1-sequential.png" in linked
+    for name in linked:
+        assert (root / name).read_bytes().startswith(b"\x89PNG"), name

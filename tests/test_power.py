@@ -403,3 +403,22 @@ def test_the_search_for_the_acceptance_region_needs_three_p_values_per_end(
     monkeypatch.setattr(binomial, "two_sided_p_value", counted)
     assert acceptance._region_by_search(n, share, alpha) == region
     assert len(calls) <= 6
+
+
+@pytest.mark.parametrize(
+    ("weights", "detect"),
+    [([99, 1], 1e-300), ([99, 1], 1e-17), ([100, 0], 1e-9), ([50, 50, 0], 1e-9)],
+)
+def test_a_shift_too_small_for_the_any_hit_rule_is_invalid_input_not_a_crash(
+    weights: list[int], detect: float
+) -> None:
+    """The any-hit rule needs log(1 - power) / log(1 - detect) answers: 0 / 0 below 1.1e-16 in floats."""
+    with pytest.raises(InvalidInput, match="needs more than 10000000 responses") as info:
+        required_sample_size(weights, detect=detect)
+    assert info.value.exit_code == 3
+
+
+def test_the_any_hit_rule_is_exact_for_small_shifts() -> None:
+    # (1 - 1e-6)^n <= 0.05 first at n = ceil(log(0.05) / log1p(-1e-6)) = 2995731
+    assert required_sample_size([100, 0], detect=1e-6) == 2995731
+    assert (1 - 1e-6) ** 2995731 <= 0.05 < (1 - 1e-6) ** 2995730

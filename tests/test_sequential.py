@@ -248,3 +248,30 @@ def test_the_maximum_n_leaves_room_to_see_a_backend_that_must_get_nothing() -> N
     check = SequentialCheck({"a": 50, "b": 50, "c": 0}, detect=0.45, power=0.95)
     assert check.design is not None
     assert check.n_max >= check.design.min_pass_n == 6  # (1 - 0.45)^6 <= 0.05
+
+
+def test_a_shift_too_small_for_any_design_is_invalid_input() -> None:
+    for expected in (CANARY, {"echo-1": 100, "echo-2": 0}):
+        with pytest.raises(InvalidInput, match="needs more than 10000000 responses"):
+            SequentialCheck(expected, detect=1e-300)
+
+
+BROKEN = {"echo-1": 99, "echo-3": 1}
+
+
+@pytest.mark.parametrize("answered_per_failure", [99, 1])
+def test_a_backend_known_to_be_unable_to_answer_stops_and_fails(answered_per_failure: int) -> None:
+    """Issue 13: echo-3 does not exist, its share is answered 503 (1% of requests at 99/1; at 1
+    answer per failure, as a 50/50 split over it would be). The check stops and fails."""
+    check = SequentialCheck(
+        BROKEN, detect=0.03, unanswerable={"echo-3": "ResolvedRefs=False (ServiceNotFound)"}
+    )
+    sent = 0
+    while sent < check.budget:
+        sent += 1
+        stopped = check.record_failure("HTTP 503") if sent % (answered_per_failure + 1) == 0 else check.record("echo-1")
+        if stopped:
+            break
+    verdict = check.verdict()
+    assert check.done and verdict.outcome is Outcome.FAIL
+    assert any(r.startswith("echo-3: ResolvedRefs=False (ServiceNotFound)") for r in verdict.reasons)

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from lab.spec.commands import Where, tutorial
+from lab.errors import UsageError
+from lab.spec.commands import CommandStep, Where, tutorial
 from lab.spec.plan import make_plan
 from lab.spec.registry import LabDir
 from lab.timeouts import DEFAULT
@@ -126,3 +127,29 @@ def test_plan_and_teaching_mode_print_the_same_sequence_for_this_lab(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["99", "echo-2"], done.stdout + done.stderr
+
+
+def test_the_check_beside_the_loop_says_how_it_differs_from_the_loop() -> None:
+    plan = make_plan(LabDir(ROOT), "canary-99-1")
+    step = tutorial(plan, Where(), DEFAULT)[-1]
+    assert step.shell()[0].startswith("for i in $(seq 757); do curl ")
+    assert step.shell()[1] == "lab check canary-99-1"
+    assert "stops as soon as the verdict is clear" in step.why and "`lab check --fixed` sends the loop's 757" in step.why
+    fixed = tutorial(plan, Where(), DEFAULT, 200, fixed=True)[-1]
+    assert fixed.shell()[0].startswith("for i in $(seq 200); do curl ")
+    assert fixed.shell()[1] == "lab check canary-99-1 --requests 200 --fixed"
+    assert "then `lab check --fixed`: the same 200 requests, judged against the weights" in fixed.why
+
+
+def test_teaching_mode_shows_the_check_lab_up_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    shown: list[str] = []
+
+    def teacher(*args: object, steps: list[CommandStep], **kwargs: object) -> Teacher:
+        shown.extend(line for s in steps for line in s.shell())
+        raise UsageError("stop before the lab starts")
+
+    monkeypatch.setattr("lab.ui.cli.running.Teacher", teacher)
+    code, out = lab("up", "canary-99-1", "--engine", "local", "--step", "--fixed", "--requests", "300",
+                    "--state-dir", str(tmp_path))  # fmt: skip
+    assert code == 2 and "stop before the lab starts" in out, out
+    assert f"lab check canary-99-1 --requests 300 --fixed --state-dir {tmp_path}" in shown

@@ -131,9 +131,9 @@ def test_cross_namespace_backend_needs_reference_policy(lab_copy: LabCopy) -> No
     lab_copy.edit("manifests/base/echo-2.yaml", "namespace: default", "namespace: team", count=4)
     lab_copy.edit(ROUTE, "name: echo-2\n", "name: echo-2\n          namespace: team\n")
     # Kubernetes accepts the route; the controller drops the reference, so /echo's canary share
-    # would get 503 and the split cannot be judged
-    with pytest.raises(InvalidInput, match=r"team/echo-2 \(RefNotPermitted\)"):
-        make_plan(LabDir(lab_copy.root), "canary-99-1")
+    # gets 503: planned, and the check will fail naming the finding
+    (traffic,) = make_plan(LabDir(lab_copy.root), "canary-99-1").first.traffic
+    assert dict(traffic.unanswerable) == {"team/echo-2": "ResolvedRefs=False (RefNotPermitted)"}
     lab_copy.write(
         "manifests/routes/policy.yaml",
         "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: ReferencePolicy\nmetadata:\n  name: allow\n  namespace: team\n"
@@ -147,6 +147,7 @@ def test_cross_namespace_backend_needs_reference_policy(lab_copy: LabCopy) -> No
     )
     plan = make_plan(LabDir(lab_copy.root), "canary-99-1")
     assert dict(plan.first.traffic[0].expected) == {"echo-1": 99, "team/echo-2": 1}
+    assert not plan.first.traffic[0].unanswerable
 
 
 def test_every_error_is_reported_at_once(lab_copy: LabCopy) -> None:

@@ -598,6 +598,8 @@ def test_decide_in_order_misrouted_then_unjudgeable_then_the_test() -> None:
     assert decide(**{**facts, "answered": 0}) is Outcome.INCONCLUSIVE
     assert decide(**{**facts, "too_many_failed": True, "rejected": True}) is Outcome.INCONCLUSIVE
     assert decide(**{**facts, "misrouted": True, "answered": 0, "decided": False}) is Outcome.FAIL
+    unanswerable = {**facts, "too_many_failed": True, "decided": False, "unanswerable": True}
+    assert decide(**unanswerable) is Outcome.FAIL
 
 
 def test_the_one_backend_rule_carries_its_detectable_share() -> None:
@@ -656,3 +658,44 @@ def test_a_sequential_summary_is_kept_in_the_verdict_and_its_json() -> None:
     assert v.sequential == {"stop": "maximum n"}
     assert v.to_dict()["sequential"] == {"stop": "maximum n"}
     assert verdict_of(counts, backends, None).to_dict()["sequential"] is None
+
+
+# -- a backend the plan knows cannot answer (issue 13: a dangling backendRef, v0.4.0 serves 503) --
+
+BROKEN = {"echo-3": "ResolvedRefs=False (ServiceNotFound)"}
+
+
+@pytest.mark.parametrize(
+    ("hits", "failed"),
+    [
+        ({"echo-1": 990}, {"HTTP 503": 10}),  # at the failed-request limit
+        ({"echo-1": 980}, {"HTTP 503": 20}),  # above it: still a fail, never inconclusive
+        ({"echo-1": 3}, {}),  # too few answers for the test to reject
+    ],
+)
+def test_a_backend_known_to_be_unable_to_answer_fails_naming_the_finding(
+    hits: dict[str, int], failed: dict[str, int]
+) -> None:
+    v = judge({"echo-1": 99, "echo-3": 1}, hits, failed=failed, unanswerable=BROKEN)
+    assert v.outcome is Outcome.FAIL and v.outcome.exit_code == ExitCode.CHECK_FAILED
+    assert (
+        "echo-3: ResolvedRefs=False (ServiceNotFound), known before the first request; its 1.0% of "
+        "the requests is answered 503 apart from the split, so the split cannot match the weights."
+    ) in v.reasons
+    assert v.reasons[-2].startswith("Without the finding below: ")
+
+
+def test_without_the_declaration_the_same_counts_are_inconclusive() -> None:
+    v = judge({"echo-1": 99, "echo-3": 1}, {"echo-1": 980}, failed={"HTTP 503": 20})
+    assert v.outcome is Outcome.INCONCLUSIVE
+
+
+def test_a_declared_backend_that_answers_is_judged_as_usual() -> None:
+    v = judge({"echo-1": 99, "echo-3": 1}, {"echo-1": 1179, "echo-3": 9}, unanswerable=BROKEN)
+    assert v.outcome is Outcome.PASS
+    assert not any("cannot match" in r for r in v.reasons)
+
+
+def test_an_unanswerable_backend_must_be_a_weighted_expected_one() -> None:
+    with pytest.raises(InvalidInput, match="echo-9"):
+        judge({"echo-1": 99, "echo-3": 1}, {"echo-1": 10}, unanswerable={"echo-9": "x"})

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from lab.errors import EnvironmentNotReady
-from lab.state import read_private
+from lab.state import read_private, unusable
 from lab.waiting import Pending, poll
 
 
@@ -78,7 +78,11 @@ class Helper:
 
     def spawn(self, config_file: Path, log_file: Path, cwd: Path) -> subprocess.Popen[bytes]:
         """Start `python -m <module> --config FILE` detached (own session), output appended to `log_file`."""
-        with open(log_file, "ab") as log:
+        try:
+            log = open(log_file, "ab")  # noqa: SIM115 (closed below, once the child has it)
+        except OSError as exc:
+            raise unusable(log_file, "write", exc) from exc
+        with log:
             return subprocess.Popen(
                 [sys.executable, "-m", self.module, "--config", str(config_file)],
                 stdin=subprocess.DEVNULL,

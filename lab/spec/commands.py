@@ -138,10 +138,13 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-def tutorial(plan: Plan, where: Where, timeouts: Timeouts, requests: int | None = None) -> list[CommandStep]:
+def tutorial(
+    plan: Plan, where: Where, timeouts: Timeouts, requests: int | None = None, fixed: bool = False
+) -> list[CommandStep]:
     """The whole sequence, as `lab up` runs it on the kind engine: set-up, then each scenario step.
 
-    `requests` overrides the planned request count (`--requests`), as `lab up` would send.
+    `requests` overrides the planned request count (`--requests`) and `fixed` asks for the fixed-n
+    check (`--fixed`), as `lab up` would run them.
     """
     steps = [
         cluster_step(plan, where),
@@ -153,7 +156,7 @@ def tutorial(plan: Plan, where: Where, timeouts: Timeouts, requests: int | None 
     previous: StepPlan | None = None
     for step in plan.steps:
         steps.append(route_step(plan, step, where, previous))
-        steps.append(traffic_step(plan, step, where, requests))
+        steps.append(traffic_step(plan, step, where, requests, fixed))
         previous = step
     return steps
 
@@ -293,24 +296,37 @@ def curl_loop(traffic: TrafficPlan, where: Where, requests: int) -> Command:
     return Command((curl, ("sed", "-n", "-E", BACKEND_OF_POD), ("sort",), ("uniq", "-c")), repeat=requests)
 
 
-def traffic_step(plan: Plan, step: StepPlan, where: Where, requests: int | None = None) -> CommandStep:
-    """Send the step's traffic with the tutorial's loop, and the `lab check` that judges the same."""
+def traffic_step(
+    plan: Plan, step: StepPlan, where: Where, requests: int | None = None, fixed: bool = False
+) -> CommandStep:
+    """Send the step's traffic with the tutorial's loop, and the `lab check` that judges the same.
+
+    `fixed`: the check is the fixed-n test (`--fixed`), which sends exactly the loop's count.
+    """
     multi = len(plan.steps) > 1
     check = (
         *("lab", "check", plan.scenario.name),
         *(("--step-name", step.step.name) if multi else ()),
         *(("--requests", str(requests)) if requests else ()),
+        *(("--fixed",) if fixed else ()),
         *where.state_option,
     )
     expected = "; ".join(
         f"{t.traffic.path}: " + ", ".join(f"{k} {v}" for k, v in t.expected.items()) for t in step.traffic
+    )
+    counts = " and ".join(str(n) for n in dict.fromkeys(requests or t.requests for t in step.traffic))
+    judged = (
+        f"then `lab check --fixed`: the same {counts} requests, judged against the weights ({expected})"
+        if fixed
+        else f"then `lab check`: the same requests, judged against the weights ({expected}) as they come; "
+        f"it stops as soon as the verdict is clear (`lab check --fixed` sends the loop's {counts})"
     )
     return CommandStep(
         TRAFFIC,
         "drive",
         "Send traffic through the gateway and count who answered",
         "the tutorial's curl loop, TLS verified (curl reports failed requests instead of counting them), "
-        f"then `lab check`: the same requests, judged against the weights ({expected})",
+        + judged,
         tuple(curl_loop(t, where, requests or t.requests) for t in step.traffic) + (Command((check,)),),
         scenario_step=step.step.name,
     )

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -40,6 +40,9 @@ class TrafficPlan:
     expected: Mapping[str, int]
     requests: int
     rule: Rule | None
+    # weighted backends the controller drops (an unresolved backendRef): they answer 503 for their
+    # share, so the check fails naming the finding (lab.stats.unanswerable)
+    unanswerable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def port(self) -> int:
@@ -68,6 +71,7 @@ class TrafficPlan:
             "route": str(self.rule.route) if self.rule else None,
             "rule": self.rule.index if self.rule else None,
             "expected_weights": dict(self.expected),
+            "unanswerable": dict(self.unanswerable),
             "requests": self.requests,
         }
 
@@ -122,25 +126,43 @@ def _first_http_listener(topo: Topology) -> Listener:
     """Scenario traffic enters the first HTTP/HTTPS listener the lab's controller serves."""
     listeners = [lst for lst in topo.listeners() if serves(topo, lst)]
     if not listeners:
+        why = [str(f) for f in findings(topo.resources) if f.resource.kind == "Gateway"]
         raise InvalidInput(
             "the lab has no Gateway of class consul-api-gateway with a ready HTTP or HTTPS listener "
-            "to send traffic to",
-            fix="see the warnings of `lab validate` (gatewayClassName, certificateRefs)",
+            "to send traffic to" + "".join(f"\n  {line}" for w in why for line in w.splitlines()),
+            fix="make a Gateway gatewayClassName: consul-api-gateway with a listener that serves "
+            "(HTTPS: certificateRefs [{name: consul-server-cert}])",
         )
     return listeners[0]
 
 
 def _unjudgeable(rule: Rule) -> str | None:
-    """Why a rule's split cannot be judged: a redirect, or weight sent to backends that get 503."""
+    """Why a rule's split cannot be judged: a redirect, or no weighted backend that can answer."""
     if any(f.get("type") == "RequestRedirect" for f in rule.filters):
         return "is a redirect, which has no backend split to judge"
-    dropped = [b for b in rule.backends if b.problem is not None and b.weight > 0]
-    if dropped:
-        names = ", ".join(f"{b.key} ({b.problem.reason})" for b in dropped if b.problem)
-        return f"sends weight to backends the controller drops, which answer 503: {names}"
     if rule.total_weight == 0:
         return "has no backend with a positive weight, so every request would get 503"
+    if not any(b.problem is None and b.weight > 0 for b in rule.backends):
+        return "sends every request to backends the controller drops, so every request would get 503"
+    half = sorted({b.key for b in rule.backends if b.weight > 0 and b.problem is not None} & set(_answering(rule)))
+    if half:
+        # a Service named by a valid and a dropped backendRef: its answers cannot be told apart
+        return f"sends weight to {', '.join(half)} through both a valid and a dropped backendRef"
     return None
+
+
+def _answering(rule: Rule) -> dict[str, int]:
+    """The weighted backends the controller keeps, by key."""
+    return {b.key: b.weight for b in rule.backends if b.problem is None and b.weight > 0}
+
+
+def unanswerable(rule: Rule) -> dict[str, str]:
+    """Weighted backends the controller drops (they answer 503), each with its status condition."""
+    return {
+        b.key: f"ResolvedRefs=False ({b.problem.reason})"
+        for b in rule.backends
+        if b.problem is not None and b.weight > 0
+    }
 
 
 def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan:
@@ -165,10 +187,11 @@ def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan
     elif (why := _unjudgeable(rule)) is not None:
         raise InvalidInput(
             f"{where}: traffic {traffic.path} selects {rule.route} rule {rule.index}, which {why}",
-            fix="send the scenario's traffic to a path that reaches valid backends (see `lab validate`)",
+            fix="fix the reference `lab validate` warns about, or judge a path whose backends are all valid",
         )
     else:
         expected = rule.expected_weights()
+    dropped = unanswerable(rule) if rule is not None and traffic.expect is None else {}
     bad = {k: v for k, v in expected.items() if not isinstance(v, int) or v < 0}
     if bad or not any(expected.values()):
         raise InvalidInput(f"{where}: expected weights {expected} must be whole numbers >= 0, not all 0")
@@ -185,6 +208,7 @@ def resolve_traffic(topo: Topology, traffic: Traffic, where: str) -> TrafficPlan
         expected=MappingProxyType(dict(expected)),
         requests=requests,
         rule=rule,
+        unanswerable=MappingProxyType(dropped),
     )
 
 
@@ -222,8 +246,32 @@ def _load_values(path: Path) -> Mapping[str, Any]:
     return values
 
 
-def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
-    """Merge, validate and resolve one scenario. Raises InvalidInput subclasses; no side effects."""
+def plan_traffic(
+    topo: Topology, traffic: Iterable[Traffic], where: str, judged: bool = True
+) -> tuple[TrafficPlan, ...]:
+    """Plan traffic classes; unjudged (`lab apply`, `lab traffic`) leaves out those it cannot plan.
+
+    What Kubernetes accepts is applied and judged even when it breaks a split (a ReferencePolicy
+    removed, a backendRef to a missing Service): the dropped backends are declared unanswerable
+    and the check fails naming them. Only a split with nothing to judge (a redirect, every
+    weighted backend dropped) is refused.
+    """
+    if judged:
+        return tuple(resolve_traffic(topo, t, where) for t in traffic)
+    out = []
+    for t in traffic:
+        try:
+            out.append(resolve_traffic(topo, t, where))
+        except InvalidInput:
+            continue
+    return tuple(out)
+
+
+def plan_scenario(lab_dir: LabDir, scenario: Scenario, judged: bool = True) -> Plan:
+    """Merge, validate and resolve one scenario. Raises InvalidInput subclasses; no side effects.
+
+    `judged=False` plans for a running lab: traffic classes that could not be judged are left out.
+    """
     base_files = tuple(f for entry in scenario.base for f in manifest_files(_resolve(lab_dir, entry)))
     base = load(base_files)
     steps = []
@@ -238,7 +286,7 @@ def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
             continue
         topo = Topology(resources)
         where = f"scenario {scenario.name}" + (f" step {step.name}" if scenario.steps else "")
-        traffic = tuple(resolve_traffic(topo, t, where) for t in step.traffic)
+        traffic = plan_traffic(topo, step.traffic, where, judged)
         steps.append(StepPlan(step, files, topo.resources, traffic, tuple(findings(topo.resources))))
     if errors:
         raise InvalidPlan(errors)
@@ -257,6 +305,6 @@ def plan_scenario(lab_dir: LabDir, scenario: Scenario) -> Plan:
     )
 
 
-def make_plan(lab_dir: LabDir, name: str) -> Plan:
-    """Plan the scenario called `name` from a lab folder."""
-    return plan_scenario(lab_dir, registry.get(lab_dir, name).scenario)
+def make_plan(lab_dir: LabDir, name: str, judged: bool = True) -> Plan:
+    """Plan the scenario called `name` from a lab folder (`judged`: see plan_scenario)."""
+    return plan_scenario(lab_dir, registry.get(lab_dir, name).scenario, judged)

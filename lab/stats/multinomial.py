@@ -2,7 +2,7 @@
 
 Exact (every outcome enumerated) where there are few outcomes; Pearson's chi-square where every
 expected count is large enough; otherwise the exact test with a Monte Carlo p-value from fresh
-random draws. scipy is imported on first use (~0.9 s), never on the two-backend path.
+random draws. scipy.special is imported on first use, never on the two-backend path.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lab.stats import binomial
-from lab.stats.power import Detectable, shifted_shares
+from lab.stats.power import Detectable, chi_square_power, shifted_shares
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,18 +46,25 @@ class MultinomialTest:
     kind: str  # "exact", "chi-square" or "monte-carlo"
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)
 def compositions(n: int, k: int) -> npt.NDArray[np.int64]:
-    """Every way to split n responses over k backends, one row each."""
+    """Every way to split n responses over k backends, one row each, in lexicographic order.
+
+    Built one backend at a time with numpy (each row of the first j backends followed by every
+    count the next one can take), so the cost is a few array operations per backend, not a
+    Python call per partial row.
+    """
     import numpy as np
 
-    if k == 1:
-        return np.array([[n]], dtype=np.int64)
-    blocks = []
-    for first in range(n + 1):
-        rest = compositions(n - first, k - 1)
-        blocks.append(np.column_stack([np.full(len(rest), first, dtype=np.int64), rest]))
-    return np.vstack(blocks)
+    rows = np.zeros((1, 0), dtype=np.int64)
+    left = np.array([n], dtype=np.int64)  # responses not yet placed, per row
+    for _ in range(k - 1):
+        choices = left + 1  # the next backend takes 0..left
+        parent = np.repeat(np.arange(len(left)), choices)
+        count = np.arange(int(choices.sum()), dtype=np.int64) - np.repeat(np.cumsum(choices) - choices, choices)
+        rows = np.column_stack([rows[parent], count])
+        left = left[parent] - count
+    return np.column_stack([rows, left])
 
 
 def _log_coefficients(counts: npt.NDArray[np.int64]) -> Any:
@@ -87,6 +95,15 @@ def multinomial_outcomes(n: int, k: int) -> int:
     return math.comb(n + k - 1, k - 1)
 
 
+def kind_of_test(n: int, probs: Sequence[float]) -> str:
+    """Which test `multinomial_test` runs on n answers: "exact", "chi-square" or "monte-carlo"."""
+    if multinomial_outcomes(n, len(probs)) <= EXACT_MULTINOMIAL_MAX_OUTCOMES:
+        return "exact"
+    if n * min(probs) >= CHI_SQUARE_MIN_EXPECTED:
+        return "chi-square"
+    return "monte-carlo"
+
+
 def multinomial_test(counts: list[int], probs: list[float], seed: int | None = None) -> MultinomialTest:
     """The goodness-of-fit test of `counts` against `probs`, the kind chosen by size (module docstring)."""
     import numpy as np
@@ -95,21 +112,16 @@ def multinomial_test(counts: list[int], probs: list[float], seed: int | None = N
     p = np.array(probs, dtype=np.float64)
     n, k = int(observed.sum()), len(counts)
     outcomes = multinomial_outcomes(n, k)
-    if outcomes <= EXACT_MULTINOMIAL_MAX_OUTCOMES:
+    kind = kind_of_test(n, probs)
+    if kind == "exact":
         log_all = log_pmf(compositions(n, k), p)
         log_observed = log_pmf(observed, p) + _LOG_TOLERANCE
         p_value = float(np.exp(log_all[log_all <= log_observed]).sum())
         name = f"exact multinomial goodness-of-fit test (all {outcomes} outcomes enumerated)"
         return MultinomialTest(name, min(p_value, 1.0), "exact")
-    if (n * p).min() >= CHI_SQUARE_MIN_EXPECTED:
-        from scipy import stats
-
-        result = stats.power_divergence(observed, n * p, lambda_="pearson")
-        name = (
-            "Pearson chi-square goodness-of-fit test (scipy.stats.power_divergence; every "
-            f"expected count >= {CHI_SQUARE_MIN_EXPECTED:g})"
-        )
-        return MultinomialTest(name, float(result.pvalue), "chi-square")
+    if kind == "chi-square":
+        name = f"Pearson chi-square goodness-of-fit test (every expected count >= {CHI_SQUARE_MIN_EXPECTED:g})"
+        return MultinomialTest(name, pearson_p_value(observed, p), "chi-square")
     seed = secrets.randbits(63) if seed is None else seed
     p_value = monte_carlo_p_value(counts, probs, MONTE_CARLO_DRAWS, seed)
     name = (
@@ -118,6 +130,19 @@ def multinomial_test(counts: list[int], probs: list[float], seed: int | None = N
         f"{CHI_SQUARE_MIN_EXPECTED:g}, so chi-square is not valid)"
     )
     return MultinomialTest(name, p_value, "monte-carlo")
+
+
+def pearson_p_value(observed: npt.NDArray[np.int64], probs: npt.NDArray[np.float64]) -> float:
+    """P(chi-square with k - 1 degrees of freedom >= sum((O - E)^2 / E)), E = n * probs.
+
+    What scipy.stats.power_divergence(observed, E, lambda_="pearson") returns, from scipy.special
+    alone (scipy.stats costs ~50 MB and ~0.4 s more to import).
+    """
+    from scipy import special
+
+    expected = observed.sum() * probs
+    statistic = float((((observed - expected) ** 2) / expected).sum())
+    return float(special.chdtrc(len(probs) - 1, statistic))
 
 
 def monte_carlo_p_value(counts: list[int], probs: list[float], draws: int, seed: int) -> float:
@@ -161,6 +186,25 @@ def exact_power(n: int, shares: tuple[float, ...], alpha: float, true_shares: tu
     if len(rows) == 0:
         return 0.0
     return min(float(np.exp(coefficients + _log_likelihood(rows, np.asarray(true_shares))).sum()), 1.0)
+
+
+def power_of_test_that_runs(
+    n: int, shares: Sequence[float], alpha: float, true_shares: Sequence[float]
+) -> float:
+    """The power at `true_shares` of the test `multinomial_test` runs on n answers.
+
+    Exact where the test enumerates every outcome; otherwise the noncentral chi-square
+    approximation to Pearson's test (for the Monte Carlo exact test, an approximation to it).
+    """
+    if kind_of_test(n, shares) == "exact":
+        return exact_power(n, tuple(shares), alpha, tuple(true_shares))
+    return chi_square_power(n, shares, true_shares, alpha)
+
+
+def forget() -> None:
+    """Drop the remembered enumerations (up to ~5 MB each): a search over n leaves many."""
+    compositions.cache_clear()
+    _exact_rejection.cache_clear()
 
 
 @functools.lru_cache(maxsize=256)

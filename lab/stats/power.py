@@ -1,8 +1,9 @@
 """What a split check can detect at a given n, and the n it needs to detect a given shift.
 
 Two backends: exact, from the acceptance region of the two-sided binomial test (lab.stats.binomial,
-numpy only). Three or more: a noncentral chi-square approximation (moment-matched) to the power
-of Pearson's test (scipy, imported on first use: it takes ~0.9 s).
+numpy only). Three or more: the power of the test that runs at n (lab.stats.multinomial): exact
+where every outcome is enumerated, else a noncentral chi-square approximation (moment-matched) to
+Pearson's test (scipy.special, imported on first use; not scipy.stats, which costs ~50 MB more).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def chi_square_power(
     off by several simulation standard errors at 50/30/20 (0.941 measured against 0.95 claimed).
     """
     import numpy as np
-    from scipy import stats  # k >= 3 only: scipy takes ~0.9 s to import
+    from scipy import special  # k >= 3 only: scipy takes ~0.5 s to import
 
     p0 = np.asarray(expected_shares, dtype=np.float64)
     p1 = np.asarray(true_shares, dtype=np.float64)
@@ -70,7 +71,7 @@ def chi_square_power(
     # c_j = tr(cov^j) + j * mean' cov^(j-1) mean, for j = 1..4
     c1 = float(np.trace(cov) + mean @ mean)
     c2, c3, c4 = (float(np.trace(powers[j - 1]) + j * mean @ powers[j - 2] @ mean) for j in (2, 3, 4))
-    critical = float(stats.chi2.isf(alpha, len(p0) - 1))
+    critical = float(special.chdtri(len(p0) - 1, alpha))  # scipy.stats.chi2.isf(alpha, k - 1)
     if c2 <= 1e-12 * max(c1, 1.0) or c3 <= 0:
         # all responses on one backend: the statistic is the constant c1
         return 1.0 if c1 > critical else 0.0
@@ -81,10 +82,11 @@ def chi_square_power(
         df = a**2 - 2 * nc
     else:
         a, nc, df = 1.0 / s1, 0.0, c2**3 / c3**2
-    x = (critical - c1) / math.sqrt(2 * c2) * math.sqrt(2) * a + df + nc
+    # clamped at 0, the lower end of the support (scipy.special answers nan below it, scipy.stats 1)
+    x = max((critical - c1) / math.sqrt(2 * c2) * math.sqrt(2) * a + df + nc, 0.0)
     if nc > 0:
-        return float(stats.ncx2.sf(x, df, nc))
-    return float(stats.chi2.sf(x, df))
+        return float(1.0 - special.chndtr(x, df, nc))  # scipy.stats.ncx2.sf(x, df, nc)
+    return float(special.chdtrc(df, x))  # scipy.stats.chi2.sf(x, df)
 
 
 @dataclass(frozen=True)
@@ -172,10 +174,8 @@ def detectable_chi_square(
     """Approximate: shares of backend `index` that Pearson's test flags with `probability`.
 
     The other backends' shares move in proportion to their own (`shifted_shares`); power from
-    `chi_square_power` (noncentral chi-square, moment-matched).
+    `chi_square_power` (noncentral chi-square, moment-matched); each side by bisection, to 1e-9.
     """
-    from scipy import optimize  # k >= 3 only: scipy takes ~0.9 s to import
-
     share = shares[index]
 
     def gap(shift: float) -> float:
@@ -183,9 +183,9 @@ def detectable_chi_square(
 
     below = above = None
     if gap(-share) >= 0:
-        below = share + float(optimize.brentq(gap, -share, 0.0, xtol=1e-9))
+        below = share + binomial.bisect(gap, -share, 0.0, xtol=1e-9, rtol=0.0)
     if gap(1.0 - share) >= 0:
-        above = share + float(optimize.brentq(gap, 0.0, 1.0 - share, xtol=1e-9))
+        above = share + binomial.bisect(gap, 0.0, 1.0 - share, xtol=1e-9, rtol=0.0)
     return Detectable(backend, share, n, alpha, probability, below, above, NONCENTRAL_CHI_SQUARE)
 
 
@@ -220,8 +220,9 @@ def required_sample_size(
       at `alpha` rejects both alternatives with probability >= `power`. Power of a discrete
       test is saw-toothed in n, so a slightly larger n can have slightly less power; use the
       n returned.
-    - Three or more: `chi_square_power`, a moment-matched noncentral chi-square approximation
-      to Pearson's test (other shares moved in proportion), bisection over n.
+    - Three or more: the power of the test `lab check` runs at n (other shares moved in
+      proportion): exact where that test enumerates every outcome, else `chi_square_power`, a
+      moment-matched noncentral chi-square approximation to Pearson's test; bisection over n.
 
     Backends with weight 0 fail on any hit; when present, n also covers detecting a share
     `detect` on them with probability `power`.
@@ -246,9 +247,32 @@ def _required_sample_size(weights: tuple[int, ...], detect: float, power: float,
     )
 
 
+def zero_hit_sample_size(detect: float, power: float) -> int:
+    """Answers needed to see, with probability `power`, a share `detect` sent where it must not go.
+
+    The first n with (1 - detect)^n <= 1 - power (log1p: log(1 - detect) is 0 below 1.1e-16).
+
+    Raises:
+        InvalidInput: detect or power is out of (0, 1), or n is above MAX_SAMPLE_SIZE.
+    """
+    _check_level("detect", detect)
+    _check_level("power", power)
+    n = math.log1p(-power) / math.log1p(-detect)
+    if n > MAX_SAMPLE_SIZE:
+        raise _too_small()
+    return math.ceil(n)
+
+
+def _too_small() -> InvalidInput:
+    return InvalidInput(
+        f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
+        fix="ask for a larger --detect, a lower --power or a larger --alpha",
+    )
+
+
 def _computed_sample_size(weights: tuple[int, ...], detect: float, power: float, alpha: float) -> int:
     positive = sorted(w for w in weights if w > 0)
-    zero_hit_n = math.ceil(math.log(1 - power) / math.log(1 - detect))
+    zero_hit_n = zero_hit_sample_size(detect, power)
     if len(positive) == 1:
         return zero_hit_n
     floor_n = zero_hit_n if len(positive) < len(weights) else 1
@@ -256,11 +280,16 @@ def _computed_sample_size(weights: tuple[int, ...], detect: float, power: float,
     alternatives = sorted({max(share - detect, 0.0), min(share + detect, 1.0)})
     if len(positive) == 2:
         return max(floor_n, _binomial_sample_size(share, alternatives, power, alpha))
+    from lab.stats import multinomial  # three or more backends only: it imports scipy.special
+
     shares = tuple(w / sum(positive) for w in positive)
     targets = [shifted_shares(shares, 0, a - share) for a in alternatives]
 
     def enough(n: int) -> bool:
-        return all(chi_square_power(n, shares, t, alpha) >= power for t in targets)
+        try:
+            return all(multinomial.power_of_test_that_runs(n, shares, alpha, t) >= power for t in targets)
+        finally:
+            multinomial.forget()  # each n once: its enumeration would only hold memory
 
     return max(floor_n, _smallest_n(enough))
 
@@ -277,10 +306,7 @@ def _smallest_n(enough: Callable[[int], bool]) -> int:
     no, hi = 0, 1
     while not enough(hi):
         if hi >= MAX_SAMPLE_SIZE:
-            raise InvalidInput(
-                f"detecting a shift this small needs more than {MAX_SAMPLE_SIZE} responses",
-                fix="ask for a larger --detect, a lower --power or a larger --alpha",
-            )
+            raise _too_small()
         no, hi = hi, min(hi * 2, MAX_SAMPLE_SIZE)
     return boundary(enough, hi, no)
 
@@ -303,13 +329,24 @@ def sample_size_sentence(
         )
     share = positive[0] / sum(positive)
     low, high = max(share - detect, 0.0), min(share + detect, 1.0)
-    method = (
-        "the exact two-sided binomial test"
-        if len(positive) == 2
-        else f"Pearson's chi-square test ({NONCENTRAL_CHI_SQUARE})"
-    )
+    method = "the exact two-sided binomial test" if len(positive) == 2 else _multinomial_method(n, positive)
     return (
         f"{n} successful responses: at alpha={alpha:g}, {method} flags the smallest share "
         f"(expected {format_share(share)}) at {format_share(low)} or at {format_share(high)} "
         f"with at least {level} probability."
+    )
+
+
+def _multinomial_method(n: int, positive: Sequence[int]) -> str:
+    """The test `lab check` runs on n answers over three or more backends, and how its power is known."""
+    from lab.stats import multinomial
+
+    kind = multinomial.kind_of_test(n, [w / sum(positive) for w in positive])
+    if kind == "exact":
+        return "the exact multinomial test (every outcome enumerated; its power computed exactly)"
+    if kind == "chi-square":
+        return f"Pearson's chi-square test ({NONCENTRAL_CHI_SQUARE})"
+    return (
+        "the exact multinomial test with a Monte Carlo p-value (power by the noncentral chi-square "
+        "approximation to Pearson's test, an approximation for this test)"
     )

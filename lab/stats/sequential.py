@@ -255,7 +255,8 @@ def compute_plan(
         raise InvalidInput(
             f"a sequential design for this shift needs the exact recursion over more than "
             f"{MAX_SEQUENTIAL_N} answers (the fixed-n test needs {fixed_n})",
-            fix="use the fixed-n test (--fixed), or ask for a larger --detect",
+            fix="use the fixed-n test (lab check --fixed; lab sample-size without --sequential), "
+            "or ask for a larger --detect",
         )
     below, above = max(share - detect, 0.0), min(share + detect, 1.0)
     shares = (share, below, above, 0.0, 1.0, min(share + 2 * detect, 1.0))
@@ -274,7 +275,7 @@ def compute_plan(
             return _design(lattice, alpha, power, (a, b), min_pass_n)
     raise InvalidInput(  # not reached for alpha, power in (0, 1); kept as a plain refusal
         f"no sequential design met alpha={alpha:g} and power={power:g} for a share of {share:g}",
-        fix="use the fixed-n test (--fixed)",
+        fix="use the fixed-n test (lab check --fixed; lab sample-size without --sequential)",
     )
 
 

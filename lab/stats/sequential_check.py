@@ -5,7 +5,8 @@ weighted backend: the any-hit rule, failing at the first answer from a backend t
 nothing and passing after the planned n. Three or more: not covered (`covers`); lab check runs
 the fixed-n test and says so. In every case a response from a backend with weight 0 (or not
 expected) fails at once, failed requests never count as answers, and the verdict is built by
-lab.stats.verdict from the counts at the stop: nothing is judged again at another alpha.
+lab.stats.verdict from the counts at the stop: nothing is judged again at another alpha (a
+backend declared unable to answer, lab.stats.unanswerable, fails it wherever it stopped).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 from lab.errors import InvalidInput
 from lab.stats import sequential
 from lab.stats.formats import format_level, format_share
-from lab.stats.power import ZERO_HIT_RULE, Detectable, required_sample_size
+from lab.stats.power import ZERO_HIT_RULE, Detectable, required_sample_size, zero_hit_sample_size
 from lab.stats.results import ResponseCounts, TestResult, Verdict
+from lab.stats.unanswerable import check_unanswerable
 from lab.stats.verdict import (
     DEFAULT_ALPHA,
     DEFAULT_MAX_FAILED_SHARE,
@@ -41,11 +43,6 @@ def covers(expected: Mapping[str, int]) -> bool:
     return 1 <= sum(1 for weight in expected.values() if weight > 0) <= 2
 
 
-def zero_hit_n(detect: float, power: float) -> int:
-    """Answers needed to see, with probability `power`, a share `detect` sent where it must not go."""
-    return math.ceil(math.log(1 - power) / math.log(1 - detect))
-
-
 class SequentialCheck(ResponseCounts):
     """One sequential check: `record` each answer, `record_failure` each failed request, then `verdict`."""
 
@@ -58,8 +55,11 @@ class SequentialCheck(ResponseCounts):
         alpha: float = DEFAULT_ALPHA,
         max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
         max_n: int | None = None,
+        unanswerable: Mapping[str, str] | None = None,
     ) -> None:
         validate(expected, {}, 0, alpha, max_failed_share)
+        check_unanswerable(expected, unanswerable or {})
+        self.unanswerable = dict(unanswerable or {})
         if not covers(expected):
             raise InvalidInput(f"expected weights {dict(expected)}: {THREE_OR_MORE}")
         self.expected = dict(expected)
@@ -69,7 +69,7 @@ class SequentialCheck(ResponseCounts):
         self.stop: str | None = None
         weighted = [name for name, weight in expected.items() if weight > 0]
         self.canary = min(weighted, key=lambda name: expected[name])
-        must_see = zero_hit_n(detect, power)
+        must_see = zero_hit_sample_size(detect, power)
         self.design: sequential.Design | None = None
         if len(weighted) == 1:
             self.n_max = must_see if max_n is None else min(must_see, max_n)
@@ -140,7 +140,9 @@ class SequentialCheck(ResponseCounts):
             self.expected, dict(self.hits), dict(self.failures), self.alpha, self.max_failed_share
         )
         test = self._test()
-        return verdict_of(counts, backend_results(counts), test, self._summary())
+        return verdict_of(
+            counts, backend_results(counts), test, self._summary(), unanswerable=self.unanswerable
+        )
 
     def _test(self) -> TestResult:
         n, k, decided = self.answered, self.hits[self.canary], self.stop is not None

@@ -4,8 +4,9 @@ Four steps, each its own function: `validate` the counts, `backend_results` (sha
 intervals), `fixed_test` (which test, its p-value and power), and `verdict_of`, whose outcome
 is the pure `decide`. Two weighted backends: exact binomial test; three or more: multinomial
 (lab.stats.multinomial). Weight 0 and unknown backends fail on any hit; failed requests are
-counted apart and make the verdict inconclusive above a limit. lab.stats.sequential reuses the
-same steps with its own test.
+counted apart and make the verdict inconclusive above a limit. A backend the plan knows cannot
+answer (an unresolved backendRef: its share gets 503) fails the check whatever was observed.
+lab.stats.sequential reuses the same steps with its own test.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from lab.stats.results import (
     Verdict,
     share_of,
 )
+from lab.stats.unanswerable import check_unanswerable, unanswerable_reasons
 
 __all__ = ["SCHEMA_VERSION", "BackendResult", "Counts", "Outcome", "TestResult", "Verdict", "judge"]
 
@@ -174,14 +176,21 @@ def _restated(detectable: Detectable, method: str) -> Detectable:
 
 
 def decide(
-    *, misrouted: bool, answered: int, too_many_failed: bool, rejected: bool, decided: bool = True
+    *,
+    misrouted: bool,
+    answered: int,
+    too_many_failed: bool,
+    rejected: bool,
+    decided: bool = True,
+    unanswerable: bool = False,
 ) -> Outcome:
-    """The outcome, a pure function of five facts.
+    """The outcome, a pure function of six facts.
 
-    In order: a misrouted response fails; no answer, too many failed requests or a test that
-    did not decide is inconclusive; a rejecting test fails; otherwise pass.
+    In order: a misrouted response, or a weighted backend known before the first request to be
+    unable to answer, fails; no answer, too many failed requests or a test that did not decide is
+    inconclusive; a rejecting test fails; otherwise pass.
     """
-    if misrouted:
+    if misrouted or unanswerable:
         return Outcome.FAIL
     if answered == 0 or too_many_failed or not decided:
         return Outcome.INCONCLUSIVE
@@ -211,9 +220,14 @@ def verdict_of(
     test: TestResult | None,
     sequential: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    unanswerable: Mapping[str, str] | None = None,
 ) -> Verdict:
-    """The verdict from the validated counts, the backend lines and the test that ran (plus notes)."""
+    """The verdict from the validated counts, the backend lines and the test that ran (plus notes).
+
+    `unanswerable`: backends the plan knows cannot answer, with the finding that says why.
+    """
     misrouted = misroute_reasons(counts, backends)
+    broken = unanswerable_reasons(backends, unanswerable or {})
     rejected = test is not None and test.rejected
     outcome = decide(
         misrouted=bool(misrouted),
@@ -221,9 +235,13 @@ def verdict_of(
         too_many_failed=counts.too_many_failed,
         rejected=rejected,
         decided=test is None or test.decided,
+        unanswerable=bool(broken),
     )
     reasons = misrouted + _failed_reasons(counts) + _backend_reasons(counts, backends, test)
-    reasons.append(_conclusion(counts, backends, test, misrouted=bool(misrouted)))
+    conclusion = _conclusion(counts, backends, test, misrouted=bool(misrouted))
+    if broken:  # what the test alone says, then the finding that decides
+        conclusion = f"Without the finding below: {conclusion[0].lower()}{conclusion[1:]}"
+    reasons += [conclusion, *broken]
     reasons.extend(notes)
     none = "none (no successful responses from a backend with weight above 0)"
     return Verdict(
@@ -329,6 +347,7 @@ def judge(
     max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
     notes: Sequence[str] = (),
     complete: bool = True,
+    unanswerable: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Judge observed response counts against the expected weights with the fixed-n test.
 
@@ -344,11 +363,14 @@ def judge(
         complete: False when the run stopped (Ctrl-C) before its planned n: the test then decides
             nothing (a test looked at early is not the test declared), so the verdict is
             inconclusive unless a misrouted response already fails it.
+        unanswerable: Weighted backends the plan knows cannot answer, each with the finding
+            (a status condition) that says why; one that indeed never answered fails the check.
 
     Returns:
         The verdict (`decide`): fail if a backend with weight 0 or not expected received any
-        response, or the test rejects (p <= alpha); otherwise inconclusive if no response
-        succeeded or too many failed; otherwise pass.
+        response, or a backend declared unanswerable received none; otherwise inconclusive if
+        no response succeeded, too many failed or the run was incomplete; otherwise fail if the
+        test rejects (p <= alpha); otherwise pass.
 
     Raises:
         InvalidInput: a weight or count is negative or not an integer, no weight is above 0,
@@ -356,8 +378,9 @@ def judge(
             compute exactly (`binomial.MAX_EXACT_N`).
     """
     counts = validate(expected, hits, failed, alpha, max_failed_share)
+    check_unanswerable(expected, unanswerable or {})
     backends = backend_results(counts)
     test = fixed_test(counts, backends)
     if not complete and test is not None:
         test = replace(test, decided=False, finding=f"interrupted after {counts.answered} answers, before the planned n")
-    return verdict_of(counts, backends, test, notes=notes)
+    return verdict_of(counts, backends, test, notes=notes, unanswerable=unanswerable)

@@ -223,6 +223,7 @@ def check_traffic(
             alpha=options.alpha,
             notes=notes,
             complete=not tally.interrupted,
+            unanswerable=traffic.unanswerable,
         )
     return TrafficCheck(
         name=traffic.traffic.name,
@@ -248,6 +249,7 @@ def _drive_sequential(
         power=PLANNED_POWER,
         alpha=options.alpha,
         max_n=options.requests or traffic.traffic.requests,  # a count the user or scenario set
+        unanswerable=traffic.unanswerable,
     )
     feed = _Feeder(check)
     shown = dataclasses.replace(traffic, requests=check.n_max)

@@ -2,7 +2,8 @@
 
 "Answers" means from a backend the new routes send to: after a route change (a blue-green flip,
 say) an answer from a backend the step gives weight 0, or no longer names, shows the change is not
-live yet and does not count.
+live yet and does not count. Where the plan declares a dropped backendRef (its share answers 503,
+v0.4.0 HTTPBackendRef), a 503 neither counts nor breaks the streak.
 
 Its own timeout, never mixed with judging: a lab that does not converge exits 5 with what was seen.
 """
@@ -37,6 +38,8 @@ class Probe:
     # backends the routes now send this traffic to; an answer naming another one is stale
     live: frozenset[str] | None = None
     attributor: Attributor | None = None
+    # the plan declares dropped backends: a 503 is their share's answer, not a sign of not serving
+    declared_503: bool = False
 
 
 def probe_for(traffic: TrafficPlan, url: str, ca_file: str, attributor: Attributor) -> Probe:
@@ -47,7 +50,7 @@ def probe_for(traffic: TrafficPlan, url: str, ca_file: str, attributor: Attribut
     live = None
     if traffic.rule is not None:
         live = frozenset(k for k, w in traffic.rule.expected_weights().items() if w > 0)
-    return Probe(url, ca_file, headers, traffic.traffic.method, live, attributor)
+    return Probe(url, ca_file, headers, traffic.traffic.method, live, attributor, bool(traffic.unanswerable))
 
 
 def wait_until_serving(
@@ -92,6 +95,8 @@ def wait_until_serving(
         except requests.RequestException as exc:
             outcome, ok = type(exc).__name__, False
         seen[outcome] += 1
+        if not ok and probe.declared_503 and outcome == "HTTP 503":
+            return Pending(f"{outcome} (the dropped backendRef's share)")
         streak[0] = streak[0] + 1 if ok else 0
         if streak[0] >= timeouts.converge_successes:
             return attempts[0]

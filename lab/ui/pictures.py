@@ -138,7 +138,7 @@ def _running_view(ax: Axes, check: TrafficCheck, backend: BackendResult) -> None
     """A backend's running share against the responses so far, inside the narrowing accepted band."""
     verdict = check.verdict
     weighted, _ = _weighted(verdict)
-    points = [p for p in check.stats.running if sum(p.values())]
+    points = _until_verdict(check)
     ns = [sum(p.values()) for p in points]
     shares = [100 * p.get(backend.name, 0) / n for p, n in zip(points, ns, strict=True)]
     bands = sequential_bands(verdict, backend, ns) or [band(backend, n, verdict.alpha, weighted) for n in ns]
@@ -147,13 +147,27 @@ def _running_view(ax: Axes, check: TrafficCheck, backend: BackendResult) -> None
     inside = not bands or bands[-1][0] - 1e-12 <= shares[-1] / 100 <= bands[-1][1] + 1e-12
     ax.plot(ns, shares, color=_COLOR[inside], lw=1.5)
     if ns:
-        ax.annotate(f"{shares[-1]:.2f}% at n = {ns[-1]}", (ns[-1], shares[-1]), xytext=(-4, 6),
-                    textcoords="offset points", ha="right", fontsize="small",
+        low, high = _share_limits(backend.expected_share, shares[-1] / 100, bands[-1])
+        above = shares[-1] < (low + high) / 2  # the label goes where there is room inside the axes
+        ax.annotate(f"{shares[-1]:.2f}% at n = {ns[-1]}", (ns[-1], shares[-1]), xytext=(-4, 6 if above else -6),
+                    textcoords="offset points", ha="right", va="bottom" if above else "top", fontsize="small",
                     color=_COLOR[inside]).set_in_layout(False)  # fmt: skip
-        ax.set_ylim(*_share_limits(backend.expected_share, shares[-1] / 100, bands[-1]))
+        ax.set_ylim(low, high)
     ax.set_xlim(0, max(ns, default=1))
     ax.set_ylabel(f"{backend.name} share (%)")
     ax.set_xlabel("responses so far")
+
+
+def _until_verdict(check: TrafficCheck) -> list[dict[str, int]]:
+    """The running counts up to the verdict's n, ending with its counts.
+
+    Answers in flight when a sequential check stopped are counted by the driver but not judged.
+    """
+    n = check.verdict.n
+    if not n:
+        return []
+    before = [dict(p) for p in check.stats.running if 0 < sum(p.values()) < n]
+    return [*before, {b.name: b.hits for b in check.verdict.backends}]
 
 
 def _share_limits(expected: float, final: float, last_band: tuple[float, float]) -> tuple[float, float]:
@@ -200,7 +214,7 @@ def figure(result: CheckResult, running: bool) -> Figure:
             Line2D([], [], color=_COLOR[True], marker="o", label=f"observed, {level} interval"),
             Line2D([], [], color=_COLOR[False], marker="o", label="outside the band"),
         ],
-        loc="outside lower center", ncol=3, frameon=False, fontsize="small",
+        loc="outside lower center", ncol=1 if sequential else 3, frameon=False, fontsize="small",
     )  # fmt: skip
     return fig
 

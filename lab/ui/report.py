@@ -109,7 +109,10 @@ def render_check(result: CheckResult, console: Console) -> None:
 
 @dataclass(frozen=True)
 class StepRun:
-    """One step of a multi-step `lab up`: its outcome (None: not checked), requests and time."""
+    """One step of a multi-step `lab up`: its outcome (None: not checked), requests and time.
+
+    `error` is the exit code of an error that stopped the step before its verdict (not converged).
+    """
 
     name: str
     outcome: Outcome | None
@@ -117,6 +120,7 @@ class StepRun:
     sent: int = 0
     answered: int = 0
     failed: int = 0
+    error: int | None = None
 
     @classmethod
     def of(cls, result: CheckResult, seconds: float) -> StepRun:
@@ -141,6 +145,9 @@ def render_summary(plan: Plan, runs: list[StepRun], console: Console) -> None:
         run = done.get(sp.step.name)
         if run is None:
             table.add_row(sp.step.name, Text("not run", style="dim"), "-", "-", "-")
+            continue
+        if run.error is not None:
+            table.add_row(run.name, Text(f"ERROR (exit {run.error})", style="bold red"), "-", "-", f"{run.seconds:.1f} s")
             continue
         result = Text("up (not checked)") if run.outcome is None else Text(
             run.outcome.value.upper(), style=_STYLE[run.outcome]

@@ -1,4 +1,4 @@
-"""Translated upstream tests about filters: RequestRedirect, RequestHeaderModifier, RequestMirror.
+"""Translated upstream tests about filters and weights: RequestRedirect, RequestHeaderModifier, RequestMirror.
 
 Requests name their port in Host the way curl does (none for 80 and 443); a redirect without a
 port keeps "the port (if specified) of the request" (v0.4.0 HTTPRequestRedirectFilter.Port).
@@ -6,7 +6,7 @@ port keeps "the port (if specified) of the request" (v0.4.0 HTTPRequestRedirectF
 
 from __future__ import annotations
 
-from tests.conformance.cases import V1, Case, Pair, Step, h, ok, one
+from tests.conformance.cases import V1, V2, V3, Case, Pair, Sample, Step, h, ok, one
 
 HTTP_8080, HTTPS = 8080, 443
 PORT_OF_THE_REQUEST = (
@@ -69,7 +69,10 @@ def _redirect_port_and_scheme() -> Case:
     )
 
 
-def _header_modifier() -> Case:
+def _header_modifier(
+    name: str = "HTTPRouteRequestHeaderModifier", manifest: str = "request-header-modifier"
+) -> Case:
+    """The same requests for the filter on the rule (v1.0.0) and on its backendRef (v1.1.0)."""
     v = "some-other-value"
     pairs = (
         Pair(
@@ -124,10 +127,7 @@ def _header_modifier() -> Case:
             absent=("x-header-remove",),
         ),
     )
-    return Case(
-        "HTTPRouteRequestHeaderModifier",
-        (Step(("request-header-modifier",), pairs, ok("request-header-modifier")),),
-    )
+    return Case(name, (Step((manifest,), pairs, ok("request-header-modifier")),))
 
 
 FILTERS: tuple[Case, ...] = (
@@ -158,6 +158,29 @@ FILTERS: tuple[Case, ...] = (
     ),
     _redirect_port_and_scheme(),
     _header_modifier(),
+    _header_modifier("HTTPRouteBackendRequestHeaderModifier", "request-header-modifier-backend"),
+    Case(
+        "HTTPRouteWeight",
+        (
+            Step(
+                ("weight",),
+                conditions=ok("weighted-backends"),
+                samples=(Sample("/", ((V1, 70), (V2, 30), (V3, 0))),),
+            ),
+        ),
+        note="the lab's exact test at alpha 0.001 in place of upstream's +/-5 point band retried",
+    ),
+    Case(
+        "HTTPRouteRequestHeaderModifierBackendWeights",
+        (
+            Step(
+                ("request-header-modifier-backend-weights",),
+                conditions=ok("request-header-modifier-backend-weights"),
+                samples=(Sample("/", ((V1, 10), (V2, 10)), requests=100, header="Backend"),),
+            ),
+        ),
+        note="each answer's Backend header names its pod's backend, as upstream; the split judged too",
+    ),
     one(
         "HTTPRouteRequestMirror",
         "request-mirror",

@@ -1,8 +1,13 @@
-"""Translated upstream tests about matching: paths, headers, query parameters, methods, precedence."""
+"""Translated upstream tests about matching: paths, headers, query parameters, methods, precedence.
+
+Also which Gateway or HTTPS listener a request reaches (HTTPRouteMultipleGateways, HTTPRouteHTTPSListener).
+"""
 
 from __future__ import annotations
 
-from tests.conformance.cases import V1, V2, V3, Case, Pair, h, ok, one
+from tests.conformance.cases import ALL, V1, V2, V3, Case, Pair, h, ok, one
+
+HTTPS = 443
 
 MATCHING: tuple[Case, ...] = (
     one(
@@ -12,7 +17,7 @@ MATCHING: tuple[Case, ...] = (
         conditions=ok("gateway-conformance-infra-test"),
     ),
     one(
-        "HTTPExactPathMatching",
+        "HTTPRouteExactPathMatching",
         "exact-path-matching",
         Pair("/one", V1),
         Pair("/two", V2),
@@ -123,5 +128,25 @@ MATCHING: tuple[Case, ...] = (
         Pair("/match/prefix/any", V1),
         Pair("/match/any", V3),
         conditions=ok("path-matching-order"),
+    ),
+    one(
+        "HTTPRouteMultipleGateways",
+        "multiple-gateways",
+        Pair("/shared", V1),
+        Pair("/", V2),
+        Pair("/shared", V1, port=ALL),
+        Pair("/", V3, port=ALL),
+        conditions=ok("multiple-gateways-shared-route")
+        + ok("same-namespace-dedicated-route")
+        + ok("all-namespaces-dedicated-route"),
+    ),
+    one(
+        "HTTPRouteHTTPSListener",
+        "https-listener",
+        Pair("/", V1, port=HTTPS, host="example.org"),
+        Pair("/", status=404, port=HTTPS, host="unknown-example.org"),
+        Pair("/", V2, port=HTTPS, host="second-example.org"),
+        conditions=ok("httproute-https-test") + ok("httproute-https-test-no-hostname"),
+        note="the lab CA's certificate (verified as localhost) stands in for the Secret; Host names the SNI host",
     ),
 )

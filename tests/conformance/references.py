@@ -103,6 +103,14 @@ def unbound(
 REFERENCES: tuple[Case, ...] = (
     _hostname_intersection(),
     one(
+        "HTTPRouteNoBackendRefs",
+        "omitted-backendrefs",
+        Pair("/forward", V1),
+        Pair("/omitted-no-forward", status=503, v040=V040_503),
+        Pair("/empty-no-forward", status=503, v040=V040_503),
+        conditions=ok("omitted-backendrefs"),
+    ),
+    one(
         "HTTPRouteListenerHostnameMatching",
         "listener-hostname-matching",
         Pair("/", V1, host="bar.com"),

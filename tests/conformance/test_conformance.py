@@ -7,13 +7,15 @@ status conditions its upstream test asserts, then sends every request and compar
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conformance.cases import SKIPPED, UPSTREAM, Attached, Case, Cond, Pair
+from lab.stats.verdict import judge
+from tests.conformance.cases import INFRA, SKIPPED, UPSTREAM, Attached, Case, Cond, Pair, Sample
 from tests.conformance.harness import MANIFESTS, SuiteLab
 from tests.conformance.table import CASES, readme_table
 
@@ -91,6 +93,27 @@ def pair_problems(lab: SuiteLab, pair: Pair) -> list[str]:
     return out
 
 
+def sample_problems(lab: SuiteLab, sample: Sample) -> list[str]:
+    """What is wrong with a weighted sample: failed answers, a wrong header, or a split the test rejects."""
+    hits: Counter[str] = Counter()
+    out: list[str] = []
+    for _ in range(sample.requests):
+        answer = lab.request(sample.port, sample.path, "GET", None, ())
+        echo = answer.echo
+        if answer.status != 200 or echo is None or echo.namespace != INFRA:
+            out.append(f"{sample.path}: status {answer.status}: {answer.body[:200]!r}")
+            continue
+        backend = echo.pod.rsplit("-", 2)[0]
+        hits[backend] += 1
+        seen = echo.headers.get(sample.header.lower()) if sample.header else backend
+        if seen != backend:
+            out.append(f"{sample.path}: {echo.pod} saw {sample.header}: {seen!r}")
+    if out:
+        return out[:5]
+    verdict = judge(dict(sample.weights), hits, alpha=0.001)
+    return [] if verdict.passed else [f"{sample.path}: {dict(hits)}: {'; '.join(verdict.reasons)}"]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_upstream_case(suite_lab: SuiteLab, case: Case) -> None:
     problems: list[str] = []
@@ -103,6 +126,8 @@ def test_upstream_case(suite_lab: SuiteLab, case: Case) -> None:
             problems += attached_problems(items, want)
         for pair in step.pairs:
             problems += pair_problems(suite_lab, pair)
+        for sample in step.samples:
+            problems += sample_problems(suite_lab, sample)
     assert not problems, "\n".join(problems)
 
 

@@ -250,11 +250,17 @@ class Cluster:
     def _crd(self, obj: dict[str, Any]) -> None:
         spec = obj["spec"]
         self.crds[(spec["group"], spec["names"]["kind"])] = obj
-        obj["status"] = {"conditions": [_condition("Established", False, "Installing")]}
+        # the storage version joins status.storedVersions on create and update, never leaves it
+        # (kubernetes staging/src/k8s.io/apiextensions-apiserver/pkg/registry/customresourcedefinition/
+        # strategy.go PrepareForCreate, PrepareForUpdate)
+        stored = list((obj.get("status") or {}).get("storedVersions") or [])
+        stored += [v["name"] for v in spec["versions"] if v.get("storage") and v["name"] not in stored][:1]
+        obj["status"] = {"conditions": [_condition("Established", False, "Installing")], "storedVersions": stored}
         if self.behaviour.crd_established:
 
             def established() -> None:
-                obj["status"] = {"conditions": [_condition("Established", True, "InitialNamesAccepted")]}
+                conditions = [_condition("Established", True, "InitialNamesAccepted")]
+                obj["status"] = {"conditions": conditions, "storedVersions": stored}
 
             self.clock.at(self.behaviour.crd_established_after, established)
 
@@ -473,8 +479,27 @@ class Cluster:
                     gen,
                 ),
                 _condition("InSync", True, "InSync", "", gen),
-            ]
+            ],
+            "listeners": [self._listener_status(gw, listener, gen) for listener in gw["spec"].get("listeners") or []],
         }
+
+    def certificate_missing(self, gw: dict[str, Any], listener: dict[str, Any]) -> bool:
+        """A TLS listener whose first certificateRef names no Secret (consul-api-gateway v0.1.0-beta
+        internal/k8s/reconciler/listener.go validateTLS, resolveCertificateReference: the Gateway's
+        namespace unless the ref names one; only the first ref is used)."""
+        refs = (listener.get("tls") or {}).get("certificateRefs") or []
+        if not refs:
+            return False
+        ref = refs[0]
+        return self.get("Secret", ref.get("namespace") or gw["metadata"]["namespace"], ref["name"]) is None
+
+    def _listener_status(self, gw: dict[str, Any], listener: dict[str, Any], gen: int) -> dict[str, Any]:
+        """ResolvedRefs False/InvalidCertificateRef "certificate not found" for a missing certificate; the
+        Gateway's Ready does not depend on it (gateway.go Status), but Envoy has no certificate to serve."""
+        missing = self.certificate_missing(gw, listener)
+        resolved = _condition("ResolvedRefs", not missing, "InvalidCertificateRef" if missing else "ResolvedRefs",
+                              "certificate not found" if missing else "", gen)
+        return {"name": listener["name"], "attachedRoutes": 0, "conditions": [resolved]}
 
     def _resolve_route(self, route: dict[str, Any]) -> None:
         name, ns = route["metadata"]["name"], route["metadata"]["namespace"]

@@ -21,7 +21,7 @@ from lab.engines.base import EngineOptions, Journal, Liveness, Progress, StatusR
 from lab.engines.kube import platform
 from lab.engines.kube.apply import GATEWAY_POD_LABEL
 from lab.engines.kube.client import Kube
-from lab.engines.kube.detect import survey_consul
+from lab.engines.kube.detect import refuse_taken_namespace, survey_consul
 from lab.engines.kube.documents import applied_record, documents, namespaces_of, phase_of
 from lab.engines.kube.record import KubeRecord
 from lab.engines.kube.steps import KubernetesLab, Target, clear_state, record_of, with_objects
@@ -118,6 +118,7 @@ class ClusterEngine(KubernetesLab):
         )
         if survey.install_consul and not target.helm_path:
             raise EnvironmentNotReady("installing Consul needs helm, which is not on PATH", fix=pins.TOOL_INSTALL["helm"])
+        refuse_taken_namespace(kube, tenancy)
         record = KubeRecord(
             kubeconfig=os.environ.get("KUBECONFIG") or None,
             context=target.context,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.engines.kube.client import Kube
-from lab.engines.kube.tenancy import MANAGED_BY, PIN
-from lab.errors import EnvironmentNotReady
+from lab.engines.kube.tenancy import MANAGED_BY, PIN, RUN_ID, Tenancy
+from lab.errors import EnvironmentNotReady, NotConverged
 from lab.spec import pins
 from lab.spec.pins import CrdFile
 
@@ -167,3 +167,26 @@ def survey_consul(kube: Kube, namespace: str) -> ConsulSurvey:
         problems.append(f"the API gateway controller runs {', '.join(controller)}, not {pins.API_GATEWAY_IMAGE}")
     seen = ", ".join(f"{component}: {' '.join(images)}" for component, images in sorted(by_component.items()))
     return ConsulSurvey(namespace, True, tuple(problems), seen)
+
+
+def refuse_taken_namespace(kube: Kube, tenancy: Tenancy) -> None:
+    """EnvironmentNotReady (exit 4, nothing changed) when another run already uses the attendee's namespace.
+
+    Every run marks its GatewayClass `lab-<namespace>` (one per namespace, cluster-scoped) with its id,
+    so a second lab in one namespace (two workshop machines with one user name, hence one default
+    namespace) is found before it takes over the first one's objects.
+    """
+    try:
+        found = kube.get("gateway.networking.k8s.io/v1alpha2", "GatewayClass", tenancy.gateway_class)
+    except NotConverged:
+        return  # the cluster does not serve GatewayClasses yet: nobody's lab is there
+    labels = ((found or {}).get("metadata") or {}).get("labels") or {}
+    if found is None or (labels.get(MANAGED_BY) == "lab" and labels.get(RUN_ID) == tenancy.run_id):
+        return
+    owner = f"another lab (run {labels[RUN_ID]})" if labels.get(MANAGED_BY) == "lab" and RUN_ID in labels else "something else"
+    raise EnvironmentNotReady(
+        f"namespace {tenancy.namespace} is used by {owner}: GatewayClass {tenancy.gateway_class} is not this "
+        "lab's. Nothing was changed.",
+        fix=f"give your lab its own namespace with --namespace (e.g. --namespace {tenancy.namespace}-2, "
+        "granted by the host like the first); if that lab is yours, `lab down` in its state folder removes it",
+    )

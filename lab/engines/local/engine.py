@@ -8,7 +8,6 @@ its runtime record and converges. `switch` and `lab apply` talk to the process's
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import subprocess
@@ -95,8 +94,7 @@ class LocalEngine:
 
     def _spawn(self, config: ServerConfig) -> subprocess.Popen[bytes]:
         self.state_dir.write_private(CONFIG_FILE, json.dumps(config.to_json(), indent=2).encode())
-        with contextlib.suppress(FileNotFoundError):
-            self._path(RUNTIME_FILE).unlink()
+        self.state_dir.remove(RUNTIME_FILE)
         return process.SERVER.spawn(self._path(CONFIG_FILE), self._path(LOG_FILE), self.state_dir.path)
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], started: float) -> dict[str, Any]:
@@ -278,5 +276,4 @@ class LocalEngine:
                     holder = ports.owner(local)
                     progress(f"warning: port {local} is still in use" + (f" by {holder}" if holder else ""))
         for name in RUNTIME_FILES:
-            with contextlib.suppress(FileNotFoundError):
-                self._path(name).unlink()
+            self.state_dir.remove(name)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lab.state import StateDir
+from lab.state import StateDir, atomic_write
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -112,7 +112,7 @@ def _make_ca(state: StateDir) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         .sign(key, hashes.SHA256())
     )
     state.write_private(CA_KEY_FILE, _key_pem(key))
-    (state.path / CA_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    atomic_write(state.path / CA_FILE, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert, key
 
 
@@ -138,7 +138,7 @@ def _make_server(state: StateDir, ca: x509.Certificate, ca_key: ec.EllipticCurve
         .sign(ca_key, hashes.SHA256())
     )
     state.write_private(SERVER_KEY_FILE, _key_pem(key))
-    (state.path / SERVER_CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    atomic_write(state.path / SERVER_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def ensure_tls(state: StateDir) -> TlsFiles:

@@ -182,6 +182,8 @@ _EMULATED = frozenset(
         (GATEWAY_GROUP, "Gateway"),
         (GATEWAY_GROUP, "HTTPRoute"),
         (GATEWAY_GROUP, "GatewayClass"),
+        (GATEWAY_GROUP, "ReferencePolicy"),  # permits cross-namespace backendRefs (topology)
+        ("", "Namespace"),  # its labels are what allowedRoutes namespace selectors match
     }
 )
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import io
 import json
 import os
 import platform
@@ -10,6 +13,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,12 +30,30 @@ from lab.stats import memo
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
 
+class LabConsole(Console):
+    """rich's Console, except that a reader going away is a BrokenPipeError for `exits_for_errors`.
+
+    rich's own answer (Console.on_broken_pipe) is SystemExit(1): exit 1 means "the split does not
+    match", so `lab judge ... | head -1` read as a FAIL.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and let the one exit path choose the code."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of lab's output went away")
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The console every command prints through."""
+    return LabConsole(stderr=stderr, highlight=False)
+
+
 class App:
     """What every command needs: where the lab definition lives, and the console."""
 
     def __init__(self, lab_dir: Path) -> None:
         self.lab_dir = LabDir(lab_dir)
-        self.console = Console(highlight=False)
+        self.console = console()
 
     def print_json(self, data: object) -> None:
         """JSON on stdout, nothing else."""
@@ -132,24 +154,49 @@ class LabGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Keep the command line as given, for the crash report."""
+        """Keep the command line as given, for the crash report; parse (`lab --help` lists commands)."""
         ctx.meta["lab.command_line"] = " ".join([ctx.info_name or "lab", *args])
-        return super().parse_args(ctx, args)
+        with exits_for_errors(ctx):
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a LabError becomes `abort`, an unexpected exception `crash`."""
-        try:
+        with exits_for_errors(ctx):
             return super().invoke(ctx)
-        except LabError as error:
-            abort(error)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise  # usage errors (2) and the exit codes commands chose
-        except KeyboardInterrupt:
-            # never click's "Aborted!" with exit 1, which means "the split does not match"
-            click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
-            raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Exception as error:  # the one place that turns a bug into exit 70
-            crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))
+
+
+@contextlib.contextmanager
+def exits_for_errors(ctx: click.Context) -> Iterator[None]:
+    """LabError: `abort`; Ctrl-C or click's Abort: 130; reader gone: 141; anything else: `crash` (70).
+
+    Around both stages click runs outside a command (parsing the root options, which for
+    `lab --help` imports every command module) and the command itself: an exception escaping
+    click's main would exit 1, the code that means "the split does not match".
+    """
+    try:
+        yield
+    except LabError as error:
+        abort(error)
+    except (click.exceptions.ClickException, click.exceptions.Exit):
+        raise  # usage errors (2) and the exit codes commands chose
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise click.exceptions.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # never click's "Aborted!" with exit 1, which means "the split does not match"
+        click.echo("\ninterrupted: `lab status` shows what is running, `lab down` removes it", err=True)
+        raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
+    except Exception as error:  # the one place that turns a bug into exit 70
+        crash(error, ctx.meta.get("lab.command_line", " ".join(sys.argv)))
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again (exit 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # no file descriptor (a test runner's buffer): nothing will be flushed to a pipe
 
 
 @click.group(cls=LabGroup, context_settings={"help_option_names": ["-h", "--help"]})

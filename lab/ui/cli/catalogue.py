@@ -10,7 +10,7 @@ from lab.errors import InvalidInput
 from lab.spec import registry
 from lab.spec.commands import tutorial
 from lab.spec.findings import Finding
-from lab.spec.plan import make_plan, plan_scenario
+from lab.spec.plan import Plan, make_plan, plan_scenario
 from lab.spec.validation import InvalidPlan
 from lab.ui.cli.app import CACHE_DIR, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, where
 
@@ -65,8 +65,9 @@ def validate_cmd(app: App, scenario_names: tuple[str, ...], strict: bool) -> Non
         except InvalidInput as error:
             click.echo(f"invalid  {name}")
             problems.append(error)
+            warnings.update(_unjudged_warnings(app, name))
             continue
-        found = {str(w): w for step in plan.steps for w in step.warnings}
+        found = _warnings(plan)
         click.echo(f"ok       {name}" + (f" ({len(found)} warning(s))" if found else ""))
         warnings.update(found)
     for text in warnings:
@@ -75,6 +76,18 @@ def validate_cmd(app: App, scenario_names: tuple[str, ...], strict: bool) -> Non
         _raise_all(problems)
     if strict and warnings:
         raise InvalidInput(f"{len(warnings)} warning(s) and --strict", fix="fix what the warnings name")
+
+
+def _warnings(plan: Plan) -> dict[str, Finding]:
+    return {str(w): w for step in plan.steps for w in step.warnings}
+
+
+def _unjudged_warnings(app: App, name: str) -> dict[str, Finding]:
+    """The warnings of a scenario refused for a split it cannot judge: they say which reference."""
+    try:
+        return _warnings(plan_scenario(app.lab_dir, registry.get(app.lab_dir, name).scenario, judged=False))
+    except InvalidInput:
+        return {}
 
 
 def _raise_all(problems: list[InvalidInput]) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 
 from lab.errors import InvalidInput
-from lab.ui.cli.app import cli
+from lab.ui.cli.app import cli, console
 
 
 def _parse_pairs(text: str, option: str, *, allow_bare: bool = False) -> dict[str, int]:
@@ -97,7 +96,7 @@ def judge(
     if output == "json":
         click.echo(json.dumps(verdict.to_dict(), indent=2))
     else:
-        render_verdict(verdict, Console(highlight=False))
+        render_verdict(verdict, console())
     raise click.exceptions.Exit(int(verdict.outcome.exit_code))
 
 

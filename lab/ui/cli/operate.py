@@ -52,7 +52,7 @@ def traffic_cmd(
     if not HTTP_TOKEN.fullmatch(method):
         raise UsageError(f"--method {method!r}: not an HTTP method (letters, digits and !#$%&'*+-.^_`|~ only)")
     state = lifecycle.running(engine_options(app, state_dir))
-    plan = make_plan(app.lab_dir, state.scenario)
+    plan = make_plan(app.lab_dir, state.scenario, judged=False)
     step = lifecycle.plan_step(plan, state.step)
     parsed = {}
     for item in headers:

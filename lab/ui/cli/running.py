@@ -15,13 +15,26 @@ from rich.console import Console
 from lab import lifecycle
 from lab.engines import ENGINE_NAMES
 from lab.engines import tutorial as engine_tutorial
-from lab.errors import UsageError
+from lab.engines.base import EngineOptions
+from lab.errors import LabError, UsageError
 from lab.spec.commands import SHORT_NAMES, tutorial
 from lab.spec.plan import Plan, StepPlan, make_plan
 from lab.state import LabState
 from lab.stats.verdict import DEFAULT_ALPHA, check_alpha
 from lab.traffic.check import CheckOptions, CheckResult, run_check
-from lab.ui.cli.app import KIND_PIN, OUTPUT, PORTS, STATE_DIR, App, cli, engine_options, pass_app, say, where
+from lab.ui.cli.app import (
+    KIND_PIN,
+    OUTPUT,
+    PORTS,
+    STATE_DIR,
+    App,
+    cli,
+    console,
+    engine_options,
+    pass_app,
+    say,
+    where,
+)
 from lab.ui.cli.cluster import CLUSTER_OPTIONS, with_cluster_options
 from lab.ui.progress import DriveProgress
 from lab.ui.teaching import Teacher
@@ -173,7 +186,7 @@ def up_cmd(
     teacher = Teacher(
         app.console,
         enabled=teach,
-        steps=tutorial(plan, where(app, options), options.timeouts, check["requests"]),
+        steps=tutorial(plan, where(app, options), options.timeouts, check["requests"], not check["sequential"]),
         notes=engine_tutorial.notes(choice.name),
     )
     click.echo(f"engine: {choice.name} ({choice.reason})")
@@ -185,13 +198,25 @@ def up_cmd(
         )
     runner = _UpRun(app, teacher, check, no_check)
     teacher.before_start()
-    code = lifecycle.run(plan, choice, options, say, runner)
-    if len(plan.steps) > 1:
-        from lab.ui.report import render_summary
-
-        render_summary(plan, runner.runs, _side_console(app, check["output"]))
+    code = _run_steps(app, plan, choice, options, runner)
     if code:
         raise click.exceptions.Exit(code)
+
+
+def _run_steps(
+    app: App, plan: Plan, choice: lifecycle.EngineChoice, options: EngineOptions, runner: _UpRun
+) -> int:
+    """Every step in order; a multi-step run ends with the summary, even when a step did not converge."""
+    try:
+        return lifecycle.run(plan, choice, options, say, runner)
+    except LabError as exc:
+        runner.stopped(int(exc.exit_code))
+        raise
+    finally:
+        if len(plan.steps) > 1:
+            from lab.ui.report import render_summary
+
+            render_summary(plan, runner.runs, _side_console(app, runner.check["output"]))
 
 
 class _UpRun:
@@ -201,10 +226,12 @@ class _UpRun:
         self.app, self.teacher, self.check, self.no_check = app, teacher, check, no_check
         self.runs: list[StepRun] = []
         self._started = time.monotonic()
+        self._current: str | None = None  # the step under way, until its run is recorded
 
     def before(self, plan: Plan, step: StepPlan, index: int) -> None:
         """Teaching mode shows the step's route switch first (the first one only when teaching)."""
         self._started = time.monotonic()
+        self._current = step.step.name
         if index or self.teacher.enabled:
             self.teacher.before_step(step.step.name)
 
@@ -222,20 +249,29 @@ class _UpRun:
         self.runs.append(StepRun.of(result, time.monotonic() - self._started))
         return int(result.outcome.exit_code)
 
+    def stopped(self, exit_code: int) -> None:
+        """An error stopped the step under way before its verdict: recorded with its exit code."""
+        from lab.ui.report import StepRun
+
+        if self._current is not None and self._current not in {r.name for r in self.runs}:
+            self.runs.append(StepRun(self._current, None, time.monotonic() - self._started, error=exit_code))
+
 
 def _print_endpoints(state: LabState, step: StepPlan) -> None:
     click.echo(f"lab {state.scenario} is up on the {state.engine} engine")
     for t in step.traffic:
         url = state.gateway_url(t.port, t.traffic.path, t.scheme)
         headers = " ".join(f"-H '{k}: {v}'" for k, v in t.traffic.headers.items())
+        ca = f"--cacert {state.ca_file} " if t.scheme == "https" else ""
         click.echo(f"  gateway: {url}")
-        click.echo(f"  CA:      {state.ca_file}")
-        click.echo(f"  try:     curl --cacert {state.ca_file} {headers + ' ' if headers else ''}{url}")
+        if ca:
+            click.echo(f"  CA:      {state.ca_file}")
+        click.echo(f"  try:     curl {ca}{headers + ' ' if headers else ''}{url}")
 
 
 def _side_console(app: App, output: str) -> Console:
     """Where progress and notes go: the terminal, or stderr when stdout carries JSON."""
-    return app.console if output == "text" else Console(stderr=True, highlight=False)
+    return app.console if output == "text" else console(stderr=True)
 
 
 def _check_options(check: dict[str, Any]) -> CheckOptions:
