@@ -64,9 +64,8 @@ def wait_until_serving(
 ) -> int:
     """Block until `converge_successes` consecutive 2xx answers; return the attempts used.
 
-    `on_progress` hears each look that failed (what it got: `HTTP 503`, `ConnectionError`); a 2xx
-    look is heard with nothing seen. Raises NotConverged naming what was seen (status codes and
-    errors) when the timeout passes.
+    `on_progress` hears each look: what a failed one got (`HTTP 503`, `ConnectionError`), else "".
+    Raises NotConverged naming what was seen (status codes and errors) when the timeout passes.
     """
     import requests  # ~50 ms: imported by the commands that wait for a lab, not by every command
 
