@@ -708,3 +708,58 @@ def test_the_fake_controller_runs_a_gateway_as_a_deployment_whose_pod_makes_it_r
     }
     waited = [m for m in messages if m.startswith("waiting for Gateway default/example-gateway Ready")]
     assert waited and "gateway pod: 0/1 Ready" in waited[0] and "ListenersNotReady" in waited[0], messages
+
+
+def test_the_cluster_is_created_through_pytest_kind_with_the_kind_on_path_and_no_download(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytest_kind
+    import requests
+
+    created = []
+    original = pytest_kind.KindCluster.create
+
+    def spy(self, config_file=None):  # type: ignore[no-untyped-def]
+        created.append((self.kind_path, config_file))
+        return original(self, config_file=config_file)
+
+    def no_network(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"pytest-kind downloaded {args}")
+
+    monkeypatch.setattr(pytest_kind.KindCluster, "create", spy)
+    monkeypatch.setattr(requests, "get", no_network)  # pytest_kind/cluster.py L56 ensure_kind's download
+    up(world)
+    assert created == [((world.bin / "kind").resolve(), world.state.path / "kind-cluster.yaml")]
+    assert (world.state.path / ".pytest-kind" / "lab").is_dir()  # KindCluster's work folder, not the cwd
+    # pytest-kind's own `kind get clusters` before its `kind create cluster` (cluster.py L96-122)
+    kind = [a[:2] for a in world.argv("kind")]
+    assert kind.index(["create", "cluster"]) > 2 and kind[kind.index(["create", "cluster"]) - 1] == [
+        "get",
+        "clusters",
+    ]
+    world.kind_engine().down(world.state.read(lambda e, d: KubeRecord.from_json(d)), lambda m: None)
+    assert not (world.state.path / ".pytest-kind").exists()
+
+
+def test_ctrl_c_while_kind_create_hangs_stops_kind_and_is_raised(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import threading
+
+    import psutil
+
+    monkeypatch.setenv("FAKE_KIND_CREATE_HANGS", "1")
+    threading.Timer(3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        up(world, timeouts=replace(FAST, cluster_create=60))
+    assert time.monotonic() - start < 30
+    def running_create(proc: psutil.Process) -> bool:
+        try:
+            return proc.status() != psutil.STATUS_ZOMBIE and "create" in proc.cmdline()
+        except psutil.Error:
+            return False
+
+    assert [p.pid for p in psutil.Process().children(recursive=True) if running_create(p)] == []

@@ -6,11 +6,13 @@ cache -> the shared Kubernetes steps.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import yaml
 
@@ -97,9 +99,25 @@ class KindEngine(KubernetesLab):
             self.kubeconfig,
             create_timeout=self.timeouts.cluster_create,
             command_timeout=self.timeouts.kind_command,
+            stop_timeout=self.timeouts.tool_stop,
+            stop_interval=self.timeouts.poll_interval,
         )
 
-    def _load_cached_images(self, kind: KindCli, progress: Progress) -> None:
+    def _cluster(self, tools: Mapping[str, str]) -> Any:
+        """pytest-kind's KindCluster for the pinned cluster, with the tools on PATH (it downloads none)."""
+        from pytest_kind import KindCluster
+
+        # pytest-kind makes ./.pytest-kind/<name> in the working folder: keep it in the state folder
+        with contextlib.chdir(self.state_path):
+            return KindCluster(
+                name=pins.CLUSTER_NAME,
+                kubeconfig=self.kubeconfig,
+                image=self.pin.node_image,
+                kind_path=Path(tools["kind"]),
+                kubectl_path=Path(tools["kubectl"]),
+            )
+
+    def _load_cached_images(self, kind: KindCli, cluster: Any, progress: Progress) -> None:
         try:
             client = doctor.docker_client(self.timeouts.docker_ping)
         except Exception:
@@ -109,7 +127,7 @@ class KindEngine(KubernetesLab):
             if not prefetch.image_present(client, image):
                 continue
             progress(f"images: kind load docker-image {image}")
-            problem = kind.load(image)
+            problem = kind.load(cluster, image)
             if problem is not None:
                 # old kind's `docker save | ctr import` fails for some multi-arch images with Docker's
                 # containerd image store (kind v0.11.1 pkg/cluster/nodeutils/util.go LoadImageArchive)
@@ -160,10 +178,11 @@ class KindEngine(KubernetesLab):
             f"({self.pin.node_image.split('@')[0]}, pin {self.pin.name}: {self.pin.source}), "
             f"kubeconfig {self.kubeconfig}"
         )
+        cluster = self._cluster(tools)
         try:
             if not exists:
-                kind.create(config, self.pin.node_image)
-            self._load_cached_images(kind, progress)
+                kind.create(cluster, config)
+            self._load_cached_images(kind, cluster, progress)
         except subprocess.CalledProcessError as exc:
             raise NotConverged(
                 f"cluster: `{' '.join(map(str, exc.cmd))}` failed with exit {exc.returncode} (kind's output is above)",

@@ -345,6 +345,6 @@ def clear_state(engine: KubernetesLab) -> LabError | None:
             (engine.state_path / name).unlink(missing_ok=True)
         except OSError as exc:
             first = first or NotConverged(f"cannot remove {engine.state_path / name}: {exc}")
-    # state folders of lab versions that created the cluster through pytest-kind hold its work folder
+    # pytest-kind's work folder (KindCluster makes ./.pytest-kind/<name>; the kind engine runs it here)
     shutil.rmtree(engine.state_path / ".pytest-kind", ignore_errors=True)
     return first
