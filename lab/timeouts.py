@@ -17,7 +17,7 @@ class Timeouts:
     local_admin: float = 30.0
     # embedded engine: interval between checks while its process starts or stops (it is fast)
     local_poll: float = 0.02
-    # kind: `kind create cluster` until the node is Ready
+    # kind: `kind create cluster` until it returns (node image pulled, control plane initialised)
     cluster_create: float = 300.0
     # Gateway API / GatewayClassConfig CRDs until Established
     crd_established: float = 60.0
@@ -40,6 +40,10 @@ class Timeouts:
     webhook_ready: float = 60.0
     # one Kubernetes API call (the client library sets no request timeout of its own)
     api_request: float = 30.0
+    # one helm call that does not wait for pods (status, history, rollback); it is stopped after this
+    helm_command: float = 60.0
+    # helm, stuck past its own --timeout and helm_grace, exits after SIGTERM (then SIGKILL)
+    tool_stop: float = 5.0
     # one kind command that is not `create cluster` (get clusters, export kubeconfig, load image)
     kind_command: float = 120.0
     # a wait repeats its progress line at least this often, even when nothing changed

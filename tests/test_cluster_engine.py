@@ -238,8 +238,10 @@ def test_every_object_carries_the_run_id_and_down_never_deletes_another_runs(sha
     state, messages = up(engine)
     assert any("using lab-alice (lab will not delete it)" in m for m in messages)
     with world.kube.lock:
+        # lab's objects: not pods, events or the controller's gateway Deployment, and not theirs
         mine = [o for k, o in world.kube.cluster.objects.items()
-                if k[2] == "lab-alice" and k[1] not in ("pods", "events") and k[3] != "theirs"]
+                if k[2] == "lab-alice" and k[1] not in ("pods", "events") and k[3] != "theirs"
+                and "api-gateway.consul.hashicorp.com/managed" not in (o["metadata"].get("labels") or {})]
         own_class = world.kube.cluster.get("GatewayClass", "", "lab-lab-alice")
     assert mine and own_class is not None
     assert all(

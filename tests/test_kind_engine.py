@@ -595,3 +595,180 @@ def test_a_plan_consul_api_gateway_never_serves_is_refused_before_anything_is_cr
     assert said in text and route in text and "--engine local" in text and "kind engine:" in text
     assert world.argv("kind") == [] and world.argv("helm") == [] and world.calls("api") == []
     assert world.state.read(lambda e, d: None) is None  # nothing journalled
+
+
+def test_a_kind_create_that_never_returns_is_stopped_at_its_timeout_and_lab_down_removes_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KIND_CREATE_HANGS", "1")
+    start = time.monotonic()
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, cluster_create=1))  # real seconds: kind is a real process
+    assert time.monotonic() - start < 30
+    text = str(info.value)
+    assert "kind create cluster" in text and "did not finish within 1 s" in text and "lab down" in text
+    state = world.state.read(lambda e, d: KubeRecord.from_json(d))  # what `lab down` reads
+    assert state is not None and isinstance(state.record, KubeRecord) and state.record.cluster == "lab"
+    monkeypatch.delenv("FAKE_KIND_CREATE_HANGS")
+    world.kind_engine().down(state, lambda m: None)
+    assert json.loads((world.fake_state / "clusters.json").read_text()) == []
+
+
+def test_a_kind_load_that_never_returns_is_stopped_and_the_node_pulls_the_image(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.engines.kube import prefetch
+
+    prefetch.prefetch(world.cache, lambda m: None, helm_path=str(world.bin / "helm"), timeouts=FAST)
+    monkeypatch.setenv("FAKE_KIND_LOAD_HANGS", upstream.ENVOY_IMAGE)
+    start = time.monotonic()
+    state, messages = up(world, timeouts=replace(FAST, kind_command=1))
+    assert time.monotonic() - start < 60
+    stopped = [m for m in messages if upstream.ENVOY_IMAGE in m and "did not finish within 1 s" in m]
+    assert stopped and "the node will pull it from its registry itself" in stopped[0], messages
+    assert state.engine == "kind"
+
+
+
+def test_the_converge_probe_says_what_it_gets_while_it_waits(world: World) -> None:
+    world.gateway.broken = True
+    with pytest.raises(NotConverged):
+        up(world)
+    waiting = [m for m in world.messages if m.startswith("waiting for https://localhost:")]
+    assert waiting and all("/echo to serve (" in m and " s of 3 s): HTTP 503" in m for m in waiting), waiting
+    assert len(waiting) <= 1 + FAST.converge / FAST.progress_every  # on change, else every progress_every
+
+
+def test_a_stuck_api_connection_during_up_fails_at_the_engines_request_timeout(world: World) -> None:
+    world.kube.stall.add("/namespaces/default/gateways/example-gateway")
+    start = time.monotonic()
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, api_request=0.5))
+    assert time.monotonic() - start < 60  # without a request timeout: blocked until the server gives up
+    text = str(info.value)
+    assert text.startswith("apply: ") and "did not answer PATCH" in text and "within 0.5 s" in text, text
+    assert "Timeouts.api_request" in (info.value.fix or "")
+
+
+def test_lab_down_after_a_failed_lab_up_removes_the_cluster_it_created(world: World) -> None:
+    from lab import lifecycle
+
+    world.engines_in_virtual_time()
+    world.kube.behaviour.unschedulable.add("echo-2")  # example-route-1 is never Accepted: exit 5
+    options, choice = world.options(), lifecycle.EngineChoice("kind", "asked for")
+    with pytest.raises(NotConverged):
+        lifecycle.up(plan(), choice, options, lambda m: None)
+    recorded = lifecycle.recorded(options)
+    assert recorded is not None and recorded.phase == "starting"
+    assert isinstance(recorded.record, KubeRecord) and recorded.record.cluster == "lab"
+    messages: list[str] = []
+    lifecycle.down(options, messages.append)
+    assert json.loads((world.fake_state / "clusters.json").read_text()) == []
+    assert "cluster: deleting kind cluster lab" in messages and lifecycle.recorded(options) is None
+
+
+def test_a_helm_stuck_past_its_own_timeout_is_stopped_and_the_next_up_recovers_its_release(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_HELM_MODE", "hang")
+    start = time.monotonic()
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, helm_install="30s"))  # helm_grace 30: 60 virtual s
+    assert time.monotonic() - start < 60  # not the 120 s the stuck helm would take
+    text = str(info.value)
+    assert text.startswith("consul: ConsulReleaseMustDeploy:") and "helm was stopped" in text, text
+    assert json.loads((world.fake_state / "helm.json").read_text())["status"] == "pending-install"
+    monkeypatch.delenv("FAKE_HELM_MODE")
+    _, messages = up(world)
+    assert any("was left pending-install" in m for m in messages), messages
+
+
+def test_a_helm_status_that_never_answers_is_stopped_in_up_and_in_status(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, _ = up(world)
+    monkeypatch.setenv("FAKE_HELM_MODE", "status-hangs")
+    start = time.monotonic()
+    rows = {r.component: r for r in world.kind_engine(timeouts=replace(FAST, helm_command=1)).status(state)}
+    assert rows["Consul"].state == "problem" and "did not answer within 1 s" in rows["Consul"].detail
+    with pytest.raises(NotConverged) as info:
+        up(world, timeouts=replace(FAST, helm_command=1))
+    assert time.monotonic() - start < 60  # not 2 x the 120 s the stuck helm would take
+    assert "consul: " in str(info.value) and "helm status consul did not answer within 1 s" in str(info.value)
+
+
+def test_the_fake_controller_runs_a_gateway_as_a_deployment_whose_pod_makes_it_ready(world: World) -> None:
+    world.kube.behaviour.start_after["example-gateway"] = 2.0
+    _, messages = up(world)
+    dep = world.kube.cluster.get("Deployment", "default", "example-gateway")
+    assert dep is not None and dep["spec"]["selector"]["matchLabels"] == {
+        "api-gateway.consul.hashicorp.com/name": "example-gateway",
+        "api-gateway.consul.hashicorp.com/namespace": "default",
+        "api-gateway.consul.hashicorp.com/managed": "true",
+    }
+    waited = [m for m in messages if m.startswith("waiting for Gateway default/example-gateway Ready")]
+    assert waited and "gateway pod: 0/1 Ready" in waited[0] and "ListenersNotReady" in waited[0], messages
+
+
+def test_the_cluster_is_created_through_pytest_kind_with_the_kind_on_path_and_no_download(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytest_kind
+    import requests
+
+    created = []
+    original = pytest_kind.KindCluster.create
+
+    def spy(self, config_file=None):  # type: ignore[no-untyped-def]
+        created.append((self.kind_path, config_file))
+        return original(self, config_file=config_file)
+
+    def no_network(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"pytest-kind downloaded {args}")
+
+    monkeypatch.setattr(pytest_kind.KindCluster, "create", spy)
+    monkeypatch.setattr(requests, "get", no_network)  # pytest_kind/cluster.py L56 ensure_kind's download
+    up(world)
+    assert created == [((world.bin / "kind").resolve(), world.state.path / "kind-cluster.yaml")]
+    assert (world.state.path / ".pytest-kind" / "lab").is_dir()  # KindCluster's work folder, not the cwd
+    # pytest-kind's own `kind get clusters` before its `kind create cluster` (cluster.py L96-122)
+    kind = [a[:2] for a in world.argv("kind")]
+    assert kind.index(["create", "cluster"]) > 2 and kind[kind.index(["create", "cluster"]) - 1] == [
+        "get",
+        "clusters",
+    ]
+    world.kind_engine().down(world.state.read(lambda e, d: KubeRecord.from_json(d)), lambda m: None)
+    assert not (world.state.path / ".pytest-kind").exists()
+
+
+def test_ctrl_c_while_kind_create_hangs_stops_kind_and_is_raised(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import threading
+
+    import psutil
+
+    def running_create(proc: psutil.Process) -> bool:
+        try:
+            return proc.status() != psutil.STATUS_ZOMBIE and "create" in proc.cmdline()
+        except psutil.Error:
+            return False
+
+    def ctrl_c_once_kind_create_runs() -> None:  # Ctrl-C while lab waits for the hung create
+        for _ in range(600):
+            if any(running_create(p) for p in psutil.Process().children()):
+                time.sleep(0.5)  # the fake has printed its line and sleeps
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.05)
+
+    monkeypatch.setenv("FAKE_KIND_CREATE_HANGS", "1")
+    threading.Thread(target=ctrl_c_once_kind_create_runs, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        up(world, timeouts=replace(FAST, cluster_create=60))
+    assert time.monotonic() - start < 40
+    assert any(a[:2] == ["create", "cluster"] for a in world.argv("kind"))  # interrupted during create
+    assert [p.pid for p in psutil.Process().children(recursive=True) if running_create(p)] == []

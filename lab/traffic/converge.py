@@ -21,7 +21,7 @@ from lab.spec.plan import StepPlan, TrafficPlan
 from lab.state import LabState
 from lab.timeouts import Timeouts
 from lab.traffic.attribution import Attributor
-from lab.waiting import Pending, poll
+from lab.waiting import OnProgress, Pending, poll
 
 if TYPE_CHECKING:
     import requests
@@ -60,9 +60,11 @@ def wait_until_serving(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     session: requests.Session | None = None,
+    on_progress: OnProgress | None = None,
 ) -> int:
     """Block until `converge_successes` consecutive 2xx answers; return the attempts used.
 
+    `on_progress` hears each look: what a failed one got (`HTTP 503`, `ConnectionError`), else "".
     Raises NotConverged naming what was seen (status codes and errors) when the timeout passes.
     """
     import requests  # ~50 ms: imported by the commands that wait for a lab, not by every command
@@ -98,10 +100,10 @@ def wait_until_serving(
         if streak[0] >= timeouts.converge_successes:
             return attempts[0]
         # after a success, look again at once: the streak counts consecutive answers
-        return Pending(outcome, again_in=0 if ok else None)
+        return Pending("" if ok else outcome, again_in=0 if ok else None)
 
     done = poll(look, what=f"{probe.url} to serve", budget=timeouts.converge, interval=timeouts.poll_interval,
-                sleep=sleep, clock=clock)
+                on_progress=on_progress, sleep=sleep, clock=clock)
     if done is None:
         summary = ", ".join(f"{k} x{v}" for k, v in seen.most_common())
         raise NotConverged(

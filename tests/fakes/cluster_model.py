@@ -197,8 +197,8 @@ class Cluster:
             gone = [k for k, o in self.objects.items() if k[1] == "pods" and k[2] == ns
                     and o["metadata"]["labels"].get("lab-fake/deployment") == name]
         elif kind == "Gateway":
-            gone = [k for k, o in self.objects.items() if k[1] == "pods" and k[2] == ns
-                    and o["metadata"]["labels"].get(GATEWAY_LABELS[0]) == name]
+            gone = [k for k, o in self.objects.items() if k[1] in ("pods", "deployments") and k[2] == ns
+                    and (o["metadata"].get("labels") or {}).get(GATEWAY_LABELS[0]) == name]
         else:
             gone = []
         for key in gone:
@@ -443,6 +443,13 @@ class Cluster:
                 {"containerPort": int(lst["port"]), **({"hostPort": int(lst["port"])} if host else {})}
                 for lst in gw["spec"].get("listeners") or []
             ]
+            # the controller's Deployment, named after the Gateway (internal/k8s/builder/gateway.go
+            # Build: ObjectMeta Name gateway.Name, Labels LabelsForGateway); its pod follows
+            template = {"metadata": {"labels": labels}, "spec": {"containers": [
+                {"name": "consul-api-gateway", "image": GATEWAY_POD_IMAGE, "ports": ports}]}}
+            deployment = {"metadata": {"name": name, "labels": dict(labels)},
+                          "spec": {"replicas": 1, "selector": {"matchLabels": dict(labels)}, "template": template}}
+            self.put(self.key("Deployment", ns, name), "Deployment", "apps/v1", deployment)
             self.start_pod(
                 ns,
                 f"{name}-{_suffix(name, 9)}-{_suffix(name + 'gw', 5)}",

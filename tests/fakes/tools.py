@@ -1,7 +1,8 @@
 """Fake kind, helm and kubectl executables: small Python scripts that log argv and answer like the real ones.
 
 State shared with the test lives in FAKE_STATE_DIR (clusters.json, helm.json); every call is appended
-to FAKE_LOG as a JSON line. FAKE_HELM_MODE selects helm failure modes.
+to FAKE_LOG as a JSON line. FAKE_HELM_MODE selects helm failure modes; FAKE_KIND_VERSION,
+FAKE_HELM_VERSION and FAKE_KUBECTL_VERSION the version each tool reports.
 """
 
 from __future__ import annotations
@@ -127,6 +128,11 @@ if argv[:2] == ["create", "cluster"]:
               '--config=/kind/kubeadm.conf --skip-token-print --v=6" failed with error: exit status 1', file=sys.stderr)
         sys.exit(1)
     clusters.append(name); save("clusters.json", clusters)
+    if os.environ.get("FAKE_KIND_CREATE_HANGS"):
+        # the node container exists and kubeadm init never returns (kind v0.11.1 pkg/cluster/internal/
+        # create/actions/kubeadminit/init.go runs it without a deadline of its own)
+        print(" • Starting control-plane 🕹️  ...", file=sys.stderr); sys.stderr.flush()
+        time.sleep(120)
     write_kubeconfig(opt(argv, "--kubeconfig"), name)
     sys.exit(0)
 if argv[:2] == ["export", "kubeconfig"]:
@@ -152,6 +158,8 @@ if argv[:2] == ["load", "docker-image"]:
     present = load("docker_images.json", [])
     if argv[-1] not in present:
         print(f'ERROR: image: "{argv[-1]}" not present locally', file=sys.stderr); sys.exit(1)
+    if argv[-1] in os.environ.get("FAKE_KIND_LOAD_HANGS", "").split(","):
+        time.sleep(120)  # `docker save` of a large image into a stuck containerd
     if argv[-1] in os.environ.get("FAKE_KIND_LOAD_FAILS", "").split(","):
         # kind v0.11.1 pkg/cluster/nodeutils/util.go L79 LoadImageArchive: `ctr images import -` in the node
         print('ERROR: failed to load image: command "docker exec --privileged -i lab-control-plane ctr '
@@ -226,6 +234,8 @@ if release is not None and release["namespace"] != (opt(argv, "--namespace") or 
 if argv[:1] in (["status"], ["get"], ["history"], ["rollback"], ["uninstall"]) and release is None:
     fail("Error: release: not found" if argv[0] != "uninstall" else "Error: uninstall: Release not loaded: consul: release: not found")
 if argv[:1] == ["status"]:
+    if mode == "status-hangs":
+        time.sleep(120)  # an API server connection that never answers (helm's client sets no timeout)
     print(json.dumps(status_json(release))); sys.exit(0)
 if argv[:2] == ["get", "values"]:
     print(json.dumps(release["values"])); sys.exit(0)
@@ -248,6 +258,8 @@ if argv[:1] == ["upgrade"]:
     state = cluster("install", namespace, gateway_class.get("useHostPorts", False))
     if mode == "interrupt":
         sys.exit(130)  # killed during --wait: the release stays pending
+    if mode == "hang":
+        time.sleep(120)  # stuck past its own --timeout (a connection client-go never times out)
     deadline = state["now"] + seconds(opt(argv, "--timeout") or "5m")
     real_deadline = time.time() + 60  # never outlive a test that stopped moving virtual time
     while "--wait" in argv and not state["ready"]:
@@ -287,7 +299,8 @@ KUBECTL = (
 argv = sys.argv[1:]
 log("kubectl", argv)
 if argv[:2] == ["version", "--client"]:
-    print("Client Version: v1.21.1"); print("Kustomize Version: v4.0.5"); sys.exit(0)
+    print("Client Version: " + os.environ.get("FAKE_KUBECTL_VERSION", "v1.21.1")); print("Kustomize Version: v4.0.5")
+    sys.exit(0)
 print("fake kubectl: only `version --client` is answered", file=sys.stderr); sys.exit(1)
 """
 )

@@ -1,18 +1,24 @@
 """The Consul chart through pyhelm3: install or upgrade the pinned release, read its status.
 
-pyhelm3 is async only; each call here runs its own event loop with asyncio.run.
+pyhelm3 is async only; each call here runs its own event loop with asyncio.run. A helm call that
+does not answer within its Timeouts entry is stopped (helm itself, not only pyhelm3's shell).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from lab.engines import processes
 from lab.errors import ChartNotFound, EnvironmentNotReady, NotConverged
 from lab.spec import pins
+from lab.timeouts import Timeouts
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,45 +115,91 @@ async def _install(
     return ("installed" if current is None else "upgraded"), int(revision.revision)
 
 
-async def _recover(target: HelmTarget, timeout: str) -> str | None:
+def stop_children(executable: str, grace: float, interval: float) -> str:
+    """Stop this process's children running `executable` (SIGTERM, then SIGKILL); what was done."""
+    import psutil
+
+    done = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if executable not in child.cmdline()[:2]:  # the binary, or a script after its interpreter
+                continue
+            running = processes.Running(child.pid, child.create_time())
+        except psutil.Error:
+            continue
+        done.append(f"pid {child.pid} {processes.stop(running, grace, interval, 'helm')}")
+    return ", ".join(done) or "it had exited"
+
+
+async def _bounded(awaitable: Awaitable[T], what: str, target: HelmTarget, seconds: float, timeouts: Timeouts) -> T:
+    """`awaitable` (one helm call) within `seconds`, else NotConverged once helm is stopped.
+
+    pyhelm3 runs helm through `sh -c` and, when cancelled, signals only the shell and then waits for
+    helm's output to end (pyhelm3 0.5.8 command.py `run`): helm itself is stopped first.
+    """
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    stopped = await asyncio.to_thread(stop_children, target.executable, timeouts.tool_stop, timeouts.poll_interval)
+    task.cancel()
+    with contextlib.suppress(BaseException):  # cancelled, or helm's error for being stopped
+        await task
+    raise NotConverged(
+        f"{what} did not answer within {seconds:g} s; helm was stopped ({stopped})",
+        fix="check the cluster (`kubectl get --raw /readyz`); the timeout is Timeouts.helm_command",
+    )
+
+
+def duration_seconds(text: str) -> float:
+    """Helm's duration string ("10m", "90s", "1h") in seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+
+
+async def _recover(target: HelmTarget, timeouts: Timeouts) -> str | None:
     from pyhelm3 import errors
 
     client = _client(target)
+    name, timeout, seconds = pins.RELEASE_NAME, timeouts.helm_install, timeouts.helm_command
     try:
-        current = await client.get_current_revision(pins.RELEASE_NAME, namespace=target.namespace)
+        current = await _bounded(
+            client.get_current_revision(name, namespace=target.namespace), f"helm status {name}", target, seconds, timeouts
+        )
     except errors.ReleaseNotFoundError:
         return None
     status = current.status.value
     if status == "deployed" or status == "superseded":
         return None
-    history = [r async for r in _revisions(current)]
+    history = await _bounded(current.release.history(), f"helm history {name}", target, seconds, timeouts)
     deployed = [r.revision for r in history if r.status.value in ("deployed", "superseded")]
-    where = f"release {pins.RELEASE_NAME} (revision {current.revision}) was left {status}"
+    where = f"release {name} (revision {current.revision}) was left {status}"
     why = " (an interrupted `helm --wait`)" if status.startswith("pending") else ""
     try:
         if deployed and status != "pending-install":
             # helm rollback: to the previous revision (helm v3.9.4 pkg/action/rollback.go L108-118)
-            await current.release.rollback(timeout=timeout, wait=False)
+            rollback = current.release.rollback(timeout=timeout, wait=False)
+            await _bounded(rollback, f"helm rollback {name}", target, seconds, timeouts)
             return f"{where}{why}; rolled it back to revision {max(deployed)} before installing"
         # nothing deployed to go back to: helm refuses upgrades of a pending release
         # ("another operation (install/upgrade/rollback) is in progress"), so start over
-        await current.release.uninstall(timeout=timeout, wait=True)
+        uninstall = current.release.uninstall(timeout=timeout, wait=True)
+        await _bounded(uninstall, f"helm uninstall {name}", target, duration_seconds(timeout) + seconds, timeouts)
     except errors.Error as exc:
         raise NotConverged(
             f"{where}{why} and could not be recovered: {_stderr(exc)}",
-            fix=f"`helm uninstall {pins.RELEASE_NAME} -n {target.namespace or 'default'}`, then `lab up` again",
+            fix=f"`helm uninstall {name} -n {target.namespace or 'default'}`, then `lab up` again",
         ) from exc
     return f"{where}{why}; uninstalled it to install anew"
 
 
-async def _revisions(current: Any) -> Any:
-    for revision in await current.release.history():
-        yield revision
+def recover(target: HelmTarget, timeouts: Timeouts) -> str | None:
+    """Roll back or uninstall a release left pending or failed; what was done (None: nothing to do).
 
-
-def recover(target: HelmTarget, *, timeout: str) -> str | None:
-    """Roll back or uninstall a release left pending or failed; what was done (None: nothing to do)."""
-    return asyncio.run(_recover(target, timeout))
+    Each helm call is stopped after `helm_command` (an uninstall, which waits, after helm's own
+    `helm_install` timeout and then `helm_command`).
+    """
+    return asyncio.run(_recover(target, timeouts))
 
 
 def install(
@@ -175,10 +227,11 @@ async def _status(target: HelmTarget) -> str:
     )
 
 
-def status(target: HelmTarget) -> str:
-    """One line on the release, best-effort (never raises for helm's own failures)."""
+def status(target: HelmTarget, timeouts: Timeouts) -> str:
+    """One line on the release, best-effort (never raises for helm's own failures), within `helm_command`."""
     try:
-        return asyncio.run(_status(target))
+        what = f"helm status {pins.RELEASE_NAME}"
+        return asyncio.run(_bounded(_status(target), what, target, timeouts.helm_command, timeouts))
     except Exception as exc:
         return f"release {pins.RELEASE_NAME}: unknown ({type(exc).__name__}: {exc})"
 

@@ -19,18 +19,13 @@ from lab.engines.kube.documents import GATEWAY_API
 from lab.engines.kube.status import condition_true, pods_ready
 from lab.engines.kube.tenancy import MANAGED_BY, PIN
 from lab.engines.kube.waits import Condition, Waiter
+from lab.errors import NotConverged
 from lab.spec import pins
 from lab.spec.pins import CrdFile
 from lab.timeouts import Timeouts
 
 # Pods of the Consul release (consul-k8s v0.40.0 templates label every pod release=<release name>).
 RELEASE_PODS = f"release={pins.RELEASE_NAME}"
-
-
-def duration_seconds(text: str) -> float:
-    """Helm's duration string ("10m", "90s", "1h") in seconds."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,7 @@ class Platform:
 
     def install_consul(self, values: dict[str, Any], progress: Progress) -> str:
         """Recover a pending/failed release, install or upgrade it (--wait), then wait for its pods."""
-        recovered = helm.recover(self.target, timeout=self.timeouts.helm_install)
+        recovered = helm.recover(self.target, self.timeouts)
         if recovered:
             progress(f"consul: {recovered}")
         archive = helm.cached_chart(self.cache)
@@ -102,8 +97,13 @@ class Platform:
                 except Exception as exc:  # the chart's pods may not be listable yet
                     return False, f"helm is installing ({type(exc).__name__})"
 
-            budget = duration_seconds(self.timeouts.helm_install) + self.timeouts.helm_grace
-            self.waiter.wait(Condition("ConsulReleaseMustDeploy", "helm --wait", budget, helm_done))
+            budget = helm.duration_seconds(self.timeouts.helm_install) + self.timeouts.helm_grace
+            try:
+                self.waiter.wait(Condition("ConsulReleaseMustDeploy", "helm --wait", budget, helm_done))
+            except NotConverged as exc:
+                # leaving the pool waits for its thread, which waits for helm: stop helm first
+                stopped = helm.stop_children(self.target.executable, self.timeouts.tool_stop, self.timeouts.poll_interval)
+                raise NotConverged(f"{exc.message}; helm was stopped ({stopped})", fix=exc.fix) from None
             outcome, revision = job.result()
         progress(f"consul: release {pins.RELEASE_NAME} {outcome} (revision {revision}); waiting for pods")
         for what, selector in pins.CONSUL_POD_SELECTORS.items():

@@ -18,6 +18,7 @@ import yaml
 
 from lab.engines.base import Journal, Progress, StatusRow
 from lab.engines.kube import doctor, prefetch
+from lab.engines.kube.kind_cli import KindCli
 from lab.engines.kube.record import KubeRecord
 from lab.engines.kube.steps import (
     KIND_CONFIG_FILE,
@@ -91,7 +92,19 @@ class KindEngine(KubernetesLab):
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path, ports
 
+    def _kind(self, kind_path: str) -> KindCli:
+        return KindCli(
+            kind_path,
+            pins.CLUSTER_NAME,
+            self.kubeconfig,
+            create_timeout=self.timeouts.cluster_create,
+            command_timeout=self.timeouts.kind_command,
+            stop_timeout=self.timeouts.tool_stop,
+            stop_interval=self.timeouts.poll_interval,
+        )
+
     def _cluster(self, tools: Mapping[str, str]) -> Any:
+        """pytest-kind's KindCluster for the pinned cluster, with the tools on PATH (it downloads none)."""
         from pytest_kind import KindCluster
 
         # pytest-kind makes ./.pytest-kind/<name> in the working folder: keep it in the state folder
@@ -104,35 +117,7 @@ class KindEngine(KubernetesLab):
                 kubectl_path=Path(tools["kubectl"]),
             )
 
-    def _cluster_exists(self, kind_path: str) -> bool:
-        out = subprocess.run(
-            [kind_path, "get", "clusters"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=self.timeouts.kind_command,
-        )
-        if out.returncode != 0:
-            raise NotConverged(f"`kind get clusters` failed: {out.stderr.strip()}", fix=doctor.DOCKER_FIX)
-        return pins.CLUSTER_NAME in out.stdout.split()
-
-    def _export_kubeconfig(self, kind_path: str) -> None:
-        argv = [
-            kind_path,
-            "export",
-            "kubeconfig",
-            "--name",
-            pins.CLUSTER_NAME,
-            "--kubeconfig",
-            str(self.kubeconfig),
-        ]
-        out = subprocess.run(
-            argv, capture_output=True, text=True, check=False, timeout=self.timeouts.kind_command
-        )
-        if out.returncode != 0:
-            raise NotConverged(f"`kind export kubeconfig` failed: {out.stderr.strip()}")
-
-    def _load_cached_images(self, cluster: Any, progress: Progress) -> None:
+    def _load_cached_images(self, kind: KindCli, cluster: Any, progress: Progress) -> None:
         try:
             client = doctor.docker_client(self.timeouts.docker_ping)
         except Exception:
@@ -142,13 +127,12 @@ class KindEngine(KubernetesLab):
             if not prefetch.image_present(client, image):
                 continue
             progress(f"images: kind load docker-image {image}")
-            try:
-                cluster.load_docker_image(image)
-            except subprocess.CalledProcessError as exc:
+            problem = kind.load(cluster, image)
+            if problem is not None:
                 # old kind's `docker save | ctr import` fails for some multi-arch images with Docker's
                 # containerd image store (kind v0.11.1 pkg/cluster/nodeutils/util.go LoadImageArchive)
                 progress(
-                    f"images: `kind load docker-image {image}` failed (exit {exc.returncode}); the node "
+                    f"images: `kind load docker-image {image}` {problem}; the node "
                     "will pull it from its registry itself when a pod needs it"
                 )
 
@@ -162,7 +146,8 @@ class KindEngine(KubernetesLab):
         self._check_kind_version(tools["kind"], progress)
         self.options.state.ensure()
         config, host_ports = self._kind_config(plan)
-        exists = self._cluster_exists(tools["kind"])
+        kind = self._kind(tools["kind"])
+        exists = kind.exists()
         if not exists:
             busy = [c for c in doctor.check_ports(host_ports) if not c.ok]
             if busy:
@@ -171,7 +156,6 @@ class KindEngine(KubernetesLab):
                     + ", ".join(f"{c.name} {c.detail}" for c in busy),
                     fix=busy[0].fix,
                 )
-        cluster = self._cluster(tools)
         created_by_lab = not exists or record_of(start).cluster == pins.CLUSTER_NAME
         if exists and not created_by_lab:
             progress(
@@ -187,16 +171,18 @@ class KindEngine(KubernetesLab):
         start = replace(start, record=record)
         journal(start)  # before `kind create cluster`: an interrupted up still leaves a record
         if exists and not (self.kubeconfig.is_file() and self.kubeconfig.stat().st_size):
-            # reusing a cluster with a fresh state folder: pytest-kind expects the kubeconfig there
-            self._export_kubeconfig(tools["kind"])
+            # reusing a cluster with a fresh state folder: its kubeconfig goes to the state folder
+            kind.export_kubeconfig()
         progress(
             f"cluster: {'reusing' if exists else 'creating'} kind cluster {pins.CLUSTER_NAME} "
             f"({self.pin.node_image.split('@')[0]}, pin {self.pin.name}: {self.pin.source}), "
             f"kubeconfig {self.kubeconfig}"
         )
+        cluster = self._cluster(tools)
         try:
-            cluster.create(config_file=config)
-            self._load_cached_images(cluster, progress)
+            if not exists:
+                kind.create(cluster, config)
+            self._load_cached_images(kind, cluster, progress)
         except subprocess.CalledProcessError as exc:
             raise NotConverged(
                 f"cluster: `{' '.join(map(str, exc.cmd))}` failed with exit {exc.returncode} (kind's output is above)",
@@ -213,7 +199,7 @@ class KindEngine(KubernetesLab):
         if kind_path is None:
             return [StatusRow("kind", "missing", "kind is not on PATH")]
         try:
-            exists = self._cluster_exists(kind_path)
+            exists = self._kind(kind_path).exists()
         except LabError as exc:
             return [StatusRow("cluster", "unknown", exc.message)]
         rows = [StatusRow("cluster", "running" if exists else "missing", f"kind cluster {pins.CLUSTER_NAME}")]
@@ -231,19 +217,15 @@ class KindEngine(KubernetesLab):
             if first is not None:
                 raise first
             return
-        kind_path, kubectl_path = shutil.which("kind"), shutil.which("kubectl")
-        if kind_path is None or kubectl_path is None:
-            raise EnvironmentNotReady(
-                "kind and kubectl are needed to delete the cluster", fix=doctor.install_command("kind")
-            )
+        kind_path = shutil.which("kind")
+        if kind_path is None:
+            raise EnvironmentNotReady("kind is needed to delete the cluster", fix=doctor.install_command("kind"))
         progress(f"cluster: deleting kind cluster {pins.CLUSTER_NAME}")
         try:
             self.options.state.ensure()
-            self._cluster({"kind": kind_path, "kubectl": kubectl_path}).delete()
-        except subprocess.CalledProcessError as exc:
-            first = NotConverged(
-                f"`kind delete cluster --name {pins.CLUSTER_NAME}` failed with exit {exc.returncode}"
-            )
+            self._kind(kind_path).delete()
+        except NotConverged as exc:
+            first = exc
         if first is None:
             progress(f"state: clearing {self.state_path}")
             first = clear_state(self)

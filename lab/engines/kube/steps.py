@@ -207,12 +207,13 @@ class KubernetesLab:
                     sleep=self.sleep,
                     clock=self.clock,
                     session=session,
+                    on_progress=self.waiter(progress).reporter(),
                 )
 
     def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
         lines = [f"diagnostics after step {stage!r} failed:"]
         if target is not None:
-            lines.append("  " + helm.status(target.helm))
+            lines.append("  " + helm.status(target.helm, self.timeouts))
         lines += ["  " + line for line in diagnostics(kube, target.namespace if target else None)]
         text = "\n".join(lines)
         if isinstance(error, NotConverged):
@@ -310,7 +311,7 @@ class KubernetesLab:
 
     def _lab_rows(self, state: LabState, target: Target) -> list[StatusRow]:
         rows = [
-            StatusRow("Consul", "ok" if "deployed" in (line := helm.status(target.helm)) else "problem", line)
+            StatusRow("Consul", "ok" if "deployed" in (line := helm.status(target.helm, self.timeouts)) else "problem", line)
         ]
         try:
             kube = self._connect(target)
@@ -344,5 +345,6 @@ def clear_state(engine: KubernetesLab) -> LabError | None:
             (engine.state_path / name).unlink(missing_ok=True)
         except OSError as exc:
             first = first or NotConverged(f"cannot remove {engine.state_path / name}: {exc}")
+    # pytest-kind's work folder (KindCluster makes ./.pytest-kind/<name>; the kind engine runs it here)
     shutil.rmtree(engine.state_path / ".pytest-kind", ignore_errors=True)
     return first

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lab import waiting
 from lab.errors import NotConverged
-from lab.waiting import Pending, WaitProgress
+from lab.waiting import OnProgress, Pending, WaitProgress
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -41,9 +41,22 @@ class Waiter:
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
 
+    def reporter(self) -> OnProgress:
+        """A listener for one wait: a progress line when what is seen changes, else every `progress_every` s.
+
+        Looks that saw nothing worth saying (an empty `seen`) print nothing.
+        """
+        said: list[tuple[str, float]] = []
+
+        def heard(p: WaitProgress[object]) -> None:
+            if p.seen and (not said or p.seen != said[-1][0] or p.elapsed - said[-1][1] >= self.progress_every):
+                self.progress(f"waiting for {p.what} ({p.elapsed:.1f} s of {p.budget:g} s): {p.seen}")
+                said.append((p.seen, p.elapsed))
+
+        return heard
+
     def wait(self, condition: Condition) -> str:
         """Poll until the condition holds (returns what was seen); NotConverged when the budget ends."""
-        said: list[tuple[str, float]] = []
 
         def look() -> str | Pending:
             try:
@@ -52,18 +65,13 @@ class Waiter:
                 met, seen = False, f"{type(exc).__name__}: {exc}"
             return seen if met else Pending(seen)
 
-        def heard(p: WaitProgress[object]) -> None:
-            if not said or p.seen != said[-1][0] or p.elapsed - said[-1][1] >= self.progress_every:
-                self.progress(f"waiting for {p.what} ({p.elapsed:.1f} s of {p.budget:g} s): {p.seen}")
-                said.append((p.seen, p.elapsed))
-
         try:
             return waiting.wait_for(
                 look,
                 what=condition.description,
                 budget=condition.budget,
                 interval=self.poll_interval,
-                on_progress=heard,
+                on_progress=self.reporter(),
                 sleep=self.sleep,
                 clock=self.clock,
             )

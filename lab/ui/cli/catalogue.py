@@ -137,10 +137,13 @@ def plan_cmd(
     from lab.ui import views
 
     plan = make_plan(app.lab_dir, scenario)
-    steps = tutorial(plan, where(app, engine_options(app, state_dir, ports=ports)), DEFAULT)
+    options = engine_options(app, state_dir, ports=ports)
+    steps = tutorial(plan, where(app, options), DEFAULT)
     notes = engine_tutorial.notes(engine)
     pulls = engine_tutorial.pulls_images(engine)
-    cache = prefetch.status(cache_dir or prefetch.cache_dir(), timeouts=DEFAULT) if pulls else None
+    # the cache `lab up` would use: --cache-dir, $LAB_CACHE_DIR, the one `lab prefetch` remembered
+    folder = prefetch.resolve_cache(cache_dir, options.state.path)[0]
+    cache = prefetch.status(folder, timeouts=DEFAULT) if pulls else None
     differences = engine_tutorial.plan_notes(engine, plan)
     if output == "json":
         data = views.plan_json(plan, steps, notes)
