@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # the suite computes every sample size and sequential design itself (tests/test_memo.py covers the
 # cache the `lab` command keeps in ~/.cache/lab/stats), and never writes into the user's home
 os.environ["LAB_STATS_CACHE"] = "off"
+
+# `make test &` from a script (or any non-interactive shell's background job) starts pytest with
+# SIGINT ignored, and every lab process a test starts would inherit that: the Ctrl-C tests would
+# then wait for a lab that cannot be interrupted. Python's own handler is reset by exec, so
+# restoring it here gives the tests' subprocesses the default disposition a terminal gives.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class LabCopy:
