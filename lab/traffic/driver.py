@@ -1,8 +1,9 @@
 """The drive stage: send a traffic class through the gateway and count who answered.
 
-An asyncio driver (aiohttp) with a pool of workers sharing keep-alive connections, TLS verified
-against the engine's CA. Each response is attributed to a pod and its Service; failures (non-2xx,
-timeouts, connection errors, answers naming no known pod) are counted apart by cause.
+An asyncio driver with a pool of workers, each on its own keep-alive HTTP/1.1 connection
+(lab.traffic.http1), TLS verified against the engine's CA. Each response is attributed to a pod
+and its Service; failures (non-2xx, timeouts, connection errors, answers naming no known pod) are
+counted apart by cause.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+import h11
 
 from lab.stats.results import ResponseCounts
 from lab.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from lab.traffic.attribution import Attributor
-
-if TYPE_CHECKING:
-    import aiohttp
-
+from lab.traffic.http1 import Connection, ConnectionDropped, Target
 
 # About this many running-count snapshots per drive (Tally.trace), whatever the request count.
 TRACE_POINTS = 200
@@ -113,45 +112,78 @@ def ssl_context(ca_file: str) -> ssl.SSLContext:
     return ctx
 
 
+async def _exchange(conn: Connection | None, target: Target, spec: DriveSpec) -> tuple[int, bytes, Connection]:
+    """One request on `conn` (or a new connection): (status, body, the connection it went over).
+
+    A reused keep-alive connection the server closed in the meantime is dropped and the request
+    sent once more on a new one, as browsers and curl do; any other failure is the request's.
+    """
+    headers = list(spec.headers.items())
+    if not spec.keepalive:
+        headers.append(("Connection", "close"))
+    if conn is not None:
+        try:
+            status, body = await conn.request(spec.method, target, headers)
+        except ConnectionDropped:
+            conn.close()
+        else:
+            return status, body, conn
+    conn = await Connection.open(target)
+    try:
+        status, body = await conn.request(spec.method, target, headers)
+    except BaseException:
+        conn.close()
+        raise
+    return status, body, conn
+
+
 async def _worker(
-    session: aiohttp.ClientSession,
+    target: Target,
     spec: DriveSpec,
     attributor: Attributor,
     tally: Tally,
     next_ticket: Callable[[], bool],
     on_response: Callable[[Tally], None] | None,
 ) -> None:
-    import aiohttp  # imported where requests are sent: ~0.1 s that other commands skip
-
-    while next_ticket():
-        begin = time.perf_counter()
-        try:
-            async with session.request(
-                spec.method, spec.url, headers=dict(spec.headers), allow_redirects=False
-            ) as resp:
-                body = await resp.read()
-                status = resp.status
-        except TimeoutError:
-            tally.failures["timeout"] += 1
-        except aiohttp.ClientSSLError as exc:
-            tally.failures[f"TLS error ({type(exc).__name__})"] += 1
-        except aiohttp.ClientError as exc:
-            tally.failures[f"connection error ({type(exc).__name__})"] += 1
-        else:
-            tally.add_latency(time.perf_counter() - begin)
-            tally.statuses[status] += 1
-            if not 200 <= status < 300:
-                tally.failures[f"HTTP {status}"] += 1
+    conn: Connection | None = None
+    try:
+        while next_ticket():
+            begin = time.perf_counter()
+            try:
+                async with asyncio.timeout(spec.timeout):
+                    status, body, conn = await _exchange(conn, target, spec)
+            except TimeoutError:
+                tally.failures["timeout"] += 1
+                conn = None
+            except ssl.SSLError as exc:
+                tally.failures[f"TLS error ({type(exc).__name__})"] += 1
+                conn = None
+            except (OSError, h11.ProtocolError) as exc:
+                tally.failures[f"connection error ({type(exc).__name__})"] += 1
+                conn = None
             else:
-                service, pod = attributor.from_body(body)
-                if service is None:
-                    tally.failures[
-                        "unattributed (no known pod named)" if pod is None else f"unknown pod {pod}"
-                    ] += 1
-                else:
-                    tally.hit(service, pod or "?")
-        if on_response is not None:
-            on_response(tally)
+                if not conn.reusable:
+                    conn.close()
+                    conn = None
+                tally.add_latency(time.perf_counter() - begin)
+                _count(tally, attributor, status, body)
+            if on_response is not None:
+                on_response(tally)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _count(tally: Tally, attributor: Attributor, status: int, body: bytes) -> None:
+    tally.statuses[status] += 1
+    if not 200 <= status < 300:
+        tally.failures[f"HTTP {status}"] += 1
+        return
+    service, pod = attributor.from_body(body)
+    if service is None:
+        tally.failures["unattributed (no known pod named)" if pod is None else f"unknown pod {pod}"] += 1
+    else:
+        tally.hit(service, pod or "?")
 
 
 async def drive_async(
@@ -161,8 +193,6 @@ async def drive_async(
     on_response: Callable[[Tally], None] | None = None,
 ) -> Tally:
     """Send `spec.requests` requests with `spec.workers` concurrent workers; return the tally."""
-    import aiohttp  # imported where requests are sent: ~0.1 s that other commands skip
-
     tally = tally or Tally()
     tally.started = time.monotonic()
     tally.trace_every = tally.trace_every or max(1, -(-spec.requests // TRACE_POINTS))
@@ -173,19 +203,9 @@ async def drive_async(
         tally.sent += 1
         return True
 
-    connector = aiohttp.TCPConnector(
-        ssl=ssl_context(spec.ca_file) if spec.url.startswith("https") else False,
-        limit=spec.workers,
-        force_close=not spec.keepalive,
-    )
-    timeout = aiohttp.ClientTimeout(total=spec.timeout)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
-        await asyncio.gather(
-            *(
-                _worker(session, spec, attributor, tally, next_ticket, on_response)
-                for _ in range(max(1, spec.workers))
-            )
-        )
+    target = Target.from_url(spec.url, ssl_context(spec.ca_file) if spec.url.startswith("https") else None)
+    workers = max(1, spec.workers)
+    await asyncio.gather(*(_worker(target, spec, attributor, tally, next_ticket, on_response) for _ in range(workers)))
     tally.finished = time.monotonic()
     return tally
 
