@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_result
-
 from lab.errors import NotConverged
 
 T = TypeVar("T")
@@ -82,10 +80,18 @@ def poll(
             on_progress(WaitProgress(what, clock() - start, budget, seen))
         return value
 
-    def pause(state: RetryCallState) -> float:
+    def pause(_state: object = None) -> float:
         value = last[0]
         wanted = value.again_in if isinstance(value, Pending) and value.again_in is not None else interval
         return max(0.0, min(wanted, deadline - clock()))
+
+    value = look()
+    if value is not None and not isinstance(value, Pending):
+        return value  # held at the first look (an uncontended lock, a ready object): no waiting
+    if clock() >= deadline:
+        return None
+    sleep(pause())
+    from tenacity import Retrying, retry_if_result  # ~10 ms that a condition holding at once skips
 
     retrying = Retrying(
         stop=lambda state: clock() >= deadline,

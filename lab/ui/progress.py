@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from lab.spec.plan import TrafficPlan
 from lab.traffic.driver import Tally
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class DriveProgress:
@@ -25,6 +28,9 @@ class DriveProgress:
 
     def __enter__(self) -> DriveProgress:
         if self.live:
+            # imported here: off a terminal (CI, pipes, `lab check` in a script) no bar is drawn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
