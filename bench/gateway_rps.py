@@ -20,8 +20,8 @@ REQUESTS = 6000
 WARMUP = 300
 
 
-async def load(url: str, ssl_context: ssl.SSLContext | bool, n: int) -> tuple[float, int]:
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY, ssl=ssl_context)
+async def load(url: str, ssl_context: ssl.SSLContext | bool, n: int, concurrency: int = CONCURRENCY) -> tuple[float, int]:
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=ssl_context)
     errors = 0
     remaining = n
 
@@ -37,7 +37,7 @@ async def load(url: str, ssl_context: ssl.SSLContext | bool, n: int) -> tuple[fl
                         errors += 1
 
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
     return n / elapsed, errors
 
