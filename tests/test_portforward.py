@@ -66,3 +66,28 @@ def test_a_stream_being_opened_leaves_another_connections_pod_lookup_a_plain_api
         first.join(10)
         client_end.close()
 
+
+def test_the_fake_gateway_pod_answers_while_another_connection_has_not_sent_its_tls_hello(
+    world: World,
+) -> None:
+    """Envoy shakes hands on each connection apart; a silent client holds up no other.
+
+    The fake once did every handshake in its one accepting thread: under load its queue of 5 filled,
+    the fake API server's dial to the pod timed out ("i/o timeout") and the helper lost a connection.
+    """
+    import requests
+
+    from tests.fakes import tls
+
+    ca = world.tmp / "ca.pem"
+    ca.write_bytes(world.ca_pem)
+    pod = tls.FakeGateway(world.log, pick=lambda path: ("echo-1-x", "default"), serving=True)
+    server, port = tls.serve_gateway(pod, world._cert, world._key)
+    try:
+        with socket.create_connection(("127.0.0.1", port)):  # connected, says nothing
+            answer = requests.get(f"https://localhost:{port}/echo", verify=str(ca), timeout=5)
+        assert answer.status_code == 200 and "echo-1-x" in answer.text
+        assert server.request_queue_size >= 128  # Envoy listens with somaxconn on Linux
+    finally:
+        server.shutdown()
+        server.server_close()
