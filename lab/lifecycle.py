@@ -225,12 +225,17 @@ def plan_step(plan: Plan, name: str | None) -> StepPlan:
     raise UsageError(f"scenario {plan.scenario.name} has no step {name!r}; its steps: {names}")
 
 
-def running(options: EngineOptions) -> LabState:
-    """The running lab's state: NoLabRunning (exit 4) without one, LabCrashed (exit 5) when it died."""
+def running(options: EngineOptions, progress: Progress | None = None) -> LabState:
+    """The running lab's state: NoLabRunning (exit 4) without one, LabCrashed (exit 5) when it died.
+
+    `progress` hears what the engine mended on the way (a port-forward it restarted).
+    """
     state, engine = _running(options)
     liveness = engine.alive(state)
     if not liveness.alive:
         raise LabCrashed(f"the {state.engine} lab of {state.scenario} has crashed: {liveness.detail}", fix="`lab down`, then `lab up`")
+    if liveness.detail and progress is not None:
+        progress(liveness.detail)
     return state
 
 

@@ -228,6 +228,7 @@ def test_the_port_forward_on_the_asked_port_is_restarted_by_lab_check_after_it_d
     assert gateway_row()["state"] == "stopped"
     code, out = run("check", "--state-dir", state_dir)
     assert code == 0, out
+    assert f"port-forward to the gateway pod in lab-alice had stopped; restarted on 127.0.0.1:{port} -> port 8443" in out
     assert gateway_row()["state"] == "port-forward"  # on the same local port
     log = (tmp_path / "alice" / "portforward.log").read_text()
     assert log.count(f"forwarding 127.0.0.1:{port} -> lab-alice ") == 2  # started by lab up, then by lab check

@@ -97,13 +97,18 @@ def serve(handler: Any, namespace: str, pod: str, ports: list[int], address: Pod
     port = ports[0]
     target = address(namespace, pod, port)
     backend: socket.socket | None = None
+    dial_error = "connect: connection refused"  # nothing listens on the pod's port
     if target is not None:
         try:
             backend = socket.create_connection(target, timeout=5)
-        except OSError:
-            backend = None
+        except TimeoutError:
+            dial_error = "i/o timeout"  # Go's net.Dialer error for a dial that ran out of time
+        except OSError as exc:
+            dial_error = f"connect: {exc.strerror or exc}".lower()
     if backend is None:
-        error = f"error forwarding port {port} to pod {pod}, uid : failed to connect to localhost:{port}: connection refused"
+        # containerd internal/cri/server/sandbox_portforward_linux.go: the dial error is wrapped as
+        # "failed to connect to localhost:%d inside namespace %s: %w", so the cause is named
+        error = f"error forwarding port {port} to pod {pod}, uid : failed to connect to localhost:{port}: {dial_error}"
         client.sendall(frame(BINARY, b"\x01" + error.encode()) + frame(CLOSE, b""))
         return
     _relay(client, backend)

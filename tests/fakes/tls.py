@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import time
@@ -36,6 +37,33 @@ class FakeGateway:
     namespaces: dict[str, int] = field(default_factory=dict)
 
 
+class _TLSServer(ThreadingHTTPServer):
+    """HTTPS with the TLS handshake in each connection's own thread, as Envoy does it on its workers.
+
+    Envoy listens with the kernel's somaxconn on Linux (envoy/common/platform.h:
+    ENVOY_TCP_BACKLOG_SIZE -1) and shakes hands in each connection's transport socket
+    (source/common/tls/ssl_socket.cc doHandshake); a handshake in the accepting thread let one slow
+    client hold up every other and the queue of 5 overflow under load.
+    """
+
+    request_queue_size = socket.SOMAXCONN
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            conn = self.context.wrap_socket(request, server_side=True)
+        except OSError:  # the client left or spoke no TLS: that connection ends, no other
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            self.shutdown_request(conn)
+
+
 def serve_gateway(fake: FakeGateway, cert: Path, key: Path, port: int = 0) -> tuple[ThreadingHTTPServer, int]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -61,9 +89,8 @@ def serve_gateway(fake: FakeGateway, cert: Path, key: Path, port: int = 0) -> tu
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server = _TLSServer(("127.0.0.1", port), Handler, ctx)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, server.server_address[1]

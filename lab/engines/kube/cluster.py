@@ -246,7 +246,12 @@ class ClusterEngine(KubernetesLab):
         if tunnel is None or self.tunnel.alive(tunnel) or self.tunnel.found():
             return Liveness(True)
         restarted = self.tunnel.restart()
-        return Liveness(True, f"the port-forward helper had stopped; restarted it (pid {restarted.pid})")
+        where = ", ".join(f"127.0.0.1:{local} -> port {remote}" for remote, local in restarted.ports.items())
+        return Liveness(
+            True,
+            f"port-forward to the gateway pod in {record_of(state).namespace} had stopped; "
+            f"restarted on {where} (pid {restarted.pid})",
+        )
 
     def leftovers(self) -> list[str]:
         """Port-forward helpers of this state folder running without a record."""

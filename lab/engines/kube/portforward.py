@@ -97,22 +97,36 @@ def relay(one: Any, other: Any) -> None:
         return
 
 
-def handle(conn: socket.socket, forward: Forward, pods: Pods, timeout: float) -> None:
-    """One local connection: a fresh port-forward stream to the gateway pod, relayed until closed."""
+def open_stream(api: Any, pod: str, forward: Forward, timeout: float) -> Any:
+    """A port-forward stream to `pod`'s port, opened on an API client of its own.
+
+    kubernetes.stream swaps the client's `call_api` for its websocket call while it opens a stream
+    and then puts back what it found (kubernetes/stream/stream.py `_websocket_request`). On the
+    client the connection threads share, a pod lookup made meanwhile went out as a port-forward
+    ("Missing required parameter `ports`") and a stream opened meanwhile as a plain GET (400), as
+    kubernetes-client/python issue #928 reports; a client per stream shares only the configuration.
+    """
+    from kubernetes import client
     from kubernetes.stream import portforward
 
+    with client.ApiClient(api.api_client.configuration) as own:
+        return portforward(
+            client.CoreV1Api(own).connect_get_namespaced_pod_portforward,
+            pod,
+            forward.namespace,
+            ports=str(forward.remote),
+            _request_timeout=timeout,
+        )
+
+
+def handle(conn: socket.socket, forward: Forward, pods: Pods, timeout: float) -> None:
+    """One local connection: a fresh port-forward stream to the gateway pod, relayed until closed."""
     try:
         pod = pods.pick(forward)
         if pod is None:
             return
         try:
-            stream = portforward(
-                pods.api.connect_get_namespaced_pod_portforward,
-                pod,
-                forward.namespace,
-                ports=str(forward.remote),
-                _request_timeout=timeout,
-            )
+            stream = open_stream(pods.api, pod, forward, timeout)
         except Exception as exc:  # the API server refused or the pod is gone: look it up again next time
             log(f"port-forward to {forward.namespace}/{pod}:{forward.remote} failed: {type(exc).__name__}: {exc}")
             pods.forget(forward)

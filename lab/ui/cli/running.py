@@ -327,7 +327,8 @@ def check_cmd(
 
     Exit 0 when the split matches, 1 when it does not, 6 when the run cannot tell.
     """
-    state = lifecycle.running(engine_options(app, state_dir))
+    notes = _side_console(app, check["output"])
+    state = lifecycle.running(engine_options(app, state_dir), lambda line: notes.print(line, soft_wrap=True, markup=False))
     name = scenario or state.scenario
     if name != state.scenario:
         raise UsageError(
