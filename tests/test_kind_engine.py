@@ -524,6 +524,32 @@ def test_a_failed_image_load_falls_back_to_pulling_in_the_node(
     assert loads == list(upstream.ALL_IMAGES)  # the images after the failed one are still loaded
 
 
+def test_an_image_missing_from_the_cache_is_skipped_and_the_ones_after_it_are_still_loaded(world: World) -> None:
+    from lab.engines.kube import prefetch
+
+    prefetch.prefetch(world.cache, lambda m: None, helm_path=str(world.bin / "helm"), timeouts=FAST)
+    first = upstream.ALL_IMAGES[0]
+    world.docker.images.discard(prefetch.pull_reference(first))  # `docker image rm` of the first one
+    world.docker.sync()
+    state, messages = up(world)
+    loads = [a[-1] for a in world.argv("kind") if a[:2] == ["load", "docker-image"]]
+    assert loads == list(upstream.ALL_IMAGES[1:])
+    assert f"images: kind load docker-image {first}" not in messages
+    assert state.engine == "kind"
+
+
+def test_a_consul_without_its_ca_secret_fails_at_the_ca_step_with_diagnostics(world: World) -> None:
+    world.kube.behaviour.tls_init_runs = False
+    with pytest.raises(NotConverged) as info:
+        up(world)
+    text = str(info.value)
+    assert text.startswith(
+        "ca: secret default/consul-ca-cert has no tls.crt; the chart's TLS init did not run\n"
+        "diagnostics after step 'ca' failed:"
+    ), text
+    assert info.value.fix == "check global.tls.enabled in the values file and the consul-tls-init job"
+
+
 def test_killing_lab_up_at_each_step_then_lab_down_leaves_no_cluster_and_up_succeeds(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

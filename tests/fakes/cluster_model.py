@@ -83,6 +83,9 @@ class Behaviour:
     # the controller writes status this long after an event (its work queue)
     status_lag: float = 0.0
     gateway_class_accepted: bool = True
+    # the chart's tls-init job writes <release>-ca-cert only with global.tls.enabled (consul-helm
+    # v0.40.0 templates/tls-init-job.yaml: `{{- if .Values.global.tls.enabled }}`); False: it never ran
+    tls_init_runs: bool = True
 
 
 Key = tuple[str, str, str, str]  # group, plural, namespace, name
@@ -574,7 +577,8 @@ class Cluster:
             "type": "Opaque",
             "data": {"tls.crt": base64.b64encode(self.ca_pem).decode()},
         }
-        self.put(self.key("Secret", ns, "consul-ca-cert"), "Secret", "v1", ca)
+        if self.behaviour.tls_init_runs:
+            self.put(self.key("Secret", ns, "consul-ca-cert"), "Secret", "v1", ca)
         server = {
             "metadata": {"name": "consul-server-cert"},
             "type": "kubernetes.io/tls",
