@@ -550,6 +550,14 @@ def test_a_consul_without_its_ca_secret_fails_at_the_ca_step_with_diagnostics(wo
     assert info.value.fix == "check global.tls.enabled in the values file and the consul-tls-init job"
 
 
+def test_events_are_listed_only_in_the_namespace_lab_waits_in(world: World) -> None:
+    # a cluster-wide event list reads other teams' events and needs a ClusterRole a namespaced
+    # install may not have; the Consul pods' events are in the release namespace
+    up(world)
+    lists = [e["path"].split("?")[0] for e in world.calls("api") if e["method"] == "GET" and "/events" in e["path"]]
+    assert lists and set(lists) == {"/api/v1/namespaces/default/events"}, sorted(set(lists))
+
+
 def test_killing_lab_up_at_each_step_then_lab_down_leaves_no_cluster_and_up_succeeds(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
