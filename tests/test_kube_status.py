@@ -71,6 +71,7 @@ def test_a_route_is_accepted_only_by_every_parent_for_its_generation() -> None:
     assert route_state(route([])) == route_state({"status": {}})
     assert route_state(route([])).seen == "no status.parents yet (the controller has not bound the route)"
     assert route_accepted(route([parent("gw", ACCEPTED)], generation=1)) == (True, "Accepted")
+    assert route_accepted(None) == (False, "the route does not exist")  # False, never None: JSON says false
     assert route_accepted(route([parent("gw")])) == (False, "parent gw: no Accepted condition")
     assert route_accepted(route([{"conditions": []}])) == (False, "parent ?: no Accepted condition")
     assert route_accepted(route([parent("gw", ACCEPTED)], generation=2)) == (
