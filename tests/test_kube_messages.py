@@ -100,6 +100,7 @@ def test_a_failed_up_diagnoses_the_attendees_namespace_its_pods_and_events(share
     with world.kube.lock:
         pods = sorted(p["metadata"]["name"] for p in world.kube.cluster.of_kind("Pod", "lab-alice"))
     (echo_2,) = [p for p in pods if p.startswith("echo-2-")]
+    assert lines[0] == "  release consul: revision 1 deployed (Install complete)"  # asked in Consul's namespace
     assert lines[1] == "  pods in lab-alice:"
     end = next(i for i, line in enumerate(lines) if line.startswith("  last "))
     assert sorted(line.split()[0].rstrip(":") for line in lines[2:end]) == pods
@@ -108,6 +109,26 @@ def test_a_failed_up_diagnoses_the_attendees_namespace_its_pods_and_events(share
     events = lines[end + 1:]
     assert events and {line.split()[2].split("/")[1].rstrip(":") for line in events} <= set(pods)
     assert not any("consul-server-0" in line for line in lines)  # the cluster's Consul is not the attendee's
+
+
+def test_a_failed_switch_diagnoses_the_attendees_namespace_not_the_shared_consuls(shared: World) -> None:
+    """The attendee's pods and events (Consul's namespace is the cluster's, maybe not theirs to read)."""
+    world = shared
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+    for pod in world.gateway_pods("lab-alice"):
+        pod.broken = True  # Envoy answers 503: the switch does not converge
+    p = plan("split-50-50")
+    with pytest.raises(NotConverged) as info:
+        engine.switch(state, p, p.first, lambda m: None, engine.options.state.write)
+    lines = diagnosed(info.value.message, "converge")
+    with world.kube.lock:
+        pods = sorted(p["metadata"]["name"] for p in world.kube.cluster.of_kind("Pod", "lab-alice"))
+    assert lines[:2] == ["  release consul: revision 1 deployed (Install complete)", "  pods in lab-alice:"]
+    assert sorted(line.split()[0].rstrip(":") for line in lines[2 : 2 + len(pods)]) == pods
+    assert not any("consul-server-0" in line for line in lines)
+    engine.down(state, lambda m: None)
 
 
 def kill_helper(state: Any) -> None:
