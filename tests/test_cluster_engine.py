@@ -206,7 +206,8 @@ def test_without_consul_an_attendee_is_told_the_host_prepares_the_cluster(shared
 
 def test_install_consul_installs_the_platform_once_in_its_namespace(shared: World) -> None:
     world = shared
-    state, _ = up(world.attendee("alice", install_consul=True))
+    state, alice = up(world.attendee("alice", install_consul=True))
+    assert [m for m in alice if m.startswith("namespace: ")] == ["namespace: creating lab-alice"]
     upgrade = next(a for a in world.argv("helm") if a[0] == "upgrade")
     assert upgrade[upgrade.index("--namespace") + 1] == "consul"
     values = next(e for e in world.calls("helm") if e["argv"][0] == "upgrade")["stdin"]
@@ -222,6 +223,7 @@ def test_install_consul_installs_the_platform_once_in_its_namespace(shared: Worl
     _, bob = up(world.attendee("bob", install_consul=True))
     assert not any(a[0] == "upgrade" for a in world.argv("helm")[before:])
     assert any("reusing the Consul" in m for m in bob)
+    assert [m for m in bob if m.startswith("namespace: ")] == ["namespace: creating lab-bob"]
 
 
 def test_every_object_carries_the_run_id_and_down_never_deletes_another_runs(shared: World) -> None:

@@ -75,6 +75,10 @@ class ClusterEngine(KubernetesLab):
     def _tenancy(self, state: LabState) -> Tenancy:
         return Tenancy(state.run_id, record_of(state).namespace, shared=True)
 
+    def _diagnosed_namespace(self, state: LabState, target: Target) -> str:
+        """A failed switch lists the attendee's pods and events (Consul's namespace is the cluster's)."""
+        return record_of(state).namespace or target.namespace
+
     def _reach(self, kube_target: Target) -> Kube:
         """The API server of the context; EnvironmentNotReady (exit 4) when it does not answer."""
         try:
@@ -155,7 +159,8 @@ class ClusterEngine(KubernetesLab):
         except (EnvironmentNotReady, InvalidInput, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise self._diagnose(exc, stage, kube, replace(target, namespace=tenancy.namespace)) from exc
+            # helm's status of the cluster's Consul, the pods and events of the attendee's namespace
+            raise self._diagnose(exc, stage, kube, target, tenancy.namespace) from exc
         return state
 
     def _namespaces(

@@ -210,11 +210,18 @@ class KubernetesLab:
                     on_progress=self.waiter(progress).reporter(),
                 )
 
-    def _diagnose(self, error: Exception, stage: str, kube: Kube | None, target: Target | None) -> LabError:
+    def _diagnosed_namespace(self, state: LabState, target: Target) -> str:
+        """Whose pods and events a failed switch lists (the kind engine: the lab's Consul namespace)."""
+        return target.namespace
+
+    def _diagnose(
+        self, error: Exception, stage: str, kube: Kube | None, target: Target | None, namespace: str | None = None
+    ) -> LabError:
+        """The error, helm's status of the release in `target`, the pods and events of `namespace` (None: target's)."""
         lines = [f"diagnostics after step {stage!r} failed:"]
         if target is not None:
             lines.append("  " + helm.status(target.helm, self.timeouts))
-        lines += ["  " + line for line in diagnostics(kube, target.namespace if target else None)]
+        lines += ["  " + line for line in diagnostics(kube, namespace or (target.namespace if target else None))]
         text = "\n".join(lines)
         if isinstance(error, NotConverged):
             return type(error)(f"{stage}: {error.message}\n{text}", fix=error.fix)
@@ -299,7 +306,7 @@ class KubernetesLab:
         except (EnvironmentNotReady, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise self._diagnose(exc, stage, kube, target) from exc
+            raise self._diagnose(exc, stage, kube, target, self._diagnosed_namespace(state, target)) from exc
         return replace(
             state,
             scenario=plan.scenario.name,
