@@ -269,7 +269,8 @@ def test_offline_up_uses_the_prefetch_cache(world: World) -> None:
     } | set(world.docker.images) or len(world.docker.images) == len(prefetch.images())
     world.kube.crd_files.clear()  # "no network": the CRD URLs now answer 404
     world.log.write_text("")
-    state, _ = up(world)
+    state, messages = up(world)
+    assert f"images: prefetch cache {world.cache} (given)" in messages
     loads = [a for a in world.argv("kind") if a[:2] == ["load", "docker-image"]]
     assert [a[-1] for a in loads] == list(upstream.ALL_IMAGES)
     helm = world.argv("helm")
@@ -426,7 +427,9 @@ def test_apply_is_retried_while_the_webhooks_do_not_serve_then_gives_up_within_i
     world.kube.behaviour.webhook_refuse_for = 0.25
     _, messages = up(world)
     refused = [m for m in messages if "the webhook does not serve yet" in m]
-    assert refused and "ServiceDefaults default/echo-1" in refused[0]
+    # said once, at the first refusal, however many looks the wait then takes
+    assert refused == ["manifests: ServiceDefaults default/echo-1 refused, the webhook does not serve yet; retrying"]
+    assert world.calls("api") and len([e for e in world.calls("api") if e["method"] == "PATCH" and "servicedefaults/echo-1" in e["path"]]) > 2
     world2_refuse = 100.0
     world.kube.behaviour.webhook_refuse_for = world2_refuse
     world.kube.cluster.deployed_at = world.clock.now()
