@@ -197,18 +197,57 @@ def test_the_attendees_gateway_class_never_accepted_fails_its_named_wait(
         assert world.kube.cluster.of_kind("Gateway", "lab-alice") == []
 
 
-def test_a_step_failing_with_a_client_exception_names_its_type_then_the_diagnostics(shared: World) -> None:
-    """Not a NotConverged: the API server's 403 as kubernetes' ForbiddenError, reading Consul's certificate."""
+def test_a_read_the_attendee_has_no_right_to_is_exit_4_in_one_line_without_http_headers(shared: World) -> None:
+    """The API server's 403 reading Consul's certificate: what was read, the server's message, the fix."""
     world = shared
     world.install_consul_by_someone()
     world.kube.denied = {("get", "", "secrets", "consul")}
+    with pytest.raises(EnvironmentNotReady) as info:
+        up(world.attendee("alice"))
+    assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert type(info.value.__cause__).__name__ == "ForbiddenError"
+    assert info.value.message == (
+        "reading Secret consul/consul-server-cert: HTTP 403 Forbidden: "
+        'secrets.core "consul-server-cert" is forbidden: User "attendee" cannot get resource "secrets" '
+        'in API group "" in the namespace "consul"'
+    )
+    assert info.value.fix == "ask the cluster's host for the rights lab needs (`lab doctor --engine cluster` lists them)"
+
+
+def test_a_step_failing_with_a_non_lab_exception_names_its_type_then_the_diagnostics(
+    shared: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a LabError (a bug, or a library raising something lab does not expect): NotConverged, exit 5."""
+    from lab.engines.kube.steps import KubernetesLab
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("tls.crt")
+
+    world = shared
+    world.install_consul_by_someone()
+    monkeypatch.setattr(KubernetesLab, "_fetch_ca", broken)
     with pytest.raises(NotConverged) as info:
         up(world.attendee("alice"))
     assert type(info.value) is NotConverged and info.value.exit_code == ExitCode.NOT_CONVERGED
-    cause = info.value.__cause__
-    assert type(cause).__name__ == "ForbiddenError"
-    assert info.value.message.startswith(
-        f"apply: ForbiddenError: {cause}\ndiagnostics after step 'apply' failed:\n"
-    )
-    assert info.value.message.startswith("apply: ForbiddenError: 403\nReason: Forbidden\n")
-    assert 'cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"consul\\"' in info.value.message
+    assert type(info.value.__cause__) is KeyError
+    assert info.value.message.startswith("apply: KeyError: 'tls.crt'\ndiagnostics after step 'apply' failed:\n")
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "error", "code"),
+    [(403, "Forbidden", EnvironmentNotReady, ExitCode.ENVIRONMENT), (500, "Internal Server Error", NotConverged, ExitCode.NOT_CONVERGED)],
+)
+def test_an_api_refusal_while_reading_is_one_line_naming_what_was_read(
+    status: int, reason: str, error: type[Exception], code: ExitCode
+) -> None:
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import api_exception
+
+    from lab.engines.kube.client import _reading
+
+    raw = ApiException(status=status, reason=reason)
+    raw.body = json.dumps({"kind": "Status", "message": "etcd is sad", "code": status})
+    with pytest.raises(error) as info, _reading("Pod objects in lab-alice"):
+        raise api_exception(raw)
+    assert str(info.value).splitlines()[0] == f"reading Pod objects in lab-alice: HTTP {status} {reason}: etcd is sad"
+    assert info.value.exit_code == code  # type: ignore[attr-defined]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lab.engines.kube.documents import key_of
-from lab.errors import NotConverged
+from lab.errors import EnvironmentNotReady, NotConverged
 
 _DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
 
@@ -131,10 +131,11 @@ class Kube:
         from kubernetes.dynamic.exceptions import NotFoundError
 
         res = self.resource(api_version, kind)
-        try:
-            obj = self.client.get(res, name=name, namespace=namespace if res.namespaced else None)
-        except NotFoundError:
-            return None
+        with _reading(f"{kind} {namespace}/{name}" if namespace and res.namespaced else f"{kind} {name}"):
+            try:
+                obj = self.client.get(res, name=name, namespace=namespace if res.namespaced else None)
+            except NotFoundError:
+                return None
         return dict(obj.to_dict())
 
     def list(
@@ -142,7 +143,8 @@ class Kube:
     ) -> list[dict[str, Any]]:
         """Objects of a kind (in a namespace, matching a label selector)."""
         res = self.resource(api_version, kind)
-        out = self.client.get(res, namespace=namespace, label_selector=label_selector)
+        with _reading(f"{kind} objects in {namespace}" if namespace else f"{kind} objects in all namespaces"):
+            out = self.client.get(res, namespace=namespace, label_selector=label_selector)
         return [dict(item) for item in out.to_dict().get("items") or []]
 
     def create(self, api_version: str, kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +166,26 @@ class Kube:
         except NotFoundError:
             return False
         return True
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """An API server's refusal to read `what` as one readable line: 403 is exit 4 (rights), others 5.
+
+    kubernetes' ApiException prints its HTTP headers and the whole response body; lab says the
+    status, the reason and the server's own message.
+    """
+    from kubernetes.dynamic.exceptions import DynamicApiError
+
+    try:
+        yield
+    except DynamicApiError as exc:
+        line = f"reading {what}: HTTP {exc.status} {exc.reason}: {_api_message(exc)}"
+        if exc.status == 403:
+            raise EnvironmentNotReady(
+                line, fix="ask the cluster's host for the rights lab needs (`lab doctor --engine cluster` lists them)"
+            ) from exc
+        raise NotConverged(line) from exc
 
 
 def _api_message(exc: Any) -> str:
