@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +87,7 @@ def server(tmp_path: Path, handler: Handler, *, ca: str = "lab") -> Iterator[tup
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 def run(url: str, ca: str, requests: int, workers: int = 4, **kw: object) -> Tally:
@@ -235,3 +238,21 @@ def test_what_a_check_imports_leaves_out_the_heavy_libraries_it_does_not_use() -
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == []
+
+
+def test_a_kept_connection_a_request_timed_out_on_is_closed_not_left_open(tmp_path: Path) -> None:
+    async def one_then_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen) -> None:
+        if await read_head(reader, seen) is not None:
+            writer.write(answer())
+            await writer.drain()
+        await read_head(reader, seen)
+        await reader.read()  # until the client closes
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with server(tmp_path, one_then_silent) as (url, ca, _):
+            tally = run(url, ca, requests=2, workers=1, timeout=0.5)
+        gc.collect()
+    assert tally.answered == 1 and dict(tally.failures) == {"timeout": 1}
+    # the client's side: an unclosed StreamWriter (and its TLS transport) is what a leak leaves
+    assert not [str(w.message) for w in caught if "unclosed <StreamWriter" in str(w.message)]

@@ -152,14 +152,10 @@ async def _worker(
             try:
                 async with asyncio.timeout(spec.timeout):
                     status, body, conn = await _exchange(conn, target, spec)
-            except TimeoutError:
-                tally.failures["timeout"] += 1
-                conn = None
-            except ssl.SSLError as exc:
-                tally.failures[f"TLS error ({type(exc).__name__})"] += 1
-                conn = None
-            except (OSError, h11.ProtocolError) as exc:
-                tally.failures[f"connection error ({type(exc).__name__})"] += 1
+            except (OSError, h11.ProtocolError) as exc:  # TimeoutError and ssl.SSLError are OSErrors
+                tally.failures[_cause(exc)] += 1
+                if conn is not None:
+                    conn.close()  # a kept connection the request failed on (a new one closed itself)
                 conn = None
             else:
                 if not conn.reusable:
@@ -172,6 +168,15 @@ async def _worker(
     finally:
         if conn is not None:
             conn.close()
+
+
+def _cause(exc: Exception) -> str:
+    """How a failed request is counted: timeout, TLS error (type) or connection error (type)."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({type(exc).__name__})"
+    return f"connection error ({type(exc).__name__})"
 
 
 def _count(tally: Tally, attributor: Attributor, status: int, body: bytes) -> None:
