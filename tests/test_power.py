@@ -422,3 +422,20 @@ def test_the_any_hit_rule_is_exact_for_small_shifts() -> None:
     # (1 - 1e-6)^n <= 0.05 first at n = ceil(log(0.05) / log1p(-1e-6)) = 2995731
     assert required_sample_size([100, 0], detect=1e-6) == 2995731
     assert (1 - 1e-6) ** 2995731 <= 0.05 < (1 - 1e-6) ** 2995730
+
+
+def test_three_backends_plan_for_a_dead_smallest_backend_when_the_shift_exceeds_its_share() -> None:
+    """89/10/1 with --detect 0.05: the 1% backend cannot lose 5 points, so the low alternative is
+    clamped at 0, a dead backend; zero answers from it become evidence only at n = 1368 (exact).
+    Planning from another backend's share instead (10%: 5%/15%) gave 265, where a dead 1% backend
+    is flagged with probability 0.0007."""
+    from lab.stats import multinomial
+
+    n = required_sample_size({"a": 89, "b": 10, "c": 1}, detect=0.05)
+    assert n == 1368
+    shares = (0.01, 0.10, 0.89)
+    dead = shifted_shares(shares, 0, -0.01)
+    assert dead[0] == 0.0
+    assert multinomial.power_of_test_that_runs(n, shares, 0.001, dead) >= 0.95
+    assert multinomial.power_of_test_that_runs(n - 1, shares, 0.001, dead) < 0.95
+    assert multinomial.power_of_test_that_runs(265, shares, 0.001, dead) < 0.001
