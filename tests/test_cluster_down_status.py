@@ -158,3 +158,14 @@ def test_status_marks_a_route_the_controller_has_not_accepted_as_a_problem(
     rows = {r.component: r for r in engine.status(state)}
     row = rows["HTTPRoute lab-alice/example-route-1"]
     assert (row.state, row.detail) == ("problem", "no status.parents yet (the controller has not bound the route)")
+
+
+def test_status_surveys_the_consul_namespace_lab_up_was_given_even_from_a_shell_without_it(world: World) -> None:
+    world.use_kubeconfig()
+    world.engines_in_virtual_time()
+    world.install_consul_by_someone(namespace="platform")
+    state, _ = up(world.attendee("alice", consul_namespace="platform"))
+    later = world.attendee("alice")  # `lab status` in a new shell: no --consul-namespace
+    consul = next(r for r in later.status(state) if r.component == "Consul")
+    assert consul.state == "ok"
+    assert consul.detail.startswith("namespace platform: api-gateway-controller: hashicorp/consul-api-gateway:0.1.0-beta")

@@ -131,6 +131,48 @@ def test_a_failed_switch_diagnoses_the_attendees_namespace_not_the_shared_consul
     engine.down(state, lambda m: None)
 
 
+def test_a_switch_that_cannot_connect_fails_at_its_connect_stage(shared: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.engines.kube.steps import KubernetesLab
+
+    world = shared
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise NotConverged("the API server did not answer within 2 s")
+
+    monkeypatch.setattr(KubernetesLab, "_connect", unreachable)
+    p = plan("split-50-50")
+    with pytest.raises(NotConverged) as info:
+        engine.switch(state, p, p.first, lambda m: None, engine.options.state.write)
+    assert info.value.message.startswith(
+        "connect: the API server did not answer within 2 s\ndiagnostics after step 'connect' failed:\n"
+    ), info.value.message
+    monkeypatch.undo()
+    engine.down(state, lambda m: None)
+
+
+def test_the_restart_message_names_every_forwarded_listener(shared: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Gateway with two listeners (HTTPS 8443 and HTTP 8080): the restarted helper forwards both."""
+    from lab.engines.kube.tunnel import TunnelRecord
+
+    world = shared
+    world.install_consul_by_someone()
+    engine = world.attendee("alice")
+    state, _ = up(engine)
+    restarted = TunnelRecord(4242, 0.0, {8443: 18443, 8080: 18080})
+    monkeypatch.setattr(engine.tunnel, "alive", lambda record: False)
+    monkeypatch.setattr(engine.tunnel, "found", lambda: [])
+    monkeypatch.setattr(engine.tunnel, "restart", lambda: restarted)
+    assert engine.alive(state).detail == (
+        "port-forward to the gateway pod in lab-alice had stopped; restarted on "
+        "127.0.0.1:18443 -> port 8443, 127.0.0.1:18080 -> port 8080 (pid 4242)"
+    )
+    monkeypatch.undo()
+    engine.down(state, lambda m: None)
+
+
 def kill_helper(state: Any) -> None:
     record = state.record
     assert isinstance(record, KubeRecord) and record.tunnel is not None
