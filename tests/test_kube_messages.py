@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from typing import Any
 import pytest
 
 from lab.engines import processes
+from lab.engines.kube.cluster import ClusterEngine
 from lab.engines.kube.record import KubeRecord
 from lab.engines.kube.tenancy import Tenancy
 from lab.errors import EnvironmentNotReady, ExitCode, NotConverged
 from lab.spec import pins
+from lab.state import LabState
 from lab.timeouts import DEFAULT
 from tests.fakes.world import FAST, World, free_port
 from tests.test_cluster_engine import api_writes, plan, up
@@ -131,13 +134,22 @@ def test_a_failed_switch_diagnoses_the_attendees_namespace_not_the_shared_consul
     engine.down(state, lambda m: None)
 
 
-def test_a_switch_that_cannot_connect_fails_at_its_connect_stage(shared: World, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def alice(shared: World) -> Iterator[tuple[ClusterEngine, LabState]]:
+    """Alice's lab, up on a cluster whose Consul someone else installed; taken down after the test."""
+    shared.install_consul_by_someone()
+    engine = shared.attendee("alice")
+    state, _ = up(engine)
+    yield engine, state
+    engine.down(state, lambda m: None)
+
+
+def test_a_switch_that_cannot_connect_fails_at_its_connect_stage(
+    alice: tuple[ClusterEngine, LabState], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lab.engines.kube.steps import KubernetesLab
 
-    world = shared
-    world.install_consul_by_someone()
-    engine = world.attendee("alice")
-    state, _ = up(engine)
+    engine, state = alice
 
     def unreachable(*args: object, **kwargs: object) -> None:
         raise NotConverged("the API server did not answer within 2 s")
@@ -149,18 +161,15 @@ def test_a_switch_that_cannot_connect_fails_at_its_connect_stage(shared: World, 
     assert info.value.message.startswith(
         "connect: the API server did not answer within 2 s\ndiagnostics after step 'connect' failed:\n"
     ), info.value.message
-    monkeypatch.undo()
-    engine.down(state, lambda m: None)
 
 
-def test_the_restart_message_names_every_forwarded_listener(shared: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_restart_message_names_every_forwarded_listener(
+    alice: tuple[ClusterEngine, LabState], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A Gateway with two listeners (HTTPS 8443 and HTTP 8080): the restarted helper forwards both."""
     from lab.engines.kube.tunnel import TunnelRecord
 
-    world = shared
-    world.install_consul_by_someone()
-    engine = world.attendee("alice")
-    state, _ = up(engine)
+    engine, state = alice
     restarted = TunnelRecord(4242, 0.0, {8443: 18443, 8080: 18080})
     monkeypatch.setattr(engine.tunnel, "alive", lambda record: False)
     monkeypatch.setattr(engine.tunnel, "found", lambda: [])
@@ -169,8 +178,6 @@ def test_the_restart_message_names_every_forwarded_listener(shared: World, monke
         "port-forward to the gateway pod in lab-alice had stopped; restarted on "
         "127.0.0.1:18443 -> port 8443, 127.0.0.1:18080 -> port 8080 (pid 4242)"
     )
-    monkeypatch.undo()
-    engine.down(state, lambda m: None)
 
 
 def kill_helper(state: Any) -> None:
