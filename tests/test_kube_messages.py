@@ -154,6 +154,7 @@ def test_a_switch_that_cannot_connect_fails_at_its_connect_stage(
     def unreachable(*args: object, **kwargs: object) -> None:
         raise NotConverged("the API server did not answer within 2 s")
 
+    connect = KubernetesLab._connect
     monkeypatch.setattr(KubernetesLab, "_connect", unreachable)
     p = plan("split-50-50")
     with pytest.raises(NotConverged) as info:
@@ -161,6 +162,7 @@ def test_a_switch_that_cannot_connect_fails_at_its_connect_stage(
     assert info.value.message.startswith(
         "connect: the API server did not answer within 2 s\ndiagnostics after step 'connect' failed:\n"
     ), info.value.message
+    monkeypatch.setattr(KubernetesLab, "_connect", connect)  # the fixture's `lab down` connects
 
 
 def test_the_restart_message_names_every_forwarded_listener(
