@@ -47,3 +47,12 @@ def test_a_service_selects_pods_by_every_selector_label_and_an_empty_selector_se
     assert selects({"app": "echo-1"}, {"app": "echo-1", "tier": "web"})
     assert not selects({"app": "echo-1", "tier": "db"}, {"app": "echo-1", "tier": "web"})
     assert not selects({}, {"app": "echo-1"}) and not selects(None, {"app": "echo-1"})
+
+
+def test_a_deployment_name_in_two_namespaces_is_told_apart_by_the_printed_namespace() -> None:
+    attributor = Attributor({("default", "echo-1"): "echo-1", ("team-a", "echo-1"): "team-a/echo-1"})
+    team = ECHO_BODY.replace(b"echo-2", b"echo-1").replace(b"namespace:\tdefault", b"namespace:\tteam-a")
+    assert attributor.from_body(team) == ("team-a/echo-1", "echo-1-7c9d8b6f5-x2x7q")
+    assert attributor.from_body(ECHO_BODY.replace(b"echo-2", b"echo-1")) == ("echo-1", "echo-1-7c9d8b6f5-x2x7q")
+    # no namespace printed: the name alone is ambiguous here, so no Service is guessed
+    assert attributor.from_body(b"Hostname: echo-1-7c9d8b6f5-x2x7q\n") == (None, "echo-1-7c9d8b6f5-x2x7q")
