@@ -256,3 +256,16 @@ def test_a_kept_connection_a_request_timed_out_on_is_closed_not_left_open(tmp_pa
     assert tally.answered == 1 and dict(tally.failures) == {"timeout": 1}
     # the client's side: an unclosed StreamWriter (and its TLS transport) is what a leak leaves
     assert not [str(w.message) for w in caught if "unclosed <StreamWriter" in str(w.message)]
+
+
+def test_a_switch_to_another_protocol_is_a_failure_not_a_busy_loop(tmp_path: Path) -> None:
+    async def upgrading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen) -> None:
+        if await read_head(reader, seen) is not None:
+            writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            await writer.drain()
+            await reader.read()
+
+    with server(tmp_path, upgrading) as (url, ca, _):
+        tally = run(url, ca, requests=2, workers=1, timeout=5, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    assert dict(tally.failures) == {"connection error (RemoteProtocolError)": 2}
+    assert tally.elapsed < 5  # failed at once, not at the request timeout

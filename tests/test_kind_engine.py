@@ -666,7 +666,6 @@ def test_a_kind_load_that_never_returns_is_stopped_and_the_node_pulls_the_image(
     assert state.engine == "kind"
 
 
-
 def test_the_converge_probe_says_what_it_gets_while_it_waits(world: World) -> None:
     world.gateway.broken = True
     with pytest.raises(NotConverged):

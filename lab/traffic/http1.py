@@ -106,9 +106,13 @@ class Connection:
                 status = event.status_code
             elif isinstance(event, h11.Data):
                 body += event.data
-            elif isinstance(event, h11.ConnectionClosed):
-                raise h11.RemoteProtocolError("the server closed the connection before answering")
-            # InformationalResponse (1xx): wait for the final answer
+            elif event is h11.PAUSED:
+                # a 101 to an Upgrade header the user sent: the connection is no longer HTTP/1.1, and
+                # next_event would say PAUSED forever. (A close before the answer ends is h11's own
+                # RemoteProtocolError: ConnectionClosed is no transition from SEND_RESPONSE or
+                # SEND_BODY, h11/_state.py SERVER table.)
+                raise h11.RemoteProtocolError("the server switched protocols (HTTP 101); lab reads HTTP/1.1 answers")
+            # InformationalResponse (1xx but 101): wait for the final answer
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()
         return status, bytes(body)
