@@ -83,8 +83,9 @@ class Behaviour:
     # the controller writes status this long after an event (its work queue)
     status_lag: float = 0.0
     gateway_class_accepted: bool = True
-    # the chart's tls-init job writes <release>-ca-cert only with global.tls.enabled (consul-helm
-    # v0.40.0 templates/tls-init-job.yaml: `{{- if .Values.global.tls.enabled }}`); False: it never ran
+    # the chart's tls-init job (a pre-install hook) writes <release>-ca-cert only with
+    # global.tls.enabled (hashicorp/consul-k8s charts/consul/templates/tls-init-job.yaml line 2,
+    # `{{- if .Values.global.tls.enabled }}`; chart 0.40.0 ships from that repository); False: it never ran
     tls_init_runs: bool = True
 
 
